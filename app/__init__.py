@@ -1,0 +1,1 @@
+"""The Rollout service: the generated contract implemented on SQLModel, served by FastAPI."""

@@ -1,0 +1,124 @@
+"""Run commands through the generated method table: generic, it knows no service by name."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from rollout_api.errors import RpcError
+from rollout_api.spec import MethodSpec
+from rollout_api.status import Status
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.db import transaction
+from app.frames import BadCommand, Command, Frame, check_command
+from app.validation import describe_validation_error
+
+log = logging.getLogger("app.dispatch")
+
+HandlerFactory = Callable[[Session], object]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one command answered: status 0 with a result (None when the method has none), or an error."""
+
+    status: int
+    result: Any = None
+    message: str = ""
+
+
+class Dispatcher:
+    """Looks a command up in the method table, checks its args, and runs it in its own transaction."""
+
+    def __init__(
+        self,
+        *,
+        methods: Mapping[str, MethodSpec[Any, Any]],
+        handlers: Mapping[str, HandlerFactory],
+        engine: Engine,
+        server_address: str,
+    ) -> None:
+        self.methods = methods
+        self._handlers = handlers
+        self._engine = engine
+        self._server_address = server_address
+
+    def run_frame(self, frame: Frame, received: float) -> dict[str, Any]:
+        """The response frame: one entry per command, in order."""
+        responses = [self._entry(raw, index, received) for index, raw in enumerate(frame.cmds)]
+        out: dict[str, Any] = {"v": 1, "src": frame.dst or self._server_address}
+        if frame.src is not None:
+            out["dst"] = frame.src
+        out["resp"] = responses
+        return out
+
+    def call(self, spec: MethodSpec[Any, Any], args: Any) -> Outcome:
+        """Run one method with raw args (the per-method HTTP routes come in here)."""
+        if not isinstance(args, dict):
+            return Outcome(Status.INVALID_ARGUMENT, message=f"args: must be an object, got {type(args).__name__}")
+        return self._run(spec, args)
+
+    def _entry(self, raw: Any, index: int, received: float) -> dict[str, Any]:
+        checked = check_command(raw, index)
+        if isinstance(checked, BadCommand):
+            return _response(checked.id, Outcome(checked.status, message=checked.message))
+        outcome = self._command(checked, received)
+        return _response(checked.id, outcome, has_result=self._has_result(checked.cmd))
+
+    def _command(self, command: Command, received: float) -> Outcome:
+        spec = self.methods.get(command.cmd)
+        if spec is None:
+            return Outcome(Status.NOT_FOUND, message=f"No handler for {command.cmd}")
+        now = time.time()
+        if command.deadline is not None and now > command.deadline:
+            return Outcome(
+                Status.DEADLINE_EXCEEDED, message=f"deadline {command.deadline} passed before the command ran"
+            )
+        if command.timeout is not None and now > received + command.timeout:
+            return Outcome(
+                Status.DEADLINE_EXCEEDED, message=f"timeout of {command.timeout}s passed before the command ran"
+            )
+        return self._run(spec, command.args)
+
+    def _run(self, spec: MethodSpec[Any, Any], raw_args: dict[str, Any]) -> Outcome:
+        try:
+            args = spec.args_model.model_validate(raw_args, by_alias=True, by_name=False)
+        except ValidationError as exc:
+            return Outcome(Status.INVALID_ARGUMENT, message=describe_validation_error(exc, spec))
+        factory = self._handlers.get(spec.service)
+        try:
+            if factory is None:
+                raise RpcError(f"{spec.wire_name} is not implemented by this server", status=Status.UNIMPLEMENTED)
+            with transaction(self._engine, writes=not spec.readonly) as session:
+                handler = getattr(factory(session), spec.attr)
+                result = handler(args)
+            return Outcome(Status.OK, result=spec.dump_result(result))
+        except RpcError as exc:
+            return Outcome(exc.status, message=exc.status_msg)
+        except Exception:
+            request_id = uuid.uuid4().hex[:12]
+            log.exception("internal error in %s (request id %s)", spec.wire_name, request_id)
+            return Outcome(Status.INTERNAL, message=f"internal error; request id {request_id}")
+
+    def _has_result(self, cmd: str) -> bool:
+        spec = self.methods.get(cmd)
+        return spec is not None and spec.result is not None
+
+
+def _response(command_id: int | None, outcome: Outcome, *, has_result: bool = False) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if command_id is not None:
+        entry["id"] = command_id
+    entry["status"] = outcome.status
+    if outcome.status != Status.OK:
+        entry["status_msg"] = outcome.message
+    elif has_result:
+        entry["resp"] = outcome.result
+    return entry

@@ -1,0 +1,135 @@
+"""Parse and check Clubby v1 request frames; knows the protocol, not any service."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rollout_api.envelope import MAX_COMMAND_ID
+from rollout_api.status import Status
+
+_FRAME_KEYS = ("v", "src", "dst", "key", "cmds")
+_COMMAND_KEYS = ("cmd", "id", "args", "timeout", "deadline")
+
+
+class FrameError(Exception):
+    """The body is not a frame at all: answered with an HTTP error, not a response frame."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Frame:
+    src: str | None
+    dst: str | None
+    key: str | None
+    cmds: list[Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command whose envelope fields are well-formed; its args are checked by the dispatch."""
+
+    cmd: str
+    id: int | None
+    args: dict[str, Any]
+    timeout: float | None
+    deadline: float | None
+
+
+@dataclass(frozen=True)
+class BadCommand:
+    """A command that cannot run; `id` is echoed only when it was itself valid."""
+
+    id: int | None
+    status: int
+    message: str
+
+
+def decode_json(body: bytes) -> Any:
+    """The parsed body, or a 400 FrameError saying why it is not JSON."""
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise FrameError(Status.INVALID_ARGUMENT, f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except UnicodeDecodeError:
+        raise FrameError(Status.INVALID_ARGUMENT, "body is not valid JSON: it is not UTF-8 text") from None
+    except RecursionError:
+        raise FrameError(Status.INVALID_ARGUMENT, "body is not valid JSON: nested too deeply") from None
+
+
+def parse_frame(body: bytes, *, max_commands: int) -> Frame:
+    data = decode_json(body)
+    if not isinstance(data, dict):
+        raise FrameError(Status.INVALID_ARGUMENT, f"a frame must be a JSON object, got {_kind(data)}")
+    unknown = sorted(set(data) - set(_FRAME_KEYS))
+    if unknown:
+        raise FrameError(
+            Status.INVALID_ARGUMENT, f"unknown frame field {unknown[0]!r}; allowed: {', '.join(_FRAME_KEYS)}"
+        )
+    version = data.get("v")
+    if type(version) is not int or version != 1:
+        raise FrameError(Status.INVALID_ARGUMENT, f"v: must be 1 (protocol version), got {_show(version)}")
+    for name in ("src", "dst", "key"):
+        if name in data and not isinstance(data[name], str):
+            raise FrameError(Status.INVALID_ARGUMENT, f"{name}: must be a string, got {_kind(data[name])}")
+    if "cmds" not in data:
+        raise FrameError(Status.INVALID_ARGUMENT, "cmds: missing; a frame carries a non-empty list of commands")
+    cmds = data["cmds"]
+    if not isinstance(cmds, list):
+        raise FrameError(Status.INVALID_ARGUMENT, f"cmds: must be a list of commands, got {_kind(cmds)}")
+    if not cmds:
+        raise FrameError(Status.INVALID_ARGUMENT, "cmds: must not be empty; send at least one command")
+    if len(cmds) > max_commands:
+        raise FrameError(
+            Status.TOO_LARGE, f"cmds: {len(cmds)} commands in one frame; at most {max_commands} are allowed"
+        )
+    return Frame(src=data.get("src"), dst=data.get("dst"), key=data.get("key"), cmds=cmds)
+
+
+def check_command(raw: Any, index: int) -> Command | BadCommand:
+    where = f"cmds[{index}]"
+    if not isinstance(raw, dict):
+        return BadCommand(None, Status.INVALID_ARGUMENT, f"{where}: a command must be a JSON object, got {_kind(raw)}")
+    command_id = raw.get("id")
+    if command_id is not None and (type(command_id) is not int or not 1 <= command_id <= MAX_COMMAND_ID):
+        message = f"{where}.id: must be an integer from 1 to {MAX_COMMAND_ID}, got {_show(command_id)}"
+        return BadCommand(None, Status.INVALID_ARGUMENT, message)
+    unknown = sorted(set(raw) - set(_COMMAND_KEYS))
+    if unknown:
+        message = f"{where}: unknown command field {unknown[0]!r}; allowed: {', '.join(_COMMAND_KEYS)}"
+        return BadCommand(command_id, Status.INVALID_ARGUMENT, message)
+    cmd = raw.get("cmd")
+    if not isinstance(cmd, str):
+        problem = "missing" if cmd is None else f"must be a string, got {_kind(cmd)}"
+        return BadCommand(command_id, Status.INVALID_ARGUMENT, f'{where}.cmd: {problem}; e.g. "/v1/Service.Method"')
+    args = raw.get("args", {})
+    if not isinstance(args, dict):
+        return BadCommand(command_id, Status.INVALID_ARGUMENT, f"{where}.args: must be an object, got {_kind(args)}")
+    timeout = raw.get("timeout")
+    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
+        message = f"{where}.timeout: must be a positive number of seconds, got {_show(timeout)}"
+        return BadCommand(command_id, Status.INVALID_ARGUMENT, message)
+    deadline = raw.get("deadline")
+    if deadline is not None and not _is_number(deadline):
+        message = f"{where}.deadline: must be a unix time in seconds, got {_show(deadline)}"
+        return BadCommand(command_id, Status.INVALID_ARGUMENT, message)
+    return Command(cmd=cmd, id=command_id, args=args, timeout=timeout, deadline=deadline)
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and value == value and abs(value) != float("inf")
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,213 @@
+"""The Rollout service's eight methods, implementing the generated RolloutService contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rollout_api.errors import Conflict, InvalidArgument, NotFound
+from rollout_api.rollout.contract import RolloutService
+from rollout_api.rollout.models import (
+    AddDevicesArgs,
+    CreateArgs,
+    CreateResult,
+    DeleteArgs,
+    GetArgs,
+    GetResult,
+    ListArgs,
+    ListDevicesArgs,
+    ListDevicesResult,
+    ListDevicesResultItem,
+    ListResult,
+    ListResultItem,
+    SetDeviceStateArgs,
+    SetStateArgs,
+)
+from sqlalchemy import Row
+from sqlmodel import Session
+
+from app.rollout import store
+from app.rollout.states import DEVICE_STATES, DEVICE_TRANSITIONS, ROLLOUT_STATES, ROLLOUT_TRANSITIONS, allowed, refusal
+from app.settings import Settings
+
+# A conditional update that loses a race re-reads and tries again; a few rounds always settle it.
+_RACE_RETRIES = 5
+_MAX_ROLLOUT_KEY_DIGITS = 18  # keeps the id inside a signed 64-bit integer
+
+
+class RolloutHandlers:
+    """One instance per command: it holds that command's session and the configured limits."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self._session = session
+        self._limits = settings
+
+    def create(self, args: CreateArgs) -> CreateResult:
+        self._check_id("projectid", args.projectid)
+        self._check_id("firmwareid", args.firmwareid)
+        _check_filter(args.device_filter, self._limits.max_filter_length)
+        if args.name is not None and len(args.name) > self._limits.max_name_length:
+            raise InvalidArgument(f"name: longer than {self._limits.max_name_length} characters")
+        rollout_id = store.create_rollout(
+            self._session,
+            project_id=args.projectid,
+            name=args.name,
+            firmware_id=args.firmwareid,
+            device_filter=args.device_filter,
+        )
+        return CreateResult(id_=str(rollout_id))
+
+    def get(self, args: GetArgs) -> GetResult:
+        row = self._rollout(args.projectid, args.rolloutid)
+        return GetResult.model_validate(_rollout_fields(row))
+
+    def list(self, args: ListArgs) -> ListResult:
+        if args.state is not None and args.state not in ROLLOUT_STATES:
+            raise InvalidArgument(
+                f"state: {args.state!r} is not a rollout state; expected one of {', '.join(ROLLOUT_STATES)}"
+            )
+        after = None
+        if args.after is not None:
+            after = _rollout_key(args.after)
+            if after is None:
+                raise InvalidArgument(
+                    f"after: {args.after!r} is not a rollout id; pass the id of the last rollout seen"
+                )
+        rows = store.list_rollouts(
+            self._session, project_id=args.projectid, state=args.state, after=after, limit=args.limit
+        )
+        return [ListResultItem.model_validate({**_rollout_fields(r), "projectid": r.project_id}) for r in rows]
+
+    def add_devices(self, args: AddDevicesArgs) -> None:
+        if len(args.devices) > self._limits.max_devices_per_add:
+            raise InvalidArgument(
+                f"devices: {len(args.devices)} devices in one call; at most {self._limits.max_devices_per_add} are allowed"
+            )
+        for index, device_id in enumerate(args.devices):
+            self._check_id(f"devices[{index}]", device_id)
+        row = self._rollout(args.projectid, args.rolloutid, share_lock=True)
+        if row.state == "finished":
+            raise Conflict(f"rollout {row.id} is finished; devices cannot be added to it")
+        store.add_devices(self._session, rollout_id=row.id, device_ids=args.devices)
+
+    def set_state(self, args: SetStateArgs) -> None:
+        target = args.state.value
+        row = self._rollout(args.projectid, args.rolloutid)
+        for _ in range(_RACE_RETRIES):
+            if row.state == target:
+                return
+            if not allowed(ROLLOUT_TRANSITIONS, row.state, target):
+                raise Conflict(refusal(f"rollout {row.id}", ROLLOUT_TRANSITIONS, ROLLOUT_STATES, row.state, target))
+            if store.move_rollout(self._session, rollout_id=row.id, expected=row.state, target=target):
+                return
+            row = self._rollout(args.projectid, args.rolloutid)
+        raise Conflict(f"rollout {row.id} kept changing state; try again")
+
+    def list_devices(self, args: ListDevicesArgs) -> ListDevicesResult:
+        row = self._rollout(args.projectid, args.rolloutid)
+        state = None if args.state is None else args.state.value
+        rows = store.list_devices(self._session, rollout_id=row.id, state=state, after=args.after, limit=args.limit)
+        return [ListDevicesResultItem.model_validate(_device_fields(r)) for r in rows]
+
+    def set_device_state(self, args: SetDeviceStateArgs) -> None:
+        if args.update_command_id is not None:
+            self._check_id("updateCommandId", args.update_command_id)
+        target = args.state.value
+        rollout = self._rollout(args.projectid, args.rolloutid, share_lock=True)
+        if rollout.state == "finished":
+            raise Conflict(f"rollout {rollout.id} is finished; its devices' states are final")
+        find = self._device_finder(rollout.id, args.deviceid)
+        device = find()
+        for _ in range(_RACE_RETRIES):
+            if not allowed(DEVICE_TRANSITIONS, device.state, target):
+                what = f"device {args.deviceid!r} of rollout {rollout.id}"
+                raise Conflict(refusal(what, DEVICE_TRANSITIONS, DEVICE_STATES, device.state, target))
+            if device.state == target and args.update_command_id in (None, device.update_command_id):
+                return
+            moved = store.move_device(
+                self._session,
+                rollout_id=rollout.id,
+                device_id=args.deviceid,
+                expected=device.state,
+                target=target,
+                update_command_id=args.update_command_id,
+            )
+            if moved:
+                return
+            device = find()
+        raise Conflict(f"device {args.deviceid!r} kept changing state; try again")
+
+    def delete(self, args: DeleteArgs) -> None:
+        row = self._rollout(args.projectid, args.rolloutid)
+        store.delete_rollout(self._session, rollout_id=row.id)
+
+    def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False) -> Row[Any]:
+        key = _rollout_key(rollout_id)
+        row = None
+        if key is not None:
+            row = store.find_rollout(self._session, project_id=project_id, rollout_id=key, share_lock=share_lock)
+        if row is None:
+            raise NotFound(f"rollout {rollout_id!r} not found in project {project_id!r}")
+        return row
+
+    def _device_finder(self, rollout_id: int, device_id: str) -> Callable[[], Row[Any]]:
+        def find() -> Row[Any]:
+            device = store.find_device(self._session, rollout_id=rollout_id, device_id=device_id)
+            if device is None:
+                raise NotFound(f"device {device_id!r} is not in rollout {rollout_id}")
+            return device
+
+        return find
+
+    def _check_id(self, where: str, value: str) -> None:
+        if not value:
+            raise InvalidArgument(f"{where}: must not be empty")
+        if len(value) > self._limits.max_id_length:
+            raise InvalidArgument(f"{where}: longer than {self._limits.max_id_length} characters")
+
+
+def _check_filter(expression: str, max_length: int) -> None:
+    """deviceFilter is `labelname=labelvalue`: one '=', both sides non-empty, no surrounding whitespace."""
+    expected = "expected 'labelname=labelvalue', e.g. 'location=Bathroom'"
+    if len(expression) > max_length:
+        raise InvalidArgument(f"deviceFilter: longer than {max_length} characters")
+    if expression.count("=") != 1:
+        raise InvalidArgument(f"deviceFilter: {expression!r} must contain exactly one '='; {expected}")
+    name, value = expression.split("=")
+    if not name or not value:
+        raise InvalidArgument(f"deviceFilter: {expression!r} has an empty label name or value; {expected}")
+    if name != name.strip() or value != value.strip():
+        raise InvalidArgument(f"deviceFilter: {expression!r} has whitespace around the name or value; {expected}")
+
+
+def _rollout_key(rollout_id: str) -> int | None:
+    """Rollout ids are decimal integers; anything else names no rollout."""
+    if not rollout_id.isascii() or not rollout_id.isdigit() or len(rollout_id) > _MAX_ROLLOUT_KEY_DIGITS:
+        return None
+    return int(rollout_id)
+
+
+def _rollout_fields(row: Row[Any]) -> dict[str, Any]:
+    fields = {"id": str(row.id), "state": row.state, "deviceFilter": row.device_filter, "firmwareid": row.firmware_id}
+    if row.name is not None:
+        fields["name"] = row.name
+    return fields
+
+
+def _device_fields(row: Row[Any]) -> dict[str, Any]:
+    fields = {"id": row.device_id, "state": row.state}
+    if row.update_command_id is not None:
+        fields["updateCommandId"] = row.update_command_id
+    return fields
+
+
+def _implements_contract(handlers: RolloutHandlers) -> RolloutService:
+    """mypy proves here that RolloutHandlers satisfies the generated contract."""
+    return handlers
+
+
+def rollout_handlers(settings: Settings) -> Callable[[Session], RolloutHandlers]:
+    def factory(session: Session) -> RolloutHandlers:
+        return RolloutHandlers(session, settings)
+
+    return factory

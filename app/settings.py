@@ -1,0 +1,42 @@
+"""Configuration from the environment, with defaults that need no set-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service; each field is read from the upper-cased environment variable."""
+
+    database_url: str = "sqlite:///rollout.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    server_address: str = "//rollout-service"
+    """The `src` of response frames whose request named no `dst`."""
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_commands: int = 1000
+    max_devices_per_add: int = 1_000_000
+    max_id_length: int = 256
+    """Longest project, rollout, firmware, device or update-command id."""
+    max_name_length: int = 1024
+    max_filter_length: int = 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = env.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            if field.type == "int":
+                try:
+                    values[field.name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"{field.name.upper()}={raw!r} is not an integer") from None
+            else:
+                values[field.name] = raw
+        return cls(**values)  # type: ignore[arg-type]  # each value was converted to its field's type

@@ -1,0 +1,37 @@
+"""The database tables; only Alembic migrations (app/migrations) change their shape."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Index, String
+from sqlmodel import Field, SQLModel
+
+
+class Rollout(SQLModel, table=True):
+    """One firmware rollout of a project."""
+
+    __tablename__ = "rollout"
+    __table_args__ = (
+        Index("ix_rollout_project_id", "project_id", "id"),
+        Index("ix_rollout_state_id", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str
+    name: str | None = None
+    firmware_id: str
+    device_filter: str
+    state: str = "init"
+
+
+class RolloutDevice(SQLModel, table=True):
+    """A device taking part in a rollout, and how far it has got."""
+
+    __tablename__ = "rollout_device"
+    __table_args__ = (Index("ix_rollout_device_state", "rollout_id", "state", "device_id"),)
+
+    rollout_id: int = Field(
+        sa_column=Column(ForeignKey("rollout.id", ondelete="CASCADE"), primary_key=True, nullable=False)
+    )
+    device_id: str = Field(sa_column=Column(String, primary_key=True, nullable=False))
+    state: str = "init"
+    update_command_id: str | None = None

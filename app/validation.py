@@ -1,0 +1,90 @@
+"""Turn pydantic's validation errors into one status_msg that says where, what, and what is expected."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from rollout_api.spec import MethodSpec
+
+_MAX_REPORTED = 3
+_EXPECTED = {
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+}
+
+
+def describe_validation_error(exc: ValidationError, spec: MethodSpec[Any, Any]) -> str:
+    errors = _dedupe_union_branches(exc.errors(include_url=False))
+    parts = [_describe(error, spec) for error in errors[:_MAX_REPORTED]]
+    more = len(errors) - _MAX_REPORTED
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def _describe(error: ErrorDetails, spec: MethodSpec[Any, Any]) -> str:
+    where = _location(error["loc"])
+    kind = error["type"]
+    if kind == "missing":
+        return (
+            f"{where}: required argument is missing"
+            if len(error["loc"]) == 1
+            else f"{where}: required field is missing"
+        )
+    if kind == "extra_forbidden":
+        if len(error["loc"]) == 1:
+            known = ", ".join(spec.definition["args"]) or "none"
+            return f"{where}: unknown argument for {spec.wire_name}; known arguments: {known}"
+        return f"{where}: unknown field"
+    got = _show(error.get("input"))
+    if kind in _EXPECTED:
+        return f"{where}: {_EXPECTED[kind]}, got {got}"
+    message = error["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    return (
+        f"{where}: must be {message}, got {got}"
+        if error["msg"].startswith("Input should be")
+        else f"{where}: {message}"
+    )
+
+
+def _dedupe_union_branches(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """A number field is `float | int`: report one 'must be a number' instead of one error per branch."""
+    out: list[ErrorDetails] = []
+    seen: set[tuple[Any, ...]] = set()
+    for error in errors:
+        loc = tuple(part for part in error["loc"] if part not in ("float", "int", "function-after[float]"))
+        if error["type"] in ("float_type", "int_type") and len(loc) < len(error["loc"]):
+            error = {**error, "loc": loc, "type": "float_type"}
+        key = (loc, error["type"])
+        if key not in seen:
+            seen.add(key)
+            out.append(error)
+    return out
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = "args"
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."

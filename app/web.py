@@ -1,0 +1,125 @@
+"""The FastAPI application: POST /v1 for frames, POST /v1/<Service>.<Method> per method, docs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from rollout_api.methods import METHODS, SERVICES
+from rollout_api.spec import MethodSpec
+from rollout_api.status import Status
+from starlette.concurrency import run_in_threadpool
+
+from app.db import make_engine
+from app.dispatch import Dispatcher, HandlerFactory
+from app.frames import FrameError, decode_json, parse_frame
+from app.openapi import method_operation
+from app.rollout.service import rollout_handlers
+from app.settings import Settings
+
+FRAME_DOC = (
+    'Send a Clubby v1 frame: `{"v": 1, "src", "dst", "key", "cmds": [{"cmd", "id", "args"}]}`. '
+    "Commands run in order, each in its own transaction; the answer has one response per command."
+)
+
+
+def handler_factories(settings: Settings) -> Mapping[str, HandlerFactory]:
+    """Which class implements each service: the one place the app names its services."""
+    return {"Rollout": rollout_handlers(settings)}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = make_engine(settings.database_url)
+    dispatcher = Dispatcher(
+        methods=METHODS, handlers=handler_factories(settings), engine=engine, server_address=settings.server_address
+    )
+    app = FastAPI(
+        title="Rollout service",
+        version=_version(),
+        description="Which firmware goes to which devices, and how far each device has got.",
+        openapi_tags=[{"name": name, "description": doc} for name, doc in SERVICES.items()],
+    )
+    app.state.engine = engine
+    app.state.dispatcher = dispatcher
+
+    async def envelope(request: Request) -> Response:
+        received = time.time()
+        body = await _read_body(request, settings.max_body_bytes)
+        if isinstance(body, Response):
+            return body
+        try:
+            frame = parse_frame(body, max_commands=settings.max_commands)
+        except FrameError as exc:
+            return _error(exc.status, exc.message)
+        answer = await run_in_threadpool(dispatcher.run_frame, frame, received)
+        return Response(json.dumps(answer), media_type="application/json")
+
+    app.add_api_route(
+        "/v1", envelope, methods=["POST"], tags=["Envelope"], summary="Send a frame of commands", description=FRAME_DOC
+    )
+    for spec in METHODS.values():
+        app.add_api_route(
+            spec.wire_name,
+            _method_route(dispatcher, spec, settings),
+            methods=["POST"],
+            tags=[spec.service],
+            summary=f"{spec.service}.{spec.method}",
+            description=spec.doc,
+            operation_id=f"{spec.service}.{spec.method}",
+            openapi_extra=method_operation(spec),
+        )
+
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_api_route("/healthz", health, methods=["GET"], tags=["Health"], summary="Liveness check")
+    return app
+
+
+def _method_route(
+    dispatcher: Dispatcher, spec: MethodSpec[Any, Any], settings: Settings
+) -> Callable[[Request], Awaitable[Response]]:
+    async def route(request: Request) -> Response:
+        body = await _read_body(request, settings.max_body_bytes)
+        if isinstance(body, Response):
+            return body
+        try:
+            args = decode_json(body) if body.strip() else {}
+        except FrameError as exc:
+            return _error(exc.status, exc.message)
+        outcome = await run_in_threadpool(dispatcher.call, spec, args)
+        if outcome.status != Status.OK:
+            return _error(outcome.status, outcome.message)
+        return Response(json.dumps(outcome.result), media_type="application/json")
+
+    return route
+
+
+async def _read_body(request: Request, limit: int) -> bytes | Response:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return _error(Status.TOO_LARGE, f"body of {declared} bytes is larger than the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return _error(Status.TOO_LARGE, f"body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"status": int(status), "status_msg": message}, status_code=int(status))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rollout-service")
+    except PackageNotFoundError:
+        return "0.0.0"
