@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    upgrade(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
     if args.command == "migrate":
         return 0
     base = f"http://{settings.host}:{settings.port}"
