@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.reuse_venv = "yes"
@@ -64,3 +66,42 @@ def bench(session: nox.Session) -> None:
     """Measure AddDevices of 100,000 devices and ListDevices pages at 1,000 vs 1,000,000 devices (SQLite)."""
     install_project(session)
     session.run("python", "-m", "bench.scale", *session.posargs)
+
+
+@nox.session(default=False)
+def client_tests(session: nox.Session) -> None:
+    """Test the client installed alone in a fresh venv, against a live server run from another venv."""
+    server_python = _server_python(session)
+    session.install("./generated", "pytest==9.2.0", "mypy==2.4.1")
+    # The client must work without the service's dependencies.
+    session.run(
+        "python", "-c", "import importlib.util as u, sys; sys.exit(any(map(u.find_spec, ['fastapi', 'sqlmodel'])))"
+    )
+    session.run("mypy", "--strict", "examples")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "--noconftest",
+        "-p",
+        "tests.client.fixtures",
+        *(session.posargs or ["-q", "tests/client"]),
+        env={"ROLLOUT_SERVER_PYTHON": server_python},
+    )
+
+
+@nox.session(default=False)
+def build_client(session: nox.Session) -> None:
+    """Build the client's wheel into dist/, installable with only httpx and pydantic."""
+    session.install("build==1.6.1")
+    session.run("python", "-m", "build", "--wheel", "--outdir", "dist", "generated")
+
+
+def _server_python(session: nox.Session) -> str:
+    """A separate venv with the service, so the client's venv holds nothing but the client."""
+    venv = Path(".nox") / "client_server"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        session.run("python", "-m", "venv", str(venv))
+    session.run(str(python), "-m", "pip", "install", "-q", "-e", "./generated", "-e", ".", external=True)
+    return str(python.resolve())

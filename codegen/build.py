@@ -31,7 +31,6 @@ _CONSTRAINTS = {
 class _Type:
     annotation: str
     param: str
-    cli_kind: str
 
 
 @dataclass
@@ -49,14 +48,14 @@ class _ServiceTypes:
             return self._enum(schema, class_name, pointer)
         if kind in _SCALARS:
             annotation, param = _SCALARS[kind]
-            return _Type(annotation, param, kind)
+            return _Type(annotation, param)
         if kind == "array":
             item = self.resolve(schema["items"], class_name + "Item", pointer + "/items", is_args=is_args)
-            return _Type(f"list[{item.annotation}]", f"Sequence[{item.param}]", "json")
+            return _Type(f"list[{item.annotation}]", f"Sequence[{item.param}]")
         if not schema.get("properties"):
-            return _Type("dict[str, Any]", "Mapping[str, Any]", "json")
+            return _Type("dict[str, Any]", "Mapping[str, Any]")
         self.model(class_name, schema, pointer, is_args=is_args)
-        return _Type(class_name, class_name, "json")
+        return _Type(class_name, class_name)
 
     def model(self, name: str, schema: dict[str, Any], pointer: str, *, is_args: bool) -> None:
         required = set(schema.get("required", []))
@@ -81,7 +80,6 @@ class _ServiceTypes:
                     required=wire in required,
                     doc=schema.get("doc", ""),
                     constraints=constraints,
-                    cli_kind=resolved.cli_kind,
                 )
             )
         self._unique([(f.wire, f.name) for f in out], "arguments" if is_args else "properties", pointer)
@@ -94,7 +92,7 @@ class _ServiceTypes:
         self._unique([(v, m) for m, v in members], "enum values", pointer + "/enum")
         self.enums.append(EnumIR(name=name, doc=schema.get("doc", ""), members=members))
         literal = ", ".join(repr(v) for v in values)
-        return _Type(name, f"{name} | Literal[{literal}]", "enum")
+        return _Type(name, f"{name} | Literal[{literal}]")
 
     def _unique(self, pairs: list[tuple[str, str]], what: str, pointer: str) -> None:
         try:
@@ -140,7 +138,7 @@ def _names_used(methods: tuple[MethodIR, ...], types: _ServiceTypes) -> tuple[st
     declared = {e.name for e in types.enums} | {m.name for m in types.models} | {a.name for a in types.aliases}
     used: set[str] = set()
     for method in methods:
-        annotations = [f.param_annotation for f in method.args] + [method.result_type or ""]
+        annotations = [f.param_annotation for f in method.args] + [method.result_type or "", method.page_item or ""]
         used.update(token for a in annotations for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", a))
     return tuple(sorted(used & declared))
 
@@ -183,6 +181,23 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         args_model=args_model,
         args=args,
         result_type=result_type,
+        page_item=_page_item(definition, result_type),
+        page_cursor=naming.field_name("id"),
         definition={k: v for k, v in definition.items() if k != "examples"},
         examples=tuple(definition.get("examples", [])),
     )
+
+
+def _page_item(definition: dict[str, Any], result_type: str | None) -> str | None:
+    """Paging by convention: integer `limit`, string `after`, and a result that is a list of objects with a string id."""
+    args = definition["args"]
+    result = definition.get("result") or {}
+    items = result.get("items", {})
+    pages = (
+        args.get("limit", {}).get("type") == "integer"
+        and args.get("after", {}).get("type") == "string"
+        and result.get("type") == "array"
+        and items.get("type") == "object"
+        and items.get("properties", {}).get("id", {}).get("type") == "string"
+    )
+    return f"{result_type}Item" if pages else None

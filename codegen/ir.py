@@ -17,7 +17,6 @@ class FieldIR:
     required: bool
     doc: str
     constraints: tuple[tuple[str, str], ...]  # pydantic Field keyword -> Python literal
-    cli_kind: str  # string | integer | number | boolean | enum | json
 
     @property
     def needs_alias(self) -> bool:
@@ -65,6 +64,8 @@ class MethodIR:
     args_model: str
     args: tuple[FieldIR, ...]
     result_type: str | None
+    page_item: str | None  # item class when the method pages with limit/after over items that have an id
+    page_cursor: str  # the item's Python attribute that holds its id, for `after`
     definition: dict[str, Any]  # normalised definition without examples, for docs and validation
     examples: tuple[dict[str, Any], ...]
 

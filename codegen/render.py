@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from codegen.ir import ApiIR
+from codegen.naming import RUNTIME_MODULES
 
 # The same settings the project's ruff configuration uses, given explicitly so that output
 # does not depend on where the generator runs.
@@ -30,7 +31,7 @@ def render_api(api: ApiIR) -> dict[str, str]:
 
     emit(PurePosixPath("pyproject.toml"), "runtime/pyproject.toml.j2", "definitions")
     emit(package / "py.typed", "runtime/py.typed.j2", "definitions")
-    for name in ("__init__", "client", "envelope", "errors", "methods", "spec", "status", "transport"):
+    for name in ("__init__", "__main__", *sorted(RUNTIME_MODULES)):
         emit(package / f"{name}.py", f"runtime/{name}.py.j2", "definitions")
     for service in api.services:
         folder = package / service.module

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Literal
 
 from rollout_api.rollout.contract import (
@@ -21,7 +21,9 @@ from rollout_api.rollout.models import (
     GetResult,
     ListDevicesArgsState,
     ListDevicesResult,
+    ListDevicesResultItem,
     ListResult,
+    ListResultItem,
     SetDeviceStateArgsState,
     SetStateArgsState,
 )
@@ -126,6 +128,18 @@ class RolloutClient:
             },
         )
 
+    def iter_list(
+        self, *, projectid: str | None = None, state: str | None = None, page_size: int = 1000
+    ) -> Iterator[ListResultItem]:
+        """Every item list() would return, fetched page_size at a time by following `after`."""
+        after: str | None = None
+        while True:
+            page = self.list(projectid=projectid, state=state, limit=page_size, after=after)
+            yield from page
+            after = page[-1].id_ if page else None
+            if len(page) < page_size or after is None:
+                return
+
     def list_devices(
         self,
         *,
@@ -154,6 +168,25 @@ class RolloutClient:
                 "state": state,
             },
         )
+
+    def iter_list_devices(
+        self,
+        *,
+        projectid: str,
+        rolloutid: str,
+        state: ListDevicesArgsState | Literal["init", "started", "succeeded", "failed"] | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[ListDevicesResultItem]:
+        """Every item list_devices() would return, fetched page_size at a time by following `after`."""
+        after: str | None = None
+        while True:
+            page = self.list_devices(
+                projectid=projectid, rolloutid=rolloutid, state=state, limit=page_size, after=after
+            )
+            yield from page
+            after = page[-1].id_ if page else None
+            if len(page) < page_size or after is None:
+                return
 
     def set_device_state(
         self,
@@ -308,6 +341,19 @@ class AsyncRolloutClient:
             },
         )
 
+    async def iter_list(
+        self, *, projectid: str | None = None, state: str | None = None, page_size: int = 1000
+    ) -> AsyncIterator[ListResultItem]:
+        """Every item list() would return, fetched page_size at a time by following `after`."""
+        after: str | None = None
+        while True:
+            page = await self.list(projectid=projectid, state=state, limit=page_size, after=after)
+            for item in page:
+                yield item
+            after = page[-1].id_ if page else None
+            if len(page) < page_size or after is None:
+                return
+
     async def list_devices(
         self,
         *,
@@ -336,6 +382,26 @@ class AsyncRolloutClient:
                 "state": state,
             },
         )
+
+    async def iter_list_devices(
+        self,
+        *,
+        projectid: str,
+        rolloutid: str,
+        state: ListDevicesArgsState | Literal["init", "started", "succeeded", "failed"] | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[ListDevicesResultItem]:
+        """Every item list_devices() would return, fetched page_size at a time by following `after`."""
+        after: str | None = None
+        while True:
+            page = await self.list_devices(
+                projectid=projectid, rolloutid=rolloutid, state=state, limit=page_size, after=after
+            )
+            for item in page:
+                yield item
+            after = page[-1].id_ if page else None
+            if len(page) < page_size or after is None:
+                return
 
     async def set_device_state(
         self,
