@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.db import transaction
-from app.frames import BadCommand, Command, Frame, check_command
+from app.frames import BadCommand, Command, Frame, check_command, describe_kind
 from app.validation import describe_validation_error
 
 log = logging.getLogger("app.dispatch")
@@ -62,7 +62,7 @@ class Dispatcher:
     def call(self, spec: MethodSpec[Any, Any], args: Any) -> Outcome:
         """Run one method with raw args (the per-method HTTP routes come in here)."""
         if not isinstance(args, dict):
-            return Outcome(Status.INVALID_ARGUMENT, message=f"args: must be an object, got {type(args).__name__}")
+            return Outcome(Status.INVALID_ARGUMENT, message=f"args: must be an object, got {describe_kind(args)}")
         return self._run(spec, args)
 
     def _entry(self, raw: Any, index: int, received: float) -> dict[str, Any]:

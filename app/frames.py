@@ -52,36 +52,47 @@ class BadCommand:
 
 def decode_json(body: bytes) -> Any:
     """The parsed body, or a 400 FrameError saying why it is not JSON."""
+    if not body.strip():
+        raise FrameError(Status.INVALID_ARGUMENT, "body is empty; expected a JSON object")
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise FrameError(Status.INVALID_ARGUMENT, f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    except UnicodeDecodeError:
-        raise FrameError(Status.INVALID_ARGUMENT, "body is not valid JSON: it is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        message = f"body is not valid JSON: it is not UTF-8 text (byte {exc.start})"
+        raise FrameError(Status.INVALID_ARGUMENT, message) from None
     except RecursionError:
         raise FrameError(Status.INVALID_ARGUMENT, "body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise FrameError(Status.INVALID_ARGUMENT, f"body is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def parse_frame(body: bytes, *, max_commands: int) -> Frame:
     data = decode_json(body)
     if not isinstance(data, dict):
-        raise FrameError(Status.INVALID_ARGUMENT, f"a frame must be a JSON object, got {_kind(data)}")
+        raise FrameError(Status.INVALID_ARGUMENT, f"a frame must be a JSON object, got {describe_kind(data)}")
     unknown = sorted(set(data) - set(_FRAME_KEYS))
     if unknown:
         raise FrameError(
             Status.INVALID_ARGUMENT, f"unknown frame field {unknown[0]!r}; allowed: {', '.join(_FRAME_KEYS)}"
         )
-    version = data.get("v")
+    if "v" not in data:
+        raise FrameError(Status.INVALID_ARGUMENT, "v: missing; must be 1 (protocol version)")
+    version = data["v"]
     if type(version) is not int or version != 1:
         raise FrameError(Status.INVALID_ARGUMENT, f"v: must be 1 (protocol version), got {_show(version)}")
     for name in ("src", "dst", "key"):
         if name in data and not isinstance(data[name], str):
-            raise FrameError(Status.INVALID_ARGUMENT, f"{name}: must be a string, got {_kind(data[name])}")
+            raise FrameError(Status.INVALID_ARGUMENT, f"{name}: must be a string, got {describe_kind(data[name])}")
     if "cmds" not in data:
         raise FrameError(Status.INVALID_ARGUMENT, "cmds: missing; a frame carries a non-empty list of commands")
     cmds = data["cmds"]
     if not isinstance(cmds, list):
-        raise FrameError(Status.INVALID_ARGUMENT, f"cmds: must be a list of commands, got {_kind(cmds)}")
+        raise FrameError(Status.INVALID_ARGUMENT, f"cmds: must be a list of commands, got {describe_kind(cmds)}")
     if not cmds:
         raise FrameError(Status.INVALID_ARGUMENT, "cmds: must not be empty; send at least one command")
     if len(cmds) > max_commands:
@@ -94,7 +105,9 @@ def parse_frame(body: bytes, *, max_commands: int) -> Frame:
 def check_command(raw: Any, index: int) -> Command | BadCommand:
     where = f"cmds[{index}]"
     if not isinstance(raw, dict):
-        return BadCommand(None, Status.INVALID_ARGUMENT, f"{where}: a command must be a JSON object, got {_kind(raw)}")
+        return BadCommand(
+            None, Status.INVALID_ARGUMENT, f"{where}: a command must be a JSON object, got {describe_kind(raw)}"
+        )
     command_id = raw.get("id")
     if command_id is not None and (type(command_id) is not int or not 1 <= command_id <= MAX_COMMAND_ID):
         message = f"{where}.id: must be an integer from 1 to {MAX_COMMAND_ID}, got {_show(command_id)}"
@@ -105,11 +118,13 @@ def check_command(raw: Any, index: int) -> Command | BadCommand:
         return BadCommand(command_id, Status.INVALID_ARGUMENT, message)
     cmd = raw.get("cmd")
     if not isinstance(cmd, str):
-        problem = "missing" if cmd is None else f"must be a string, got {_kind(cmd)}"
+        problem = "missing" if cmd is None else f"must be a string, got {describe_kind(cmd)}"
         return BadCommand(command_id, Status.INVALID_ARGUMENT, f'{where}.cmd: {problem}; e.g. "/v1/Service.Method"')
     args = raw.get("args", {})
     if not isinstance(args, dict):
-        return BadCommand(command_id, Status.INVALID_ARGUMENT, f"{where}.args: must be an object, got {_kind(args)}")
+        return BadCommand(
+            command_id, Status.INVALID_ARGUMENT, f"{where}.args: must be an object, got {describe_kind(args)}"
+        )
     timeout = raw.get("timeout")
     if timeout is not None and (not _is_number(timeout) or timeout <= 0):
         message = f"{where}.timeout: must be a positive number of seconds, got {_show(timeout)}"
@@ -125,7 +140,8 @@ def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and value == value and abs(value) != float("inf")
 
 
-def _kind(value: Any) -> str:
+def describe_kind(value: Any) -> str:
+    """'an object', 'a list', 'null', ...: what a JSON value is, for error messages."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
 

@@ -1,10 +1,27 @@
-"""OpenAPI pieces derived from the definitions: request and response schemas of each method."""
+"""The OpenAPI document, derived from the definitions: one operation per method plus the frame endpoint."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from rollout_api.envelope import ErrorBody, RequestFrame, ResponseFrame
 from rollout_api.spec import MethodSpec
+
+_REF = "#/components/schemas/{model}"
+_ERROR = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}}
+_ERRORS = {
+    "400": "Malformed body, or an invalid or unknown argument.",
+    "404": "No such object in that project.",
+    "409": "Conflict with the object's current state (illegal transition, already finished).",
+    "413": "Body, command list or argument too large.",
+    "500": "Internal error; status_msg carries the request id to look up in the server log.",
+    "501": "Defined but not implemented by this server.",
+    "504": "Deadline passed before the command ran.",
+}
 
 
 def json_schema(definition_schema: Any) -> Any:
@@ -27,31 +44,73 @@ def args_schema(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     return schema
 
 
-def error_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {"status": {"type": "integer"}, "status_msg": {"type": "string"}},
-        "required": ["status", "status_msg"],
-    }
-
-
 def method_operation(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
-    """openapi_extra for POST /v1/Service.Method: body, result and error responses."""
+    """openapi_extra for POST /v1/Service.Method: body, result and error responses, with the seed's example."""
     body: dict[str, Any] = {"schema": args_schema(spec)}
     result: dict[str, Any] = {"schema": json_schema(spec.definition["result"]) if spec.result else {"type": "null"}}
     if spec.examples:
         example = spec.examples[0]
         body["example"] = example["request"]["cmds"][0].get("args", {})
-        if spec.result is not None and "resp" in example["response"]["resp"][0]:
-            result["example"] = example["response"]["resp"][0]["resp"]
-    error = {"content": {"application/json": {"schema": error_schema()}}}
+        answer = example["response"]["resp"][0]
+        result["example"] = answer.get("resp")
+    errors = {code: {"description": text, **_ERROR} for code, text in _ERRORS.items()}
+    if spec.readonly:
+        del errors["409"]
     return {
         "requestBody": {"required": True, "content": {"application/json": body}},
         "responses": {
-            "200": {"description": "The method's result.", "content": {"application/json": result}},
-            "400": {"description": "Invalid or unknown argument.", **error},
-            "404": {"description": "No such object in that project.", **error},
-            "409": {"description": "Conflict with the object's current state.", **error},
-            "500": {"description": "Internal error.", **error},
+            "200": {
+                "description": "The method's result (null for methods without one).",
+                "content": {"application/json": result},
+            },
+            **errors,
         },
     }
+
+
+def frame_operation(methods: Mapping[str, MethodSpec[Any, Any]], first_example: str) -> dict[str, Any]:
+    """openapi_extra for POST /v1: the frame schemas, with every method's example frame (first_example first)."""
+    ordered = sorted(methods.values(), key=lambda spec: spec.wire_name != first_example)
+    requests = {f"{s.service}.{s.method}": {"value": s.examples[0]["request"]} for s in ordered if s.examples}
+    responses = {f"{s.service}.{s.method}": {"value": s.examples[0]["response"]} for s in ordered if s.examples}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model="RequestFrame")}, "examples": requests}
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "One response per command, in order.",
+                "content": {
+                    "application/json": {"schema": {"$ref": _REF.format(model="ResponseFrame")}, "examples": responses}
+                },
+            },
+            "400": {"description": "The body is not JSON or not a frame.", **_ERROR},
+            "413": {"description": "Body or command list too large.", **_ERROR},
+        },
+    }
+
+
+def openapi_builder(app: FastAPI, tags: list[dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """app.openapi replacement: FastAPI's document plus the envelope models' schemas as components."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes, tags=tags
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for model in (RequestFrame, ResponseFrame, ErrorBody):
+                schemas.update(_component(model))
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return build
+
+
+def _component(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=_REF)
+    nested: dict[str, Any] = schema.pop("$defs", {})
+    return {**nested, model.__name__: schema}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
+
+# 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit and only that spelling autoincrements.
+RolloutKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Rollout(SQLModel, table=True):
@@ -15,7 +18,7 @@ class Rollout(SQLModel, table=True):
         Index("ix_rollout_state_id", "state", "id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, sa_column=Column(RolloutKey, primary_key=True))
     project_id: str
     name: str | None = None
     firmware_id: str
@@ -30,7 +33,7 @@ class RolloutDevice(SQLModel, table=True):
     __table_args__ = (Index("ix_rollout_device_state", "rollout_id", "state", "device_id"),)
 
     rollout_id: int = Field(
-        sa_column=Column(ForeignKey("rollout.id", ondelete="CASCADE"), primary_key=True, nullable=False)
+        sa_column=Column(RolloutKey, ForeignKey("rollout.id", ondelete="CASCADE"), primary_key=True, nullable=False)
     )
     device_id: str = Field(sa_column=Column(String, primary_key=True, nullable=False))
     state: str = "init"

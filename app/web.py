@@ -13,14 +13,23 @@ from rollout_api.methods import METHODS, SERVICES
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import make_engine
 from app.dispatch import Dispatcher, HandlerFactory
+from app.docs import mount_docs
 from app.frames import FrameError, decode_json, parse_frame
-from app.openapi import method_operation
+from app.openapi import frame_operation, method_operation, openapi_builder
 from app.rollout.service import rollout_handlers
 from app.settings import Settings
 
+API_DOC = (
+    "Which firmware goes to which devices, and how far each device has got. "
+    "Every method is reachable in two ways: inside a Clubby v1 frame sent to `POST /v1`, "
+    "or on its own route `POST /v1/<Service>.<Method>` with the args object as the body."
+)
+# The frame the docs show first for POST /v1: the seed document's Create.
+FRAME_EXAMPLE = "/v1/Rollout.Create"
 FRAME_DOC = (
     'Send a Clubby v1 frame: `{"v": 1, "src", "dst", "key", "cmds": [{"cmd", "id", "args"}]}`. '
     "Commands run in order, each in its own transaction; the answer has one response per command."
@@ -37,11 +46,14 @@ def create_app(settings: Settings) -> FastAPI:
     dispatcher = Dispatcher(
         methods=METHODS, handlers=handler_factories(settings), engine=engine, server_address=settings.server_address
     )
+    tags = [{"name": "Envelope", "description": FRAME_DOC}]
+    tags += [{"name": name, "description": doc} for name, doc in SERVICES.items()]
     app = FastAPI(
         title="Rollout service",
         version=_version(),
-        description="Which firmware goes to which devices, and how far each device has got.",
-        openapi_tags=[{"name": name, "description": doc} for name, doc in SERVICES.items()],
+        description=API_DOC,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.dispatcher = dispatcher
@@ -59,7 +71,14 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(json.dumps(answer), media_type="application/json")
 
     app.add_api_route(
-        "/v1", envelope, methods=["POST"], tags=["Envelope"], summary="Send a frame of commands", description=FRAME_DOC
+        "/v1",
+        envelope,
+        methods=["POST"],
+        tags=["Envelope"],
+        summary="Send a frame of commands",
+        description=FRAME_DOC,
+        operation_id="frame",
+        openapi_extra=frame_operation(METHODS, first_example=FRAME_EXAMPLE),
     )
     for spec in METHODS.values():
         app.add_api_route(
@@ -77,6 +96,9 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     app.add_api_route("/healthz", health, methods=["GET"], tags=["Health"], summary="Liveness check")
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    mount_docs(app)
+    app.openapi = openapi_builder(app, tags)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 
 
@@ -110,6 +132,16 @@ async def _read_body(request: Request, limit: int) -> bytes | Response:
             return _error(Status.TOO_LARGE, f"body is larger than the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (no such path, wrong HTTP method) in the API's own error shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return _error(Status.NOT_FOUND, f"No handler for {request.url.path}")
+    if exc.status_code == 405:
+        return _error(405, f"{request.method} is not allowed on {request.url.path}; use POST")
+    return _error(exc.status_code, str(exc.detail))
 
 
 def _error(status: int, message: str) -> JSONResponse:

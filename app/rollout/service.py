@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -43,11 +44,11 @@ class RolloutHandlers:
         self._limits = settings
 
     def create(self, args: CreateArgs) -> CreateResult:
-        self._check_id("projectid", args.projectid)
-        self._check_id("firmwareid", args.firmwareid)
+        self._check_id("args.projectid", args.projectid)
+        self._check_id("args.firmwareid", args.firmwareid)
         _check_filter(args.device_filter, self._limits.max_filter_length)
         if args.name is not None and len(args.name) > self._limits.max_name_length:
-            raise InvalidArgument(f"name: longer than {self._limits.max_name_length} characters")
+            raise InvalidArgument(f"args.name: longer than {self._limits.max_name_length} characters")
         rollout_id = store.create_rollout(
             self._session,
             project_id=args.projectid,
@@ -63,15 +64,15 @@ class RolloutHandlers:
 
     def list(self, args: ListArgs) -> ListResult:
         if args.state is not None and args.state not in ROLLOUT_STATES:
-            raise InvalidArgument(
-                f"state: {args.state!r} is not a rollout state; expected one of {', '.join(ROLLOUT_STATES)}"
-            )
+            *others, last = (repr(s) for s in ROLLOUT_STATES)
+            expected = f"{', '.join(others)} or {last}"
+            raise InvalidArgument(f"args.state: must be {expected}, got {json.dumps(args.state)}")
         after = None
         if args.after is not None:
             after = _rollout_key(args.after)
             if after is None:
                 raise InvalidArgument(
-                    f"after: {args.after!r} is not a rollout id; pass the id of the last rollout seen"
+                    f"args.after: {args.after!r} is not a rollout id; pass the id of the last rollout seen"
                 )
         rows = store.list_rollouts(
             self._session, project_id=args.projectid, state=args.state, after=after, limit=args.limit
@@ -81,10 +82,10 @@ class RolloutHandlers:
     def add_devices(self, args: AddDevicesArgs) -> None:
         if len(args.devices) > self._limits.max_devices_per_add:
             raise InvalidArgument(
-                f"devices: {len(args.devices)} devices in one call; at most {self._limits.max_devices_per_add} are allowed"
+                f"args.devices: {len(args.devices)} devices in one call; at most {self._limits.max_devices_per_add} are allowed"
             )
         for index, device_id in enumerate(args.devices):
-            self._check_id(f"devices[{index}]", device_id)
+            self._check_id(f"args.devices[{index}]", device_id)
         row = self._rollout(args.projectid, args.rolloutid, share_lock=True)
         if row.state == "finished":
             raise Conflict(f"rollout {row.id} is finished; devices cannot be added to it")
@@ -111,7 +112,7 @@ class RolloutHandlers:
 
     def set_device_state(self, args: SetDeviceStateArgs) -> None:
         if args.update_command_id is not None:
-            self._check_id("updateCommandId", args.update_command_id)
+            self._check_id("args.updateCommandId", args.update_command_id)
         target = args.state.value
         rollout = self._rollout(args.projectid, args.rolloutid, share_lock=True)
         if rollout.state == "finished":
@@ -170,14 +171,14 @@ def _check_filter(expression: str, max_length: int) -> None:
     """deviceFilter is `labelname=labelvalue`: one '=', both sides non-empty, no surrounding whitespace."""
     expected = "expected 'labelname=labelvalue', e.g. 'location=Bathroom'"
     if len(expression) > max_length:
-        raise InvalidArgument(f"deviceFilter: longer than {max_length} characters")
+        raise InvalidArgument(f"args.deviceFilter: longer than {max_length} characters")
     if expression.count("=") != 1:
-        raise InvalidArgument(f"deviceFilter: {expression!r} must contain exactly one '='; {expected}")
+        raise InvalidArgument(f"args.deviceFilter: {expression!r} must contain exactly one '='; {expected}")
     name, value = expression.split("=")
     if not name or not value:
-        raise InvalidArgument(f"deviceFilter: {expression!r} has an empty label name or value; {expected}")
+        raise InvalidArgument(f"args.deviceFilter: {expression!r} has an empty label name or value; {expected}")
     if name != name.strip() or value != value.strip():
-        raise InvalidArgument(f"deviceFilter: {expression!r} has whitespace around the name or value; {expected}")
+        raise InvalidArgument(f"args.deviceFilter: {expression!r} has whitespace around the name or value; {expected}")
 
 
 def _rollout_key(rollout_id: str) -> int | None:

@@ -1,0 +1,315 @@
+"""The golden package is real code: it imports, round-trips the examples, type-checks and lints clean."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pydantic
+import pytest
+
+from tests.codegen.support import FIXTURE_DEFINITIONS, GOLDEN, PACKAGE, REPO, child_env
+
+
+def _examples() -> dict[str, dict[str, Any]]:
+    """Every example of the fixture definitions, by "<Method>[<index>]"."""
+    found = {}
+    for path in sorted((FIXTURE_DEFINITIONS / "Inventory").glob("*.json")):
+        if path.name != "_service.json":
+            for index, example in enumerate(json.loads(path.read_text(encoding="utf-8")).get("examples", [])):
+                found[f"{path.stem}[{index}]"] = example
+    return found
+
+
+EXAMPLES = _examples()
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[ModuleType]:
+    """The golden package imported from its folder under tests/codegen/golden/, and forgotten again afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(GOLDEN))
+        patch.setattr(sys, "dont_write_bytecode", True)
+        try:
+            package = importlib.import_module(PACKAGE)
+            assert Path(package.__file__ or "").is_relative_to(GOLDEN)
+            yield package
+        finally:
+            for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+                del sys.modules[name]
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def test_package_exports_what_it_declares(api: ModuleType) -> None:
+    assert api.__version__ == "1.2.3"
+    assert all(hasattr(api, name) for name in api.__all__)
+    assert sorted(api.METHODS) == [
+        "/v1/Inventory.AddItem",
+        "/v1/Inventory.ListItems",
+        "/v1/Inventory.Move",
+        "/v1/Inventory.Remove",
+    ]
+    assert api.SERVICES == {"Inventory": "Inventory service keeps track of stock items and where they are stored."}
+
+
+def test_every_module_imports(api: ModuleType) -> None:
+    modules = sorted(
+        ".".join(path.relative_to(GOLDEN).with_suffix("").parts)
+        for path in (GOLDEN / PACKAGE).rglob("*.py")
+        if path.name != "__main__.py"  # running it is the command-line test's job
+    )
+    assert f"{PACKAGE}.inventory.models" in modules
+    for module in modules:
+        importlib.import_module(module)
+
+
+def test_command_line_shows_each_method_with_its_wire_names() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", PACKAGE, "Inventory.Move", "--help"],
+        cwd=GOLDEN,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: python -m {PACKAGE} Inventory.Move")
+    for option in ("--from FROM", "--to TO", "--items JSON", "--dryRun, --no-dryRun"):
+        assert option in result.stdout
+
+
+def test_fixture_has_examples_for_methods_with_and_without_result() -> None:
+    commands = {example["request"]["cmds"][0]["cmd"] for example in EXAMPLES.values()}
+    assert {"/v1/Inventory.AddItem", "/v1/Inventory.ListItems", "/v1/Inventory.Move"} <= commands
+
+
+@pytest.mark.parametrize("example", EXAMPLES.values(), ids=EXAMPLES.keys())
+def test_example_round_trips_through_the_models(api: ModuleType, example: dict[str, Any]) -> None:
+    commands, responses = example["request"]["cmds"], example["response"]["resp"]
+    for command, response in zip(commands, responses, strict=True):
+        spec = api.METHODS[command["cmd"]]
+        args = spec.args_model.model_validate(command["args"], by_name=False)
+        assert _json(spec.dump_args(args)) == _json(command["args"])
+        result = spec.load_result(response.get("resp"))
+        assert _json(spec.dump_result(result)) == _json(response.get("resp"))
+
+
+def _json(value: Any) -> str:
+    # Compared as JSON text, not as Python values: 1, 1.0 and true are equal in Python but not on the wire.
+    return json.dumps(value, sort_keys=True)
+
+
+def test_python_names_differ_from_wire_names_where_they_must(api: ModuleType) -> None:
+    models = _module("inventory.models")
+    move = models.MoveArgs.model_validate({"from": "a", "to": "b", "items": [{"sku": "x", "count": 1}], "dryRun": True})
+    assert (move.from_, move.dry_run, move.items[0].count) == ("a", True, 1)
+    add = models.AddItemArgs(sku="s", count=1, warehouse_id="w", category="2ndHand")
+    assert add.category is models.AddItemArgsCategory.V_2ND_HAND
+    assert api.METHODS["/v1/Inventory.AddItem"].dump_args(add) == {
+        "sku": "s",
+        "count": 1,
+        "warehouseId": "w",
+        "category": "2ndHand",
+    }
+    assert models.RemoveArgs(id_="i", type_="sold").model_dump(by_alias=True) == {"id": "i", "type": "sold"}
+
+
+@pytest.mark.parametrize(
+    ("model", "args"),
+    [
+        pytest.param("AddItemArgs", {"count": 1, "warehouseId": "w"}, id="required-arg-missing"),
+        pytest.param("AddItemArgs", {"sku": "", "count": 1, "warehouseId": "w"}, id="minLength"),
+        pytest.param("AddItemArgs", {"sku": "s" * 33, "count": 1, "warehouseId": "w"}, id="maxLength"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": "1", "warehouseId": "w"}, id="integer-is-strict"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1.0, "warehouseId": "w"}, id="integer-not-float"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "price": -1}, id="minimum"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "price": "1"}, id="number-is-strict"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "fragile": 1}, id="boolean-is-strict"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "category": "food"}, id="enum"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "tags": ["t"] * 11}, id="maxItems"),
+        pytest.param(
+            "AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "dimensions": {}}, id="nested-required"
+        ),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "color": "red"}, id="unknown-arg"),
+        pytest.param("ListItemsArgs", {"warehouseId": "w", "limit": 0}, id="limit-below-minimum"),
+        pytest.param("ListItemsArgs", {"warehouseId": "w", "limit": 101}, id="limit-above-maximum"),
+        pytest.param("MoveArgs", {"from": "a", "to": "b", "items": []}, id="minItems"),
+        pytest.param("MoveArgs", {"from": "a", "to": "b", "items": [{"sku": "x", "count": 0}]}, id="nested-minimum"),
+    ],
+)
+def test_args_models_reject_what_the_schema_forbids(api: ModuleType, model: str, args: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        getattr(_module("inventory.models"), model).model_validate(args, by_name=False)
+
+
+def test_result_models_ignore_unknown_keys_and_omit_unset_ones(api: ModuleType) -> None:
+    spec = api.METHODS["/v1/Inventory.ListItems"]
+    items = spec.load_result([{"id": "1", "sku": "s", "addedLater": True}])
+    assert spec.dump_result(items) == [{"id": "1", "sku": "s"}]
+    assert api.METHODS["/v1/Inventory.Remove"].load_result(None) is None
+
+
+def test_client_sends_the_example_args_and_reads_the_example_result(api: ModuleType) -> None:
+    models = _module("inventory.models")
+    examples = [EXAMPLES["AddItem[0]"], EXAMPLES["Move[0]"], EXAMPLES["ListItems[0]"]]
+    by_cmd = {example["request"]["cmds"][0]["cmd"]: example for example in examples}
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        (command,) = json.loads(request.content)["cmds"]
+        sent.append(command)
+        (response,) = by_cmd[command["cmd"]]["response"]["resp"]
+        return httpx.Response(200, json={"v": 1, "resp": [{**response, "id": command["id"]}]})
+
+    with api.Client("http://inventory.test", transport=httpx.MockTransport(answer)) as client:
+        added = client.inventory.add_item(
+            sku="HAMMER-01",
+            count=12,
+            price=9.5,
+            fragile=False,
+            category="tools",
+            tags=["steel", "heavy"],
+            dimensions=models.AddItemArgsDimensions(width=300, height=40),
+            warehouse_id="wh-berlin",
+        )
+        moved = client.inventory.move(
+            from_="wh-berlin", to="wh-paris", items=[models.MoveArgsItemsItem(sku="HAMMER-01", count=2)]
+        )
+        listed = client.inventory.list_items(warehouse_id="wh-berlin", limit=2, min_price=1)
+
+    assert [(c["cmd"], c["args"]) for c in sent] == [
+        (ex["request"]["cmds"][0]["cmd"], ex["request"]["cmds"][0]["args"]) for ex in examples
+    ]
+    assert (added.id_, added.created) == ("item_1", True)
+    assert moved is None
+    assert [(item.sku, item.category) for item in listed] == [("HAMMER-01", "tools"), ("WIDGET-7", "2ndHand")]
+    assert listed[0].dimensions.width == 300
+
+
+# Calls that must type-check, and calls that must not: with --strict (warn_unused_ignores), an ignore
+# that is not needed is itself an error, so each `type: ignore` line proves that mypy rejects it.
+_USAGE = """\
+from inventory_api import AsyncClient, Client
+from inventory_api.inventory.models import AddItemResult, ListItemsResultItem, MoveArgsItemsItem
+
+
+def use(client: Client) -> None:
+    added: AddItemResult = client.inventory.add_item(sku="s", count=1, warehouse_id="w", category="tools")
+    items: list[ListItemsResultItem] = client.inventory.list_items(warehouse_id="w", limit=10)
+    client.inventory.move(from_="a", to="b", items=[MoveArgsItemsItem(sku="s", count=1)])
+    client.inventory.remove(id_="i", type_="sold")
+    with client.batch() as batch:
+        pending = batch.inventory.add_item(sku="s", count=1, warehouse_id="w")
+    created: bool = pending.result().created
+    first: ListItemsResultItem = next(client.inventory.iter_list_items(warehouse_id="w", page_size=10))
+    client.inventory.remove(id_="i", type_="stolen")  # type: ignore[arg-type]
+    client.inventory.add_item(sku="s", count=1)  # type: ignore[call-arg]
+    client.inventory.list_items(warehouse_id="w", limit="10")  # type: ignore[arg-type]
+    client.inventory.move(from_="a", to="b", items=[{"sku": "s", "count": 1}])  # type: ignore[list-item]
+    wrong: str = client.inventory.list_items(warehouse_id="w")  # type: ignore[assignment]
+    print(added, items, created, first, wrong)
+
+
+async def use_async(client: AsyncClient) -> None:
+    items: list[ListItemsResultItem] = await client.inventory.list_items(warehouse_id="w")
+    nothing: None = await client.inventory.move(from_="a", to="b", items=[])  # type: ignore[func-returns-value]
+    print(items, nothing)
+"""
+
+
+def test_golden_package_passes_mypy_strict(tmp_path: Path) -> None:
+    usage = tmp_path / "usage.py"
+    usage.write_text(_USAGE, encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--cache-dir",
+            str(tmp_path / "mypy_cache"),
+            "--package",
+            PACKAGE,
+            "--module",
+            usage.stem,
+        ],
+        cwd=GOLDEN,
+        env=child_env({"MYPYPATH": os.pathsep.join([str(GOLDEN), str(tmp_path)])}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    # The project's ruff settings, applied to the golden tree as if it were the project's own package.
+    settings = ["--no-cache", "--config", str(REPO / "pyproject.toml")]
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args, *settings, "."],
+        cwd=GOLDEN,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_golden_package_passes_ruff_check() -> None:
+    result = _ruff("check", "--config", f"lint.isort.known-first-party = [{json.dumps(PACKAGE)}]")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_golden_package_is_ruff_formatted() -> None:
+    result = _ruff("format", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _paging_client(api: ModuleType, ids: list[str], limits: list[int]) -> Any:
+    """A client whose server answers ListItems from `ids` with limit/after, recording each limit asked for."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        (command,) = json.loads(request.content)["cmds"]
+        args = api.METHODS[command["cmd"]].args_model.model_validate(command["args"], by_name=False)
+        limits.append(args.limit)
+        page = [i for i in ids if args.after is None or i > args.after][: args.limit]
+        items = [{"id": i, "sku": f"sku-{i}"} for i in page]
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": command["id"], "status": 0, "resp": items}]})
+
+    return api.Client("http://inventory.test", transport=httpx.MockTransport(answer))
+
+
+def test_iter_method_follows_after_until_a_short_page(api: ModuleType) -> None:
+    limits: list[int] = []
+    ids = [f"item_{n}" for n in range(5)]
+    with _paging_client(api, ids, limits) as client:
+        items = list(client.inventory.iter_list_items(warehouse_id="w", page_size=2))
+    assert [item.id_ for item in items] == ids
+    assert limits == [2, 2, 2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pydantic.ValidationError,
+    reason="bug: iter_<method> defaults page_size to 1000 even when the definition's limit has maximum 100",
+)
+def test_iter_method_default_page_size_respects_the_limit_maximum(api: ModuleType) -> None:
+    with _paging_client(api, ["item_1"], []) as client:
+        assert [item.id_ for item in client.inventory.iter_list_items(warehouse_id="w")] == ["item_1"]
