@@ -104,4 +104,4 @@ def _server_python(session: nox.Session) -> str:
     if not python.exists():
         session.run("python", "-m", "venv", str(venv))
     session.run(str(python), "-m", "pip", "install", "-q", "-e", "./generated", "-e", ".", external=True)
-    return str(python.resolve())
+    return str(python.absolute())

@@ -17,6 +17,7 @@ _SCALARS = {
     "number": ("StrictFloat | StrictInt", "float"),
     "boolean": ("StrictBool", "bool"),
 }
+_DEFAULT_PAGE_SIZE = 1000
 _CONSTRAINTS = {
     "minimum": "ge",
     "maximum": "le",
@@ -54,12 +55,12 @@ class _ServiceTypes:
             return _Type(f"list[{item.annotation}]", f"Sequence[{item.param}]")
         if not schema.get("properties"):
             return _Type("dict[str, Any]", "Mapping[str, Any]")
-        self.model(class_name, schema, pointer, is_args=is_args)
+        self.model(class_name, schema, pointer + "/properties", is_args=is_args)
         return _Type(class_name, class_name)
 
-    def model(self, name: str, schema: dict[str, Any], pointer: str, *, is_args: bool) -> None:
+    def model(self, name: str, schema: dict[str, Any], properties_pointer: str, *, is_args: bool) -> None:
         required = set(schema.get("required", []))
-        fields = self.fields(schema.get("properties", {}), required, name, pointer + "/properties", is_args=is_args)
+        fields = self.fields(schema.get("properties", {}), required, name, properties_pointer, is_args=is_args)
         self.models.append(ModelIR(name=name, doc=schema.get("doc", ""), fields=fields, is_args=is_args))
 
     def fields(
@@ -183,6 +184,7 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         result_type=result_type,
         page_item=_page_item(definition, result_type),
         page_cursor=naming.field_name("id"),
+        page_size=min(_DEFAULT_PAGE_SIZE, definition["args"].get("limit", {}).get("maximum", _DEFAULT_PAGE_SIZE)),
         definition={k: v for k, v in definition.items() if k != "examples"},
         examples=tuple(definition.get("examples", [])),
     )

@@ -19,8 +19,15 @@ class FieldIR:
     constraints: tuple[tuple[str, str], ...]  # pydantic Field keyword -> Python literal
 
     @property
-    def needs_alias(self) -> bool:
-        return self.name != self.wire
+    def field_arguments(self) -> str:
+        """The arguments of the model field's pydantic Field(...)."""
+        parts = [] if self.required else ["default=None"]
+        if self.name != self.wire:
+            parts.append(f"alias={self.wire!r}")
+        parts += [f"{key}={value}" for key, value in self.constraints]
+        if self.doc:
+            parts.append(f"description={self.doc!r}")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class MethodIR:
     result_type: str | None
     page_item: str | None  # item class when the method pages with limit/after over items that have an id
     page_cursor: str  # the item's Python attribute that holds its id, for `after`
+    page_size: int  # default page size of the iterator: 1000, or less when `limit` allows less
     definition: dict[str, Any]  # normalised definition without examples, for docs and validation
     examples: tuple[dict[str, Any], ...]
 

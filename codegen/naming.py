@@ -16,6 +16,9 @@ _ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "object", "type", 
 # The package's own modules; a service module must not take one of these names.
 RUNTIME_MODULES = frozenset({"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods"})
 
+# What Client, AsyncClient and Batch already have; a service attribute must not replace one.
+_CLIENT_ATTRIBUTES = frozenset({"aclose", "batch", "call", "close", "send"})
+
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
 
@@ -39,7 +42,8 @@ def pascal(name: str) -> str:
 
 def field_name(wire: str) -> str:
     """Python name of an argument or property: snake_case, with a trailing _ where it would shadow anything."""
-    name = snake(wire)
+    # pydantic ignores fields that start with an underscore.
+    name = snake(wire).lstrip("_") or "field"
     if name[0].isdigit():
         name = "f_" + name
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _BUILTINS or name in _MODEL_ATTRIBUTES:
@@ -60,7 +64,7 @@ def method_name(wire: str) -> str:
 def module_name(service: str) -> str:
     """Python module of a service's generated code: snake_case, never one of the runtime modules' names."""
     name = snake(service)
-    if keyword.iskeyword(name) or name in RUNTIME_MODULES:
+    if keyword.iskeyword(name) or name in RUNTIME_MODULES or name in _CLIENT_ATTRIBUTES:
         name += "_"
     return name
 

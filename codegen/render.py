@@ -85,4 +85,6 @@ def _pyrepr(value: Any) -> str:
 
 def _docstring(text: str) -> str:
     """Text that is safe inside a triple-quoted docstring."""
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    # A quote right before the closing triple quote would end the string early.
+    return escaped[:-1] + '\\"' if escaped.endswith('"') else escaped

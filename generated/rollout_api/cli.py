@@ -25,6 +25,8 @@ from rollout_api.transport import DEFAULT_BASE_URL
 
 URL_ENV = "ROLLOUT_API_URL"
 KEY_ENV = "ROLLOUT_API_KEY"
+# Method arguments live under their own prefix so that one named like a global option (url, key) cannot clash.
+ARG_DEST = "arg:"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
@@ -33,7 +35,7 @@ EXIT_UNREACHABLE = 3
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
-    if options.method == "call":
+    if options.command == "call":
         spec = METHODS.get(_wire_name(options.name))
         if spec is None:
             parser.error(f"unknown method {options.name!r}; choose from: {', '.join(_short_names())}")
@@ -44,11 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(args, dict):
             parser.error('args must be a JSON object, e.g. \'{"projectid": "p1"}\'')
     else:
-        spec = METHODS[_wire_name(options.method)]
+        spec = METHODS[_wire_name(options.command)]
+        given = vars(options).items()
         args = {
-            name: value
-            for name, value in vars(options).items()
-            if name in spec.definition["args"] and value is not None
+            dest[len(ARG_DEST) :]: value for dest, value in given if dest.startswith(ARG_DEST) and value is not None
         }
     return _run(options, spec, args)
 
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"API key (${KEY_ENV})")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server")
-    methods = parser.add_subparsers(dest="method", required=True, metavar="METHOD")
+    methods = parser.add_subparsers(dest="command", required=True, metavar="METHOD")
     call = methods.add_parser("call", help="call any method with its args as one JSON object")
     call.add_argument("name", help="Service.Method, e.g. " + (_short_names() or ["Service.Method"])[0])
     call.add_argument("args", nargs="?", default="{}", help="the args object as JSON")
@@ -70,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         method = methods.add_parser(f"{spec.service}.{spec.method}", help=spec.doc, description=spec.doc)
         required = set(spec.definition["required_args"])
         for name, schema in spec.definition["args"].items():
-            method.add_argument(f"--{name}", dest=name, required=name in required, **_option(schema))
+            option = _option(schema)
+            if "action" not in option and "choices" not in option:
+                option.setdefault("metavar", name.upper())
+            method.add_argument(f"--{name}", dest=ARG_DEST + name, required=name in required, **option)
     return parser
 
 

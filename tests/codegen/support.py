@@ -25,7 +25,8 @@ VERSION = "1.2.3"
 GOLDEN = HERE / "golden" / DISTRIBUTION
 
 # Files that Python, mypy and ruff may leave in a tree; they are never generated and never compared.
-_TOOL_LEFTOVERS = ("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache")
+# What tools leave beside the generated files (pip install ./generated writes build/ and *.egg-info).
+_TOOL_LEFTOVERS = ("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist")
 
 
 class WriteDefinitions(Protocol):

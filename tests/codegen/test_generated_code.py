@@ -305,11 +305,6 @@ def test_iter_method_follows_after_until_a_short_page(api: ModuleType) -> None:
     assert limits == [2, 2, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pydantic.ValidationError,
-    reason="bug: iter_<method> defaults page_size to 1000 even when the definition's limit has maximum 100",
-)
 def test_iter_method_default_page_size_respects_the_limit_maximum(api: ModuleType) -> None:
     with _paging_client(api, ["item_1"], []) as client:
         assert [item.id_ for item in client.inventory.iter_list_items(warehouse_id="w")] == ["item_1"]

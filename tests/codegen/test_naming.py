@@ -161,7 +161,6 @@ def test_check_unique_names_both_wire_names_and_the_python_name() -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="bug: wire name '_' becomes the field '__', which pydantic refuses")
 def test_field_name_never_starts_with_an_underscore() -> None:
     for wire in ("_", "__", "_x", "x_"):
         assert not naming.field_name(wire).startswith("_"), wire

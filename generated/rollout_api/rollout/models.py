@@ -109,23 +109,11 @@ class GetArgs(BaseModel):
 class GetResult(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
 
-    device_filter: StrictStr | None = Field(
-        default=None,
-        alias="deviceFilter",
-    )
-    state: GetResultState | None = Field(
-        default=None,
-    )
-    id_: StrictStr | None = Field(
-        default=None,
-        alias="id",
-    )
-    firmwareid: StrictStr | None = Field(
-        default=None,
-    )
-    name: StrictStr | None = Field(
-        default=None,
-    )
+    device_filter: StrictStr | None = Field(default=None, alias="deviceFilter")
+    state: GetResultState | None = Field(default=None)
+    id_: StrictStr | None = Field(default=None, alias="id")
+    firmwareid: StrictStr | None = Field(default=None)
+    name: StrictStr | None = Field(default=None)
 
 
 class ListArgs(BaseModel):
@@ -152,26 +140,12 @@ class ListArgs(BaseModel):
 class ListResultItem(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
 
-    device_filter: StrictStr | None = Field(
-        default=None,
-        alias="deviceFilter",
-    )
-    state: ListResultItemState | None = Field(
-        default=None,
-    )
-    name: StrictStr | None = Field(
-        default=None,
-    )
-    projectid: StrictStr | None = Field(
-        default=None,
-    )
-    id_: StrictStr | None = Field(
-        default=None,
-        alias="id",
-    )
-    firmwareid: StrictStr | None = Field(
-        default=None,
-    )
+    device_filter: StrictStr | None = Field(default=None, alias="deviceFilter")
+    state: ListResultItemState | None = Field(default=None)
+    name: StrictStr | None = Field(default=None)
+    projectid: StrictStr | None = Field(default=None)
+    id_: StrictStr | None = Field(default=None, alias="id")
+    firmwareid: StrictStr | None = Field(default=None)
 
 
 class ListDevicesArgs(BaseModel):
@@ -199,17 +173,9 @@ class ListDevicesArgs(BaseModel):
 class ListDevicesResultItem(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
 
-    state: ListDevicesResultItemState | None = Field(
-        default=None,
-    )
-    id_: StrictStr | None = Field(
-        default=None,
-        alias="id",
-    )
-    update_command_id: StrictStr | None = Field(
-        default=None,
-        alias="updateCommandId",
-    )
+    state: ListDevicesResultItemState | None = Field(default=None)
+    id_: StrictStr | None = Field(default=None, alias="id")
+    update_command_id: StrictStr | None = Field(default=None, alias="updateCommandId")
 
 
 class SetDeviceStateArgs(BaseModel):
@@ -221,10 +187,7 @@ class SetDeviceStateArgs(BaseModel):
     state: SetDeviceStateArgsState = Field(description="Target state.")
     deviceid: StrictStr = Field(description="ID of the device.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
-    update_command_id: StrictStr | None = Field(
-        default=None,
-        alias="updateCommandId",
-    )
+    update_command_id: StrictStr | None = Field(default=None, alias="updateCommandId")
 
 
 class SetStateArgs(BaseModel):

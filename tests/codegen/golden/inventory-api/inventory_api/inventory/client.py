@@ -90,7 +90,7 @@ class InventoryClient:
         )
 
     def iter_list_items(
-        self, *, warehouse_id: str, min_price: float | None = None, page_size: int = 1000
+        self, *, warehouse_id: str, min_price: float | None = None, page_size: int = 100
     ) -> Iterator[ListItemsResultItem]:
         """Every item list_items() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
@@ -202,7 +202,7 @@ class AsyncInventoryClient:
         )
 
     async def iter_list_items(
-        self, *, warehouse_id: str, min_price: float | None = None, page_size: int = 1000
+        self, *, warehouse_id: str, min_price: float | None = None, page_size: int = 100
     ) -> AsyncIterator[ListItemsResultItem]:
         """Every item list_items() would return, fetched page_size at a time by following `after`."""
         after: str | None = None

@@ -37,9 +37,7 @@ class AddItemArgsDimensions(BaseModel):
 
     width: StrictInt = Field(ge=1, description="Width in mm.")
     height: StrictInt = Field(ge=1, description="Height in mm.")
-    depth: StrictInt | None = Field(
-        default=None,
-    )
+    depth: StrictInt | None = Field(default=None)
 
 
 class AddItemArgs(BaseModel):
@@ -71,9 +69,7 @@ class ListItemsArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
-    warehouse_id: StrictStr = Field(
-        alias="warehouseId",
-    )
+    warehouse_id: StrictStr = Field(alias="warehouseId")
     limit: StrictInt | None = Field(default=None, ge=1, le=100, description="At most this many items (1..100).")
     min_price: StrictFloat | StrictInt | None = Field(
         default=None, alias="minPrice", ge=0, le=1000000, description="Only items that cost at least this much."
@@ -86,45 +82,27 @@ class ListItemsArgs(BaseModel):
 class ListItemsResultItemDimensions(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
 
-    width: StrictInt | None = Field(
-        default=None,
-    )
-    height: StrictInt | None = Field(
-        default=None,
-    )
+    width: StrictInt | None = Field(default=None)
+    height: StrictInt | None = Field(default=None)
 
 
 class ListItemsResultItem(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
 
-    id_: StrictStr = Field(
-        alias="id",
-    )
+    id_: StrictStr = Field(alias="id")
     sku: StrictStr = Field()
-    count: StrictInt | None = Field(
-        default=None,
-    )
-    price: StrictFloat | StrictInt | None = Field(
-        default=None,
-    )
-    category: ListItemsResultItemCategory | None = Field(
-        default=None,
-    )
-    tags: list[StrictStr] | None = Field(
-        default=None,
-    )
-    dimensions: ListItemsResultItemDimensions | None = Field(
-        default=None,
-    )
+    count: StrictInt | None = Field(default=None)
+    price: StrictFloat | StrictInt | None = Field(default=None)
+    category: ListItemsResultItemCategory | None = Field(default=None)
+    tags: list[StrictStr] | None = Field(default=None)
+    dimensions: ListItemsResultItemDimensions | None = Field(default=None)
 
 
 class MoveArgsItemsItem(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     sku: StrictStr = Field()
-    count: StrictInt = Field(
-        ge=1,
-    )
+    count: StrictInt = Field(ge=1)
 
 
 class MoveArgs(BaseModel):

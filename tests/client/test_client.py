@@ -1,0 +1,708 @@
+"""The generated client against a live server: every method sync and async, errors, retries, batches, paging.
+
+Statuses the server does not produce on demand (401, 403, 500, 501, 504 and unknown ones) and connection
+failures are answered by an httpx.MockTransport instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+from rollout_api import (
+    METHODS,
+    AsyncClient,
+    Client,
+    Conflict,
+    DeadlineExceeded,
+    Error,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RpcError,
+    ServerError,
+    Status,
+    TooLarge,
+    TransportError,
+    Unauthenticated,
+    Unimplemented,
+)
+from rollout_api.rollout.models import (
+    CreateResult,
+    GetResult,
+    GetResultState,
+    ListDevicesResultItem,
+    ListDevicesResultItemState,
+    ListResultItem,
+    ListResultItemState,
+    SetDeviceStateArgsState,
+    SetStateArgsState,
+)
+
+from tests.client.fixtures import MAX_COMMANDS, free_port
+
+FILTER = "location=Bathroom"
+FIRMWARE = "fw-2.1.0"
+MISSING = "999999999"
+"""A rollout id no test creates."""
+READ_ONLY = {"get", "list", "list_devices"}
+"""The methods that change nothing, so the client may re-send them."""
+
+
+def create(client: Client, project: str, name: str | None = None) -> str:
+    return client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name).id_
+
+
+async def create_async(client: AsyncClient, project: str, name: str | None = None) -> str:
+    result = await client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name)
+    return result.id_
+
+
+# --- every method, typed results ---------------------------------------------------------------
+
+
+def test_every_method_sync(client: Client, project: str) -> None:
+    created = client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name="Today's")
+    assert isinstance(created, CreateResult)
+    assert created.id_.isdigit()
+    rollout = created.id_
+
+    got = client.rollout.get(projectid=project, rolloutid=rollout)
+    assert isinstance(got, GetResult)
+    assert got == GetResult(
+        id_=rollout, state=GetResultState.INIT, device_filter=FILTER, firmwareid=FIRMWARE, name="Today's"
+    )
+
+    listed = client.rollout.list(projectid=project)
+    assert all(isinstance(item, ListResultItem) for item in listed)
+    assert listed == [
+        ListResultItem(
+            id_=rollout,
+            projectid=project,
+            state=ListResultItemState.INIT,
+            device_filter=FILTER,
+            firmwareid=FIRMWARE,
+            name="Today's",
+        )
+    ]
+
+    client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["dev-2", "dev-1", "dev-3"])
+    devices = client.rollout.list_devices(projectid=project, rolloutid=rollout)
+    assert all(isinstance(item, ListDevicesResultItem) for item in devices)
+    assert [(d.id_, d.state) for d in devices] == [(f"dev-{i}", ListDevicesResultItemState.INIT) for i in (1, 2, 3)]
+
+    client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
+    assert client.rollout.get(projectid=project, rolloutid=rollout).state == GetResultState.IN_PROGRESS
+    assert [r.id_ for r in client.rollout.list(projectid=project, state="inProgress")] == [rollout]
+    assert client.rollout.list(projectid=project, state="init") == []
+
+    client.rollout.set_device_state(
+        projectid=project, rolloutid=rollout, deviceid="dev-1", state="started", update_command_id="cmd-1"
+    )
+    client.rollout.set_device_state(
+        projectid=project, rolloutid=rollout, deviceid="dev-2", state=SetDeviceStateArgsState.FAILED
+    )
+    assert client.rollout.list_devices(projectid=project, rolloutid=rollout, state="started") == [
+        ListDevicesResultItem(id_="dev-1", state=ListDevicesResultItemState.STARTED, update_command_id="cmd-1")
+    ]
+    assert client.rollout.list_devices(projectid=project, rolloutid=rollout, limit=1, after="dev-1") == [
+        ListDevicesResultItem(id_="dev-2", state=ListDevicesResultItemState.FAILED)
+    ]
+
+    client.rollout.set_state(projectid=project, rolloutid=rollout, state=SetStateArgsState.PAUSED)
+    assert client.rollout.get(projectid=project, rolloutid=rollout).state == GetResultState.PAUSED
+
+    client.rollout.delete(projectid=project, rolloutid=rollout)
+    with pytest.raises(NotFound):
+        client.rollout.get(projectid=project, rolloutid=rollout)
+    assert client.rollout.list(projectid=project) == []
+
+
+def test_every_method_async(server_url: str, project: str) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server_url) as client:
+            created = await client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER)
+            assert isinstance(created, CreateResult)
+            assert created.id_.isdigit()
+            rollout = created.id_
+
+            got = await client.rollout.get(projectid=project, rolloutid=rollout)
+            assert isinstance(got, GetResult)
+            assert got == GetResult(id_=rollout, state=GetResultState.INIT, device_filter=FILTER, firmwareid=FIRMWARE)
+
+            listed = await client.rollout.list(projectid=project)
+            assert listed == [
+                ListResultItem(
+                    id_=rollout,
+                    projectid=project,
+                    state=ListResultItemState.INIT,
+                    device_filter=FILTER,
+                    firmwareid=FIRMWARE,
+                )
+            ]
+            assert isinstance(listed[0], ListResultItem)
+
+            await client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["b", "a"])
+            devices = await client.rollout.list_devices(projectid=project, rolloutid=rollout)
+            assert devices == [
+                ListDevicesResultItem(id_="a", state=ListDevicesResultItemState.INIT),
+                ListDevicesResultItem(id_="b", state=ListDevicesResultItemState.INIT),
+            ]
+            assert isinstance(devices[0], ListDevicesResultItem)
+
+            await client.rollout.set_state(projectid=project, rolloutid=rollout, state=SetStateArgsState.IN_PROGRESS)
+            assert (await client.rollout.get(projectid=project, rolloutid=rollout)).state == GetResultState.IN_PROGRESS
+
+            await client.rollout.set_device_state(
+                projectid=project, rolloutid=rollout, deviceid="a", state="succeeded", update_command_id="u-7"
+            )
+            assert await client.rollout.list_devices(projectid=project, rolloutid=rollout, state="succeeded") == [
+                ListDevicesResultItem(id_="a", state=ListDevicesResultItemState.SUCCEEDED, update_command_id="u-7")
+            ]
+
+            await client.rollout.delete(projectid=project, rolloutid=rollout)
+            with pytest.raises(NotFound):
+                await client.rollout.get(projectid=project, rolloutid=rollout)
+            assert await client.rollout.list(projectid=project) == []
+
+    asyncio.run(scenario())
+
+
+# --- errors the server answers ------------------------------------------------------------------
+
+
+def test_error_tree() -> None:
+    for cls in (InvalidArgument, Unauthenticated, PermissionDenied, NotFound, Conflict, TooLarge, DeadlineExceeded):
+        assert issubclass(cls, RpcError)
+        assert not issubclass(cls, ServerError)
+    assert issubclass(Unimplemented, ServerError)
+    assert issubclass(ServerError, RpcError)
+    assert issubclass(RpcError, Error)
+    assert issubclass(TransportError, Error)
+    assert not issubclass(TransportError, RpcError)
+
+
+def test_invalid_argument(client: Client, project: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter="location")
+    error = caught.value
+    assert error.status == 400
+    assert Status(error.status) is Status.INVALID_ARGUMENT
+    assert "deviceFilter" in error.status_msg
+    assert isinstance(error.command_id, int)
+    assert str(error) == f"400: {error.status_msg} (command {error.command_id})"
+    assert client.rollout.list(projectid=project) == []
+
+    with pytest.raises(InvalidArgument, match="state"):
+        client.rollout.list(projectid=project, state="running")
+
+
+def test_not_found(client: Client, project: str) -> None:
+    with pytest.raises(NotFound) as caught:
+        client.rollout.get(projectid=project, rolloutid=MISSING)
+    assert caught.value.status == 404
+    assert MISSING in caught.value.status_msg
+    assert isinstance(caught.value.command_id, int)
+
+    rollout = create(client, project)
+    with pytest.raises(NotFound):  # a rollout belongs to its project
+        client.rollout.get(projectid=project + "-other", rolloutid=rollout)
+    with pytest.raises(NotFound, match="dev-x"):
+        client.rollout.set_device_state(projectid=project, rolloutid=rollout, deviceid="dev-x", state="started")
+
+
+def test_conflict(client: Client, project: str) -> None:
+    rollout = create(client, project)
+    with pytest.raises(Conflict) as caught:
+        client.rollout.set_state(projectid=project, rolloutid=rollout, state="paused")
+    assert caught.value.status == 409
+    assert "cannot move" in caught.value.status_msg
+    assert client.rollout.get(projectid=project, rolloutid=rollout).state == GetResultState.INIT
+
+    client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["d"])
+    client.rollout.set_state(projectid=project, rolloutid=rollout, state="finished")
+    with pytest.raises(Conflict, match="finished"):
+        client.rollout.set_device_state(projectid=project, rolloutid=rollout, deviceid="d", state="started")
+
+
+def test_errors_async(server_url: str, project: str) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server_url) as client:
+            with pytest.raises(InvalidArgument, match="deviceFilter"):
+                await client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter="a=b=c")
+            with pytest.raises(NotFound) as missing:
+                await client.rollout.get(projectid=project, rolloutid=MISSING)
+            assert missing.value.status == 404
+            rollout = await create_async(client, project)
+            await client.rollout.set_state(projectid=project, rolloutid=rollout, state="finished")
+            with pytest.raises(Conflict) as conflict:
+                await client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
+            assert conflict.value.status == 409
+            assert isinstance(conflict.value.command_id, int)
+
+    asyncio.run(scenario())
+
+
+def test_too_large_batch(client: Client, project: str) -> None:
+    rollout = create(client, project)
+    with pytest.raises(TooLarge) as caught, client.batch() as batch:
+        for _ in range(MAX_COMMANDS + 1):
+            batch.rollout.get(projectid=project, rolloutid=rollout)
+    assert caught.value.status == 413
+    assert Status(caught.value.status) is Status.TOO_LARGE
+    assert str(MAX_COMMANDS) in caught.value.status_msg
+    assert caught.value.command_id is None  # the whole frame was refused, not one command
+
+    # The limit itself is allowed.
+    with client.batch() as batch:
+        pendings = [batch.rollout.get(projectid=project, rolloutid=rollout) for _ in range(MAX_COMMANDS)]
+    assert all(p.error is None and p.result().id_ == rollout for p in pendings)
+
+
+def test_too_large_batch_async(server_url: str, project: str) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server_url) as client:
+            with pytest.raises(TooLarge):
+                async with client.batch() as batch:
+                    for _ in range(MAX_COMMANDS + 1):
+                        batch.rollout.list(projectid=project)
+
+    asyncio.run(scenario())
+
+
+# --- statuses answered by a mock server ---------------------------------------------------------
+
+STATUS_CLASSES: list[tuple[int, type[RpcError]]] = [
+    (400, InvalidArgument),
+    (401, Unauthenticated),
+    (403, PermissionDenied),
+    (404, NotFound),
+    (409, Conflict),
+    (413, TooLarge),
+    (418, ServerError),
+    (500, ServerError),
+    (501, Unimplemented),
+    (503, ServerError),
+    (504, DeadlineExceeded),
+]
+
+
+def answering(status: int, command_ids: list[int]) -> httpx.MockTransport:
+    """A server that answers every command of a frame with `status`, echoing its id into command_ids."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        frame = json.loads(request.content)
+        ids = [cmd["id"] for cmd in frame["cmds"]]
+        command_ids.extend(ids)
+        responses = [{"id": i, "status": status, "status_msg": f"mock says {status}"} for i in ids]
+        return httpx.Response(200, json={"v": 1, "resp": responses})
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES, ids=[str(s) for s, _ in STATUS_CLASSES])
+def test_status_raises_its_class(status: int, cls: type[RpcError]) -> None:
+    sent: list[int] = []
+    with Client("http://mock", transport=answering(status, sent)) as client, pytest.raises(RpcError) as caught:
+        client.rollout.get(projectid="p", rolloutid="1")
+    error = caught.value
+    assert type(error) is cls
+    assert isinstance(error, Error)
+    assert error.status == status
+    assert error.status_msg == f"mock says {status}"
+    assert error.command_id == sent[0]
+
+    async def scenario() -> RpcError:
+        async with AsyncClient("http://mock", transport=answering(status, sent)) as client:
+            try:
+                await client.rollout.set_state(projectid="p", rolloutid="1", state="paused")
+            except RpcError as exc:
+                return exc
+        raise AssertionError("no error raised")
+
+    error = asyncio.run(scenario())
+    assert type(error) is cls
+    assert (error.status, error.status_msg, error.command_id) == (status, f"mock says {status}", sent[1])
+
+
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES, ids=[str(s) for s, _ in STATUS_CLASSES])
+def test_http_error_body_raises_its_class(status: int, cls: type[RpcError]) -> None:
+    """A request refused as a whole answers the HTTP status with {status, status_msg}: no command id."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"status": status, "status_msg": "refused whole"})
+
+    with Client("http://mock", transport=httpx.MockTransport(handler)) as client, pytest.raises(RpcError) as caught:
+        client.rollout.list()
+    assert type(caught.value) is cls
+    assert (caught.value.status, caught.value.status_msg, caught.value.command_id) == (status, "refused whole", None)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(502, text="<html>Bad Gateway</html>"),
+        httpx.Response(200, text="not json"),
+        httpx.Response(200, json={"hello": "world"}),
+        httpx.Response(200, json={"v": 1, "resp": [{"id": 12345, "status": 0}]}),
+        httpx.Response(200, json={"v": 1, "resp": [{"id": 1, "status": 0, "resp": {"state": "exploded"}}]}),
+    ],
+    ids=["http-not-json", "not-json", "not-a-frame", "wrong-id", "result-off-schema"],
+)
+def test_answer_that_is_not_a_response_frame(answer: httpx.Response) -> None:
+    with (
+        Client("http://mock", transport=httpx.MockTransport(lambda request: answer)) as client,
+        pytest.raises(TransportError),
+    ):
+        client.rollout.get(projectid="p", rolloutid="1")
+
+
+def test_key_src_dst_are_sent() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ids = [cmd["id"] for cmd in json.loads(request.content)["cmds"]]
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": i, "status": 0, "resp": []} for i in ids]})
+
+    transport = httpx.MockTransport(handler)
+    with Client("http://mock", key="s3cret", src="//me", dst="//them", transport=transport) as client:
+        assert client.rollout.list(projectid="p", limit=5) == []
+    with Client("http://mock", transport=transport) as client:
+        assert client.rollout.list() == []
+    keyed, plain = seen
+    assert keyed.url.path == "/v1"
+    assert keyed.headers["Authorization"] == "Bearer s3cret"
+    frame = json.loads(keyed.content)
+    assert (frame["v"], frame["src"], frame["dst"]) == (1, "//me", "//them")
+    assert frame["cmds"] == [
+        {"cmd": "/v1/Rollout.List", "id": frame["cmds"][0]["id"], "args": {"projectid": "p", "limit": 5}}
+    ]
+    assert "Authorization" not in plain.headers
+    assert "src" not in json.loads(plain.content)
+    assert json.loads(plain.content)["cmds"][0]["args"] == {}
+
+
+# --- connection failures and retries ------------------------------------------------------------
+
+
+def test_transport_error_when_nothing_listens() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(url, retries=0) as client, pytest.raises(TransportError) as caught:
+        client.rollout.get(projectid="p", rolloutid="1")
+    assert isinstance(caught.value, Error)
+    assert not isinstance(caught.value, RpcError)
+    assert url in str(caught.value)
+
+    async def scenario() -> None:
+        async with AsyncClient(url, retries=1) as client:
+            with pytest.raises(TransportError, match="cannot reach"):
+                await client.rollout.create(projectid="p", firmwareid="f", device_filter=FILTER)
+
+    asyncio.run(scenario())
+
+
+def refusing(attempts: list[httpx.Request]) -> httpx.MockTransport:
+    """A server that never accepts the connection, counting the attempts."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        raise httpx.ConnectError("connection refused", request=request)
+
+    return httpx.MockTransport(handler)
+
+
+SYNC_CALLS: dict[str, Callable[[Client], object]] = {
+    "create": lambda c: c.rollout.create(projectid="p", firmwareid="f", device_filter=FILTER),
+    "get": lambda c: c.rollout.get(projectid="p", rolloutid="1"),
+    "list": lambda c: c.rollout.list(projectid="p"),
+    "add_devices": lambda c: c.rollout.add_devices(projectid="p", rolloutid="1", devices=["d"]),
+    "set_state": lambda c: c.rollout.set_state(projectid="p", rolloutid="1", state="inProgress"),
+    "list_devices": lambda c: c.rollout.list_devices(projectid="p", rolloutid="1"),
+    "set_device_state": lambda c: c.rollout.set_device_state(
+        projectid="p", rolloutid="1", deviceid="d", state="failed"
+    ),
+    "delete": lambda c: c.rollout.delete(projectid="p", rolloutid="1"),
+}
+
+ASYNC_CALLS: dict[str, Callable[[AsyncClient], Awaitable[object]]] = {
+    "create": lambda c: c.rollout.create(projectid="p", firmwareid="f", device_filter=FILTER),
+    "get": lambda c: c.rollout.get(projectid="p", rolloutid="1"),
+    "list": lambda c: c.rollout.list(projectid="p"),
+    "add_devices": lambda c: c.rollout.add_devices(projectid="p", rolloutid="1", devices=["d"]),
+    "set_state": lambda c: c.rollout.set_state(projectid="p", rolloutid="1", state="inProgress"),
+    "list_devices": lambda c: c.rollout.list_devices(projectid="p", rolloutid="1"),
+    "set_device_state": lambda c: c.rollout.set_device_state(
+        projectid="p", rolloutid="1", deviceid="d", state="failed"
+    ),
+    "delete": lambda c: c.rollout.delete(projectid="p", rolloutid="1"),
+}
+
+
+def test_read_only_methods_are_the_ones_readme_names() -> None:
+    assert {spec.attr for spec in METHODS.values()} == set(SYNC_CALLS) == set(ASYNC_CALLS)
+    assert {spec.attr for spec in METHODS.values() if spec.readonly} == READ_ONLY
+
+
+@pytest.mark.parametrize("method", sorted(SYNC_CALLS))
+def test_only_read_only_methods_are_retried(method: str) -> None:
+    retries = 1
+    expected = 1 + retries if method in READ_ONLY else 1
+
+    attempts: list[httpx.Request] = []
+    with (
+        Client("http://mock", retries=retries, transport=refusing(attempts)) as client,
+        pytest.raises(TransportError, match="http://mock"),
+    ):
+        SYNC_CALLS[method](client)
+    assert len(attempts) == expected
+    assert len({request.content for request in attempts}) == 1  # the same frame each time
+
+    async_attempts: list[httpx.Request] = []
+
+    async def scenario() -> None:
+        async with AsyncClient("http://mock", retries=retries, transport=refusing(async_attempts)) as client:
+            with pytest.raises(TransportError):
+                await ASYNC_CALLS[method](client)
+
+    asyncio.run(scenario())
+    assert len(async_attempts) == expected
+
+
+def test_default_retries_and_batches() -> None:
+    attempts: list[httpx.Request] = []
+    transport = refusing(attempts)
+    with Client("http://mock", transport=transport) as client:
+        with pytest.raises(TransportError):
+            client.rollout.list_devices(projectid="p", rolloutid="1")
+        assert len(attempts) == 3  # retries=2 by default
+
+        attempts.clear()
+        with pytest.raises(TransportError), client.batch() as batch:
+            batch.rollout.get(projectid="p", rolloutid="1")
+            batch.rollout.list(projectid="p")
+        assert len(attempts) == 3  # a batch of reads is a read
+
+        attempts.clear()
+        with pytest.raises(TransportError), client.batch() as batch:
+            batch.rollout.get(projectid="p", rolloutid="1")
+            batch.rollout.delete(projectid="p", rolloutid="1")
+        assert len(attempts) == 1  # one write makes the whole frame a write
+
+    with Client("http://mock", retries=0, transport=transport) as client:
+        attempts.clear()
+        with pytest.raises(TransportError):
+            client.rollout.get(projectid="p", rolloutid="1")
+        assert len(attempts) == 1
+
+
+def test_retry_succeeds_after_a_connection_failure() -> None:
+    attempts: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        if len(attempts) == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        (cmd,) = json.loads(request.content)["cmds"]
+        result = {"id": "7", "state": "paused", "deviceFilter": FILTER, "firmwareid": "f"}
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": cmd["id"], "status": 0, "resp": result}]})
+
+    with Client("http://mock", transport=httpx.MockTransport(handler)) as client:
+        got = client.rollout.get(projectid="p", rolloutid="7")
+    assert got == GetResult(id_="7", state=GetResultState.PAUSED, device_filter=FILTER, firmwareid="f")
+    assert len(attempts) == 2
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+def test_mixed_batch(client: Client, project: str) -> None:
+    rollout = create(client, project)
+    with client.batch() as batch:
+        got = batch.rollout.get(projectid=project, rolloutid=rollout)
+        missing = batch.rollout.get(projectid=project, rolloutid=MISSING)
+        added = batch.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["y", "x"])
+        bad = batch.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter="=x")
+        new = batch.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER)
+        illegal = batch.rollout.set_state(projectid=project, rolloutid=rollout, state="paused")
+        devices = batch.rollout.list_devices(projectid=project, rolloutid=rollout)
+        with pytest.raises(RuntimeError, match="not been sent"):
+            got.result()
+        with pytest.raises(RuntimeError, match="not been sent"):
+            _ = got.error
+
+    assert got.error is None
+    assert isinstance(got.result(), GetResult)
+    assert got.result().id_ == rollout
+    assert isinstance(missing.error, NotFound)
+    with pytest.raises(NotFound):
+        missing.result()
+    assert added.error is None
+    added.result()
+    assert isinstance(bad.error, InvalidArgument)
+    with pytest.raises(InvalidArgument):
+        bad.result()
+    assert isinstance(new.result(), CreateResult)
+    assert int(new.result().id_) > int(rollout)
+    assert isinstance(illegal.error, Conflict)
+    # Commands ran in order: the devices added earlier in the frame are listed by a later command.
+    assert [d.id_ for d in devices.result()] == ["x", "y"]
+    errors = [p.error for p in (missing, bad, illegal)]
+    error_ids = [e.command_id for e in errors if e is not None and e.command_id is not None]
+    assert len(error_ids) == 3
+    assert error_ids == sorted(error_ids)
+    assert [r.id_ for r in client.rollout.list(projectid=project)] == [rollout, new.result().id_]
+
+
+def test_mixed_batch_async(server_url: str, project: str) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server_url) as client:
+            rollout = await create_async(client, project)
+            async with client.batch() as batch:
+                started = batch.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
+                missing = batch.rollout.delete(projectid=project, rolloutid=MISSING)
+                got = batch.rollout.get(projectid=project, rolloutid=rollout)
+                listed = batch.rollout.list(projectid=project, state="bogus")
+                with pytest.raises(RuntimeError):
+                    got.result()
+            started.result()
+            assert started.error is None
+            assert isinstance(missing.error, NotFound)
+            assert isinstance(got.result(), GetResult)
+            assert got.result().state == GetResultState.IN_PROGRESS
+            assert isinstance(listed.error, InvalidArgument)
+            with pytest.raises(InvalidArgument):
+                listed.result()
+
+    asyncio.run(scenario())
+
+
+def test_batch_is_not_sent_when_its_block_raises(client: Client, project: str) -> None:
+    with pytest.raises(KeyError), client.batch() as batch:
+        pending = batch.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER)
+        raise KeyError("stop")
+    with pytest.raises(RuntimeError):
+        pending.result()
+    assert client.rollout.list(projectid=project) == []
+
+
+def test_empty_batch_sends_nothing() -> None:
+    attempts: list[httpx.Request] = []
+    with Client("http://mock", transport=refusing(attempts)) as client, client.batch():
+        pass
+    assert attempts == []
+
+
+# --- paging -------------------------------------------------------------------------------------
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """The real transport, counting the requests (one per page)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return super().handle_request(request)
+
+
+class AsyncCountingTransport(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return await super().handle_async_request(request)
+
+
+def pages(items: int, page_size: int) -> int:
+    """Requests an iterator makes: full pages, then the short (possibly empty) last one."""
+    return items // page_size + 1
+
+
+def add_many(client: Client, project: str, rollout: str, count: int) -> list[str]:
+    devices = [f"dev-{i:03d}" for i in range(count)]
+    client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=devices[::-1])
+    for device in devices[::3]:
+        client.rollout.set_device_state(projectid=project, rolloutid=rollout, deviceid=device, state="failed")
+    return devices
+
+
+@pytest.mark.parametrize("count", [25, 21])
+def test_iter_list_devices(server_url: str, client: Client, project: str, count: int) -> None:
+    rollout = create(client, project)
+    devices = add_many(client, project, rollout, count)
+    everything = client.rollout.list_devices(projectid=project, rolloutid=rollout)
+    assert [d.id_ for d in everything] == devices
+
+    counting = CountingTransport()
+    with Client(server_url, transport=counting) as paging:
+        items = list(paging.rollout.iter_list_devices(projectid=project, rolloutid=rollout, page_size=7))
+        assert items == everything
+        assert counting.requests == pages(count, 7) > 3
+
+        failed = list(
+            paging.rollout.iter_list_devices(projectid=project, rolloutid=rollout, state="failed", page_size=2)
+        )
+        assert [d.id_ for d in failed] == devices[::3]
+        assert all(d.state == ListDevicesResultItemState.FAILED for d in failed)
+
+    async def scenario() -> None:
+        transport = AsyncCountingTransport()
+        async with AsyncClient(server_url, transport=transport) as paging:
+            items = [
+                d async for d in paging.rollout.iter_list_devices(projectid=project, rolloutid=rollout, page_size=7)
+            ]
+            assert items == everything
+            assert transport.requests == pages(count, 7)
+            failed = [
+                d.id_
+                async for d in paging.rollout.iter_list_devices(
+                    projectid=project, rolloutid=rollout, state="failed", page_size=3
+                )
+            ]
+            assert failed == devices[::3]
+
+    asyncio.run(scenario())
+
+
+def test_iter_list(server_url: str, client: Client, project: str) -> None:
+    rollouts = [create(client, project, name=f"r{i}") for i in range(7)]
+    for rollout in rollouts[1::2]:
+        client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
+    everything = client.rollout.list(projectid=project)
+    assert [r.id_ for r in everything] == rollouts
+    assert rollouts == sorted(rollouts, key=int)
+
+    counting = CountingTransport()
+    with Client(server_url, transport=counting) as paging:
+        items = list(paging.rollout.iter_list(projectid=project, page_size=2))
+        assert items == everything
+        assert counting.requests == pages(len(rollouts), 2) > 3
+        running = list(paging.rollout.iter_list(projectid=project, state="inProgress", page_size=2))
+        assert [r.id_ for r in running] == rollouts[1::2]
+
+    async def scenario() -> None:
+        transport = AsyncCountingTransport()
+        async with AsyncClient(server_url, transport=transport) as paging:
+            items = [r async for r in paging.rollout.iter_list(projectid=project, page_size=2)]
+            assert items == everything
+            assert transport.requests == pages(len(rollouts), 2)
+            running = [
+                r.id_ async for r in paging.rollout.iter_list(projectid=project, state="inProgress", page_size=1)
+            ]
+            assert running == rollouts[1::2]
+
+    asyncio.run(scenario())
+
+
+def test_iter_list_of_nothing(client: Client, project: str) -> None:
+    assert list(client.rollout.iter_list(projectid=project, page_size=3)) == []
+    rollout = create(client, project)
+    assert list(client.rollout.iter_list_devices(projectid=project, rolloutid=rollout, page_size=3)) == []

@@ -1,0 +1,140 @@
+"""The README's client examples are the files under examples/, and they run against a live server.
+
+A fenced block right after `<!-- example: examples/NAME.py -->` must be that file (the file may add a
+module docstring the README leaves out); the block after `<!-- example: cli -->` holds shell lines that
+are run as they are, with `--url` pointing at the test server.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rollout_api import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+README_URL = "http://127.0.0.1:8000"
+README_PROJECT = "//api.cesanta.com/project_123"
+EXAMPLE = re.compile(r"^<!-- example: (\S+) -->\n```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+PYTHON_EXAMPLES = ["examples/client_example.py", "examples/async_client_example.py"]
+
+
+def readme_examples() -> dict[str, tuple[str, str]]:
+    """Each marked block of the README: target -> (language, text)."""
+    found: dict[str, tuple[str, str]] = {}
+    for match in EXAMPLE.finditer(README.read_text()):
+        target, language, text = match.groups()
+        assert target not in found, f"README marks {target} twice"
+        found[target] = (language, text)
+    return found
+
+
+def without_docstring(source: str) -> str:
+    """The source after its module docstring, if it has one."""
+    module = ast.parse(source)
+    if ast.get_docstring(module, clean=False) is None:
+        return source
+    end = module.body[0].end_lineno or 0
+    return "".join(source.splitlines(keepends=True)[end:]).lstrip("\n")
+
+
+def run_python(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, cwd=path.parent, timeout=60, check=False
+    )
+
+
+def against(server_url: str, example: str, tmp_path: Path) -> Path:
+    """The example with the README's URL replaced by the test server's, written to tmp_path."""
+    source = (ROOT / example).read_text()
+    assert README_URL in source
+    path = tmp_path / Path(example).name
+    path.write_text(source.replace(README_URL, server_url))
+    return path
+
+
+def test_readme_python_examples_are_the_example_files() -> None:
+    examples = readme_examples()
+    marked = sorted(target for target in examples if target != "cli")
+    assert set(PYTHON_EXAMPLES) <= set(marked)
+    for target in marked:
+        language, text = examples[target]
+        assert language == "python", target
+        source = (ROOT / target).read_text()
+        assert text in (source, without_docstring(source)), f"README block for {target} differs from the file"
+
+
+def test_client_example_runs(server_url: str, tmp_path: Path) -> None:
+    done = run_python(against(server_url, "examples/client_example.py", tmp_path))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:3] == ["dev-1 succeeded", "dev-2 init", "dev-3 init"]
+    assert len(lines) == 4
+    assert lines[3].startswith("refused: cannot move rollout ")
+    assert "from inProgress to init" in lines[3]
+
+
+def test_async_client_example_runs(server_url: str, client: Client, tmp_path: Path) -> None:
+    done = run_python(against(server_url, "examples/async_client_example.py", tmp_path))
+    assert done.returncode == 0, done.stderr
+    first, *items = done.stdout.splitlines()
+    assert first == "init"
+    rollouts = client.rollout.list(projectid=README_PROJECT)
+    assert items == [f"{r.id_} {r.name} {r.state}" for r in rollouts]
+    newest = rollouts[-1]
+    assert (newest.device_filter, newest.name, newest.state) == ("room=Kitchen", None, "init")
+    assert newest.id_ is not None
+    devices = client.rollout.list_devices(projectid=README_PROJECT, rolloutid=newest.id_)
+    assert [d.id_ for d in devices] == ["dev-9"]
+
+
+def cli_lines() -> list[list[str]]:
+    language, text = readme_examples()["cli"]
+    assert language == "sh"
+    lines = [shlex.split(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert lines
+    for argv in lines:
+        assert argv[:3] == ["python", "-m", "rollout_api"], argv
+    return lines
+
+
+def test_readme_cli_lines_run(server_url: str, client: Client) -> None:
+    rollout = client.rollout.create(projectid=README_PROJECT, firmwareid="fw-cli", device_filter="location=Hall").id_
+    client.rollout.set_state(projectid=README_PROJECT, rolloutid=rollout, state="inProgress")
+    outputs = []
+    for argv in cli_lines():
+        args = argv[3:]
+        if args[0] == "call" and len(args) > 2:
+            call_args = json.loads(args[2])
+            if "rolloutid" in call_args:
+                call_args["rolloutid"] = rollout
+            args = [*args[:2], json.dumps(call_args), *args[3:]]
+        done = subprocess.run(
+            [sys.executable, "-m", "rollout_api", "--url", server_url, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, (argv, done.stderr)
+        outputs.append(json.loads(done.stdout))
+
+    listed, got = outputs
+    assert rollout in [item["id"] for item in listed]
+    assert {item["state"] for item in listed} == {"inProgress"}
+    assert (got["id"], got["state"], got["firmwareid"]) == (rollout, "inProgress", "fw-cli")
+
+
+@pytest.mark.parametrize("example", PYTHON_EXAMPLES)
+def test_examples_run_twice(server_url: str, tmp_path: Path, example: str) -> None:
+    """Each run creates its own rollout, so running an example again works the same."""
+    path = against(server_url, example, tmp_path)
+    first, second = run_python(path), run_python(path)
+    assert (first.returncode, second.returncode) == (0, 0), second.stderr
