@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -99,22 +100,21 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(self.port), **env}
+        # A file, not a pipe: nobody has to keep reading the request log for the server to keep running.
+        self.log = tempfile.NamedTemporaryFile(prefix="rollout-server-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            cwd=ROOT,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT
         )
         self._wait_ready()
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read() if self.process.stdout else ""
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
                     return
@@ -132,8 +132,8 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, delete, insert, select, text, update
 from sqlmodel import Session, col
 
 from app.tables import Rollout, RolloutDevice
@@ -68,13 +68,29 @@ def delete_rollout(session: Session, *, rollout_id: int) -> None:
     session.execute(delete(Rollout).where(col(Rollout.id) == rollout_id))
 
 
-def add_devices(session: Session, *, rollout_id: int, device_ids: Iterable[str]) -> None:
-    """Insert the devices not yet in the rollout, in one statement; existing ones are left as they are."""
-    rows = [{"rollout_id": rollout_id, "device_id": d, "state": "init"} for d in dict.fromkeys(device_ids)]
-    if not rows:
+def add_devices(session: Session, *, rollout_id: int, device_ids: Sequence[str]) -> None:
+    """Insert the devices not yet in the rollout in one statement; existing ones are left as they are.
+
+    The ids travel as one array parameter, and rows are inserted in sorted order so that two
+    overlapping calls lock rows in the same order and cannot deadlock each other.
+    """
+    if not device_ids:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(RolloutDevice).on_conflict_do_nothing(), rows)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = text(
+            "INSERT INTO rollout_device (rollout_id, device_id, state) "
+            "SELECT :rollout_id, d, 'init' FROM unnest(CAST(:ids AS text[])) AS d GROUP BY d ORDER BY d "
+            "ON CONFLICT DO NOTHING"
+        )
+        session.execute(statement, {"rollout_id": rollout_id, "ids": list(device_ids)})
+    else:
+        # "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+        statement = text(
+            "INSERT INTO rollout_device (rollout_id, device_id, state) "
+            "SELECT :rollout_id, value, 'init' FROM json_each(:ids) WHERE true GROUP BY value ORDER BY value "
+            "ON CONFLICT DO NOTHING"
+        )
+        session.execute(statement, {"rollout_id": rollout_id, "ids": json.dumps(list(device_ids))})
 
 
 def find_device(session: Session, *, rollout_id: int, device_id: str) -> Row[Any] | None:

@@ -1,0 +1,390 @@
+"""Concurrent calls against live servers: no lost update, no illegal transition, no 500.
+
+On PostgreSQL two server processes share one database (the way the service scales out); those tests
+exist only when TEST_DATABASE_URL is set, so no run ever reports them skipped. The single-server
+tests run on every backend (SQLite always).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from app.db import make_engine
+from app.migrate import upgrade
+from tests.conftest import LiveServer, postgres_schema_url
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+SERVER_ADDRESS = "//api.cesanta.com"
+RACE_CALLS = 50
+
+
+class Server:
+    """A LiveServer whose output is read as it comes, so the pipe never fills and logs can be shown."""
+
+    def __init__(self, database_url: str) -> None:
+        self.live = LiveServer(database_url, SERVER_ADDRESS=SERVER_ADDRESS)
+        self.url = self.live.url
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, name=f"log reader {self.url}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stream = self.live.process.stdout
+        if stream is None:
+            return
+        try:
+            for line in stream:
+                self.lines.append(line.rstrip("\n"))
+        except (OSError, ValueError):  # the stream was closed under us: nothing more to read
+            pass
+
+    def problems(self) -> list[str]:
+        """Log lines that speak of errors (tracebacks included)."""
+        return [line for line in self.lines if "ERROR" in line or "Traceback" in line or "Error" in line]
+
+    def stop(self) -> None:
+        process = self.live.process
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._reader.join(timeout=10)
+        self.live.stop()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One command's answer, with the wall-clock interval the HTTP exchange took."""
+
+    server: str
+    args: dict[str, Any]
+    http_status: int
+    entry: dict[str, Any]
+    started: float
+    ended: float
+
+    @property
+    def status(self) -> int | None:
+        status: int | None = self.entry.get("status")
+        return status
+
+
+def call(
+    url: str, method: str, args: dict[str, Any], command_id: int = 1, client: httpx.Client | None = None
+) -> Answer:
+    """One command in one frame (over `client`, or a fresh connection)."""
+    if client is None:
+        with httpx.Client(timeout=60.0) as fresh:
+            return call(url, method, args, command_id, fresh)
+    body = {
+        "v": 1,
+        "src": "//api.cesanta.com/user_123",
+        "dst": SERVER_ADDRESS,
+        "cmds": [{"cmd": f"/v1/Rollout.{method}", "id": command_id, "args": args}],
+    }
+    started = time.monotonic()
+    response = client.post(f"{url}/v1", json=body)
+    ended = time.monotonic()
+    entry: dict[str, Any] = {}
+    if response.status_code == 200:
+        (entry,) = response.json()["resp"]
+    else:
+        entry = {"http_body": response.text}
+    return Answer(url, args, response.status_code, entry, started, ended)
+
+
+def ok(url: str, method: str, **args: Any) -> Any:
+    answer = call(url, method, args)
+    assert answer.http_status == 200 and answer.status == 0, answer
+    return answer.entry.get("resp")
+
+
+def call_together(jobs: Sequence[tuple[str, str, dict[str, Any]]], spread: float = 0.0) -> list[Answer]:
+    """Run (url, method, args) jobs in as many threads, released at once; job i waits i/n of `spread` seconds."""
+    barrier = threading.Barrier(len(jobs))
+
+    def run(index: int) -> Answer:
+        url, method, args = jobs[index]
+        # The client (and its TLS context) is built before the barrier, so the calls really overlap.
+        with httpx.Client(timeout=60.0) as client:
+            barrier.wait(timeout=30)
+            time.sleep(spread * index / len(jobs))
+            return call(url, method, args, command_id=index + 1, client=client)
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(run, range(len(jobs))))
+
+
+def logs(servers: Sequence[Server]) -> str:
+    return "\n".join(f"--- {s.url}:\n" + "\n".join(s.problems()[-40:] or s.lines[-20:]) for s in servers)
+
+
+def new_project() -> str:
+    return f"//api.cesanta.com/project_{uuid.uuid4().hex[:12]}"
+
+
+def new_rollout(url: str, project: str, state: str = "init") -> str:
+    rollout_id: str = ok(url, "Create", projectid=project, firmwareid="fw-1", deviceFilter="location=Bathroom")["id"]
+    if state != "init":
+        ok(url, "SetState", projectid=project, rolloutid=rollout_id, state=state)
+    return rollout_id
+
+
+# --- the checks, shared by the one-server and the two-server tests ---------------------------------
+
+
+def race_set_state(servers: Sequence[Server], targets: Sequence[str], spread: float) -> None:
+    """SetState calls to `targets` race on one rollout that starts inProgress; check every answer.
+
+    With a `spread` the calls are staggered over that many seconds, so they land before, during and
+    after the finishes; without one they all collide at once.
+    """
+    project = new_project()
+    urls = [s.url for s in servers]
+    rollout_id = new_rollout(urls[0], project, "inProgress")
+    jobs = [
+        (urls[i % len(urls)], "SetState", {"projectid": project, "rolloutid": rollout_id, "state": target})
+        for i, target in enumerate(targets)
+    ]
+    answers = call_together(jobs, spread=spread)
+    final = ok(urls[-1], "Get", projectid=project, rolloutid=rollout_id)["state"]
+    context = f"final state {final}; answers:\n" + "\n".join(
+        f"  {a.args['state']:>10} -> HTTP {a.http_status} {a.entry}" for a in answers
+    )
+    context += "\n" + logs(servers)
+
+    # Every answer is a success or a conflict with a reason; never a 500 or a dropped request.
+    for answer in answers:
+        assert answer.http_status == 200, context
+        assert answer.status in (0, 409), context
+        if answer.status == 409:
+            assert isinstance(answer.entry.get("status_msg"), str) and answer.entry["status_msg"], context
+
+    succeeded = [a for a in answers if a.status == 0]
+    finishes = [a for a in succeeded if a.args["state"] == "finished"]
+    # The state a rollout ends in is one some caller asked for (or the one it started in).
+    assert final in ("inProgress", "paused", "finished"), context
+    if final != "inProgress":
+        assert any(a.args["state"] == final for a in succeeded), context
+    # finished is final: if any finish was answered OK the rollout is finished, and the other way round.
+    assert (final == "finished") == bool(finishes), context
+    if "finished" not in targets:
+        assert final != "finished", context
+
+    for answer in answers:
+        if answer.status != 409:
+            continue
+        message = answer.entry["status_msg"]
+        if "try again" in message:  # lost the race too many times: allowed, the caller retries
+            continue
+        # inProgress <-> paused and anything -> finished are always legal, so the only reason to
+        # refuse is that the rollout was already finished: a finish that began before this call ended.
+        assert "finished" in message, context
+        assert answer.args["state"] != "finished", context
+        assert any(f.started < answer.ended for f in finishes), context
+
+    # Whatever started after a finish was answered could only find the rollout finished.
+    if finishes:
+        first_finish_answered = min(f.ended for f in finishes)
+        for answer in answers:
+            if answer.started > first_finish_answered and answer.args["state"] != "finished":
+                assert answer.status == 409, context
+
+    # And it stays that way for a caller that comes later.
+    if final == "finished":
+        late = call(urls[0], "SetState", {"projectid": project, "rolloutid": rollout_id, "state": "inProgress"})
+        assert late.status == 409, late
+        assert ok(urls[-1], "Get", projectid=project, rolloutid=rollout_id)["state"] == "finished"
+
+
+def race_add_devices(servers: Sequence[Server], *, threads: int = 8, per_call: int = 200, pool: int = 500) -> None:
+    """Overlapping AddDevices lists, in different orders, from many callers at once: the union, once each."""
+    rng = random.Random(20240611)
+    project = new_project()
+    urls = [s.url for s in servers]
+    rollout_id = new_rollout(urls[0], project, "inProgress")
+    ids = [f"//api.cesanta.com/device_{n:04d}" for n in range(pool)]
+    lists = [rng.sample(ids, per_call) for _ in range(threads)]
+    lists[0] += lists[0][:10]  # duplicates within one list are ignored too
+    jobs = [
+        (urls[i % len(urls)], "AddDevices", {"projectid": project, "rolloutid": rollout_id, "devices": devices})
+        for i, devices in enumerate(lists)
+    ]
+    answers = call_together(jobs)
+    context = "answers:\n" + "\n".join(f"  HTTP {a.http_status} {a.entry}" for a in answers) + "\n" + logs(servers)
+    for answer in answers:
+        assert answer.http_status == 200, context
+        assert answer.status == 0, context
+
+    listed = ok(urls[-1], "ListDevices", projectid=project, rolloutid=rollout_id)
+    listed_ids = [device["id"] for device in listed]
+    duplicates = [d for d, n in Counter(listed_ids).items() if n > 1]
+    assert not duplicates, duplicates
+    assert set(listed_ids) == {d for devices in lists for d in devices}
+    assert listed_ids == sorted(listed_ids), "ListDevices answers in id order"
+    assert all(device == {"id": device["id"], "state": "init"} for device in listed), listed
+
+
+def race_add_devices_opposite_orders(servers: Sequence[Server], rounds: int = 5, size: int = 200) -> None:
+    """Two callers add the same new devices in opposite orders at the same moment: both succeed."""
+    project = new_project()
+    urls = [s.url for s in servers]
+    rollout_id = new_rollout(urls[0], project, "inProgress")
+    expected: set[str] = set()
+    for round_ in range(rounds):
+        devices = [f"//api.cesanta.com/device_r{round_}_{n:03d}" for n in range(size)]
+        expected.update(devices)
+        jobs = [
+            (urls[i % len(urls)], "AddDevices", {"projectid": project, "rolloutid": rollout_id, "devices": order})
+            for i, order in enumerate((devices, devices[::-1]))
+        ]
+        answers = call_together(jobs)
+        context = f"round {round_}: " + " ".join(f"HTTP {a.http_status} {a.entry}" for a in answers)
+        context += "\n" + logs(servers)
+        assert [(a.http_status, a.status) for a in answers] == [(200, 0), (200, 0)], context
+    listed = ok(urls[-1], "ListDevices", projectid=project, rolloutid=rollout_id)
+    assert sorted(device["id"] for device in listed) == sorted(expected)
+
+
+def mixed_targets(seed: int, finishes: int) -> list[str]:
+    """RACE_CALLS targets, paused/inProgress at random, with `finishes` finished among them."""
+    rng = random.Random(seed)
+    targets = [rng.choice(("paused", "inProgress")) for _ in range(RACE_CALLS - finishes)]
+    for _ in range(finishes):
+        targets.insert(rng.randrange(len(targets) + 1), "finished")
+    return targets
+
+
+# --- one server, every backend (SQLite always) -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_server(database_url: str) -> Iterator[Server]:
+    server = Server(database_url)
+    yield server
+    server.stop()
+
+
+# (finished calls among the 50, seconds the calls are staggered over)
+RACES = [(0, 0.0), (3, 0.15), (25, 0.0)]
+
+
+@pytest.mark.parametrize(("finishes", "spread"), RACES)
+def test_set_state_race_one_server(one_server: Server, finishes: int, spread: float) -> None:
+    race_set_state([one_server], mixed_targets(seed=finishes, finishes=finishes), spread)
+
+
+def test_add_devices_overlap_one_server(one_server: Server) -> None:
+    race_add_devices([one_server])
+
+
+def test_add_devices_opposite_orders_one_server(one_server: Server) -> None:
+    race_add_devices_opposite_orders([one_server])
+
+
+def test_add_devices_and_finish_race_one_server(one_server: Server) -> None:
+    race_add_devices_against_finish([one_server])
+
+
+def race_add_devices_against_finish(servers: Sequence[Server]) -> None:
+    """AddDevices calls race a finish: exactly the devices of the calls answered 0 are in the rollout."""
+    project = new_project()
+    urls = [s.url for s in servers]
+    rollout_id = new_rollout(urls[0], project, "inProgress")
+    adders = 12
+    lists = [[f"//api.cesanta.com/dev_{i:02d}_{n:03d}" for n in range(50)] for i in range(adders)]
+    jobs: list[tuple[str, str, dict[str, Any]]] = [
+        (urls[i % len(urls)], "AddDevices", {"projectid": project, "rolloutid": rollout_id, "devices": devices})
+        for i, devices in enumerate(lists)
+    ]
+    jobs.insert(
+        adders // 2, (urls[-1], "SetState", {"projectid": project, "rolloutid": rollout_id, "state": "finished"})
+    )
+    answers = call_together(jobs)
+    context = "answers:\n" + "\n".join(
+        f"  {a.args.get('state', 'AddDevices')} HTTP {a.http_status} {a.entry}" for a in answers
+    )
+    context += "\n" + logs(servers)
+    (finish,) = [a for a in answers if "state" in a.args]
+    assert finish.http_status == 200 and finish.status == 0, context
+    added: set[str] = set()
+    for answer in answers:
+        assert answer.http_status == 200, context
+        assert answer.status in (0, 409), context
+        if answer.status == 409:
+            assert "finished" in answer.entry["status_msg"], context
+            # Refused because finished: the finish must have been under way before this call ended.
+            assert finish.started < answer.ended, context
+        elif "devices" in answer.args:
+            added.update(answer.args["devices"])
+            # Accepted: it cannot have started after the finish was answered.
+            assert answer.started < finish.ended, context
+    listed = ok(urls[0], "ListDevices", projectid=project, rolloutid=rollout_id)
+    assert {device["id"] for device in listed} == added, context
+    assert len(listed) == len(added)
+    assert ok(urls[0], "Get", projectid=project, rolloutid=rollout_id)["state"] == "finished"
+
+
+# --- two servers on one PostgreSQL database -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["postgresql"])
+def postgres_url() -> Iterator[str]:
+    """A migrated, empty schema of its own in the TEST_DATABASE_URL database."""
+    schema = f"test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = postgres_schema_url(POSTGRES_URL, schema)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def two_servers(postgres_url: str) -> Iterator[list[Server]]:
+    servers: list[Server] = []
+    try:
+        servers.append(Server(postgres_url))
+        servers.append(Server(postgres_url))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+if POSTGRES_URL:
+
+    @pytest.mark.parametrize(("finishes", "spread"), RACES)
+    def test_set_state_race_two_servers(two_servers: list[Server], finishes: int, spread: float) -> None:
+        race_set_state(two_servers, mixed_targets(seed=100 + finishes, finishes=finishes), spread)
+
+    def test_add_devices_overlap_two_servers(two_servers: list[Server]) -> None:
+        race_add_devices(two_servers)
+
+    def test_add_devices_opposite_orders_two_servers(two_servers: list[Server]) -> None:
+        race_add_devices_opposite_orders(two_servers)
+
+    def test_add_devices_and_finish_race_two_servers(two_servers: list[Server]) -> None:
+        race_add_devices_against_finish(two_servers)
