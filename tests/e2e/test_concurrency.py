@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import threading
 import time
 import uuid
@@ -33,39 +32,18 @@ RACE_CALLS = 50
 
 
 class Server:
-    """A LiveServer whose output is read as it comes, so the pipe never fills and logs can be shown."""
+    """A LiveServer whose error log lines can be shown when a test fails."""
 
     def __init__(self, database_url: str) -> None:
         self.live = LiveServer(database_url, SERVER_ADDRESS=SERVER_ADDRESS)
         self.url = self.live.url
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, name=f"log reader {self.url}", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        stream = self.live.process.stdout
-        if stream is None:
-            return
-        try:
-            for line in stream:
-                self.lines.append(line.rstrip("\n"))
-        except (OSError, ValueError):  # the stream was closed under us: nothing more to read
-            pass
 
     def problems(self) -> list[str]:
         """Log lines that speak of errors (tracebacks included)."""
-        return [line for line in self.lines if "ERROR" in line or "Traceback" in line or "Error" in line]
+        lines = self.live.output().splitlines()
+        return [line for line in lines if "ERROR" in line or "Traceback" in line or "Error" in line]
 
     def stop(self) -> None:
-        process = self.live.process
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._reader.join(timeout=10)
         self.live.stop()
 
 
@@ -133,7 +111,9 @@ def call_together(jobs: Sequence[tuple[str, str, dict[str, Any]]], spread: float
 
 
 def logs(servers: Sequence[Server]) -> str:
-    return "\n".join(f"--- {s.url}:\n" + "\n".join(s.problems()[-40:] or s.lines[-20:]) for s in servers)
+    return "\n".join(
+        f"--- {s.url}:\n" + "\n".join(s.problems()[-40:] or s.live.output().splitlines()[-20:]) for s in servers
+    )
 
 
 def new_project() -> str:
