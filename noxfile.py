@@ -105,3 +105,12 @@ def _server_python(session: nox.Session) -> str:
         session.run("python", "-m", "venv", str(venv))
     session.run(str(python), "-m", "pip", "install", "-q", "-e", "./generated", "-e", ".", external=True)
     return str(python.absolute())
+
+
+@nox.session(default=False)
+def browser(session: nox.Session) -> None:
+    """Drive the API docs in headless Chromium (/usr/bin/chromium, Debian's package) against a live server."""
+    install_project(session, "dev")
+    session.run(
+        "pytest", *(session.posargs or ["-q", "tests/browser"]), env={"RUN_BROWSER_TESTS": "1", "TEST_DATABASE_URL": ""}
+    )

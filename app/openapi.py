@@ -12,7 +12,6 @@ from rollout_api.envelope import ErrorBody, RequestFrame, ResponseFrame
 from rollout_api.spec import MethodSpec
 
 _REF = "#/components/schemas/{model}"
-_ERROR = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}}
 _ERRORS = {
     "400": "Malformed body, or an invalid or unknown argument.",
     "404": "No such object in that project.",
@@ -53,7 +52,7 @@ def method_operation(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
         body["example"] = example["request"]["cmds"][0].get("args", {})
         answer = example["response"]["resp"][0]
         result["example"] = answer.get("resp")
-    errors = {code: {"description": text, **_ERROR} for code, text in _ERRORS.items()}
+    errors = {code: _error_response(code, text) for code, text in _ERRORS.items()}
     if spec.readonly:
         del errors["409"]
     return {
@@ -87,8 +86,8 @@ def frame_operation(methods: Mapping[str, MethodSpec[Any, Any]], first_example: 
                     "application/json": {"schema": {"$ref": _REF.format(model="ResponseFrame")}, "examples": responses}
                 },
             },
-            "400": {"description": "The body is not JSON or not a frame.", **_ERROR},
-            "413": {"description": "Body or command list too large.", **_ERROR},
+            "400": _error_response("400", "The body is not JSON or not a frame."),
+            "413": _error_response("413", "Body or command list too large."),
         },
     }
 
@@ -108,6 +107,14 @@ def openapi_builder(app: FastAPI, tags: list[dict[str, Any]]) -> Callable[[], di
         return app.openapi_schema
 
     return build
+
+
+def _error_response(code: str, description: str) -> dict[str, Any]:
+    body = {
+        "schema": {"$ref": _REF.format(model="ErrorBody")},
+        "example": {"status": int(code), "status_msg": description},
+    }
+    return {"description": description, "content": {"application/json": body}}
 
 
 def _component(model: type[BaseModel]) -> dict[str, Any]:

@@ -86,9 +86,9 @@ def create_app(settings: Settings) -> FastAPI:
             _method_route(dispatcher, spec, settings),
             methods=["POST"],
             tags=[spec.service],
-            summary=f"{spec.service}.{spec.method}",
-            description=spec.doc,
-            operation_id=f"{spec.service}.{spec.method}",
+            summary=spec.doc,
+            description=f"`{spec.service}.{spec.method}`: {spec.doc}",
+            operation_id=f"{spec.service}_{spec.method}",
             openapi_extra=method_operation(spec),
         )
 

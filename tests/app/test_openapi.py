@@ -1,0 +1,70 @@
+"""The OpenAPI document is valid and says, for every method, what its definition says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+from rollout_api import METHODS
+
+from app.openapi import json_schema
+
+
+@pytest.fixture(scope="module")
+def document(http: TestClient) -> dict[str, Any]:
+    response = http.get("/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validate(document)
+
+
+@pytest.mark.parametrize("wire_name", sorted(METHODS))
+def test_each_method_is_documented_from_its_definition(document: dict[str, Any], wire_name: str) -> None:
+    spec = METHODS[wire_name]
+    operation = document["paths"][wire_name]["post"]
+    assert operation["tags"] == [spec.service]
+    assert operation["summary"] == spec.doc
+    assert spec.doc in operation["description"]
+    body = operation["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"] == json_schema(spec.definition["args"])
+    assert body["schema"].get("required", []) == spec.definition["required_args"]
+    assert body["example"] == spec.examples[0]["request"]["cmds"][0]["args"]
+    result = operation["responses"]["200"]["content"]["application/json"]
+    if spec.result is None:
+        assert result["schema"] == {"type": "null"}
+    else:
+        assert result["schema"] == json_schema(spec.definition["result"])
+        assert result["example"] == spec.examples[0]["response"]["resp"][0]["resp"]
+    for status in ("400", "404", "413", "500", "501", "504"):
+        error = operation["responses"][status]["content"]["application/json"]
+        assert error["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+        assert error["example"]["status"] == int(status)
+
+
+def test_frame_endpoint_documents_frames_with_the_seed_create_example(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/v1"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/RequestFrame"}
+    first_name, first = next(iter(body["examples"].items()))
+    assert first_name == "Rollout.Create"
+    assert first["value"] == METHODS["/v1/Rollout.Create"].examples[0]["request"]
+    assert set(body["examples"]) == {f"{s.service}.{s.method}" for s in METHODS.values()}
+    schemas = document["components"]["schemas"]
+    assert {"RequestFrame", "Command", "ResponseFrame", "Response", "ErrorBody"} <= set(schemas)
+    assert schemas["RequestFrame"]["properties"]["cmds"]["items"] == {"$ref": "#/components/schemas/Command"}
+
+
+def test_docs_pages_use_only_local_assets(http: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = http.get(page).text
+        assert "cdn." not in html
+        assert "/docs-assets/" in html
+    bundle = http.get("/docs-assets/redoc-offline.js").text
+    assert "cdn.redoc.ly" not in bundle
+    assert http.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
