@@ -1,4 +1,4 @@
-"""`python -m app serve`: migrate the database, then serve the API."""
+"""`python -m app serve | migrate | keys ...`: run the service and manage who may call it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import logging
 import sys
 
 import uvicorn
+from sqlalchemy import Engine
 
-from app.db import make_engine
+from app import keys_cli
+from app.db import make_engine, transaction
+from app.keys import count_keys, create_key
 from app.migrate import upgrade
 from app.settings import Settings
 from app.web import create_app
+
+log = logging.getLogger("app")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,21 +24,41 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="apply migrations and serve on HOST:PORT (environment)")
     commands.add_parser("migrate", help="apply migrations and exit")
+    keys_cli.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
-    if args.command == "migrate":
-        return 0
-    base = f"http://{settings.host}:{settings.port}"
-    print(
-        f"Rollout service on {base}  (API docs: {base}/docs, {base}/redoc; database: {_redact(settings.database_url)})"
-    )
-    sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    try:
+        upgrade(engine)
+        if args.command == "keys":
+            return keys_cli.run(engine, args)
+        if args.command == "serve":
+            _prepare_access(engine, settings)
+    finally:
+        engine.dispose()
+    if args.command == "serve":
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"Rollout service on {base}  (API docs: {base}/docs; database: {_redact(settings.database_url)})")
+        sys.stdout.flush()
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
+
+
+def _prepare_access(engine: Engine, settings: Settings) -> None:
+    """Warn about insecure mode, or make the first admin key on an empty database and show it once."""
+    if settings.auth_disabled:
+        log.warning("AUTH_DISABLED is set: every caller is treated as an admin. Use this only for local experiments.")
+        return
+    with transaction(engine, writes=True) as session:
+        if count_keys(session):
+            return
+        key_id, key = create_key(session, principal=settings.admin_principal, role="admin")
+    print(
+        f"No API keys existed, so an admin key (id {key_id}, principal {settings.admin_principal}) was created.\n"
+        f"It is shown only now; keep it safe and send it as 'Authorization: Bearer <key>':\n\n    {key}\n\n"
+        "Make more with `python -m app keys create --principal //... --role user|backend|admin`."
+    )
 
 
 def _redact(url: str) -> str:

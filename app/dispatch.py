@@ -18,11 +18,12 @@ from sqlmodel import Session
 
 from app.db import transaction
 from app.frames import BadCommand, Command, Frame, check_command, describe_kind
+from app.keys import Caller
 from app.validation import describe_validation_error
 
 log = logging.getLogger("app.dispatch")
 
-HandlerFactory = Callable[[Session], object]
+HandlerFactory = Callable[[Session, Caller], object]
 
 
 @dataclass(frozen=True)
@@ -50,29 +51,29 @@ class Dispatcher:
         self._engine = engine
         self._server_address = server_address
 
-    def run_frame(self, frame: Frame, received: float) -> dict[str, Any]:
+    def run_frame(self, frame: Frame, received: float, caller: Caller) -> dict[str, Any]:
         """The response frame: one entry per command, in order."""
-        responses = [self._entry(raw, index, received) for index, raw in enumerate(frame.cmds)]
+        responses = [self._entry(raw, index, received, caller) for index, raw in enumerate(frame.cmds)]
         out: dict[str, Any] = {"v": 1, "src": frame.dst or self._server_address}
         if frame.src is not None:
             out["dst"] = frame.src
         out["resp"] = responses
         return out
 
-    def call(self, spec: MethodSpec[Any, Any], args: Any) -> Outcome:
+    def call(self, spec: MethodSpec[Any, Any], args: Any, caller: Caller) -> Outcome:
         """Run one method with raw args (the per-method HTTP routes come in here)."""
         if not isinstance(args, dict):
             return Outcome(Status.INVALID_ARGUMENT, message=f"args: must be an object, got {describe_kind(args)}")
-        return self._run(spec, args)
+        return self._run(spec, args, caller)
 
-    def _entry(self, raw: Any, index: int, received: float) -> dict[str, Any]:
+    def _entry(self, raw: Any, index: int, received: float, caller: Caller) -> dict[str, Any]:
         checked = check_command(raw, index)
         if isinstance(checked, BadCommand):
             return _response(checked.id, Outcome(checked.status, message=checked.message))
-        outcome = self._command(checked, received)
+        outcome = self._command(checked, received, caller)
         return _response(checked.id, outcome, has_result=self._has_result(checked.cmd))
 
-    def _command(self, command: Command, received: float) -> Outcome:
+    def _command(self, command: Command, received: float, caller: Caller) -> Outcome:
         spec = self.methods.get(command.cmd)
         if spec is None:
             return Outcome(Status.NOT_FOUND, message=f"No handler for {command.cmd}")
@@ -85,9 +86,13 @@ class Dispatcher:
             return Outcome(
                 Status.DEADLINE_EXCEEDED, message=f"timeout of {command.timeout}s passed before the command ran"
             )
-        return self._run(spec, command.args)
+        return self._run(spec, command.args, caller)
 
-    def _run(self, spec: MethodSpec[Any, Any], raw_args: dict[str, Any]) -> Outcome:
+    def _run(self, spec: MethodSpec[Any, Any], raw_args: dict[str, Any], caller: Caller) -> Outcome:
+        if spec.roles and caller.role not in spec.roles:
+            allowed = ", ".join(spec.roles)
+            message = f"role {caller.role!r} may not call {spec.wire_name}; allowed roles: {allowed}"
+            return Outcome(Status.PERMISSION_DENIED, message=message)
         try:
             args = spec.args_model.model_validate(raw_args, by_alias=True, by_name=False)
         except ValidationError as exc:
@@ -97,7 +102,7 @@ class Dispatcher:
             if factory is None:
                 raise RpcError(f"{spec.wire_name} is not implemented by this server", status=Status.UNIMPLEMENTED)
             with transaction(self._engine, writes=not spec.readonly) as session:
-                handler = getattr(factory(session), spec.attr)
+                handler = getattr(factory(session, caller), spec.attr)
                 result = handler(args)
             return Outcome(Status.OK, result=spec.dump_result(result))
         except RpcError as exc:

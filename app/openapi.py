@@ -14,6 +14,8 @@ from rollout_api.spec import MethodSpec
 _REF = "#/components/schemas/{model}"
 _ERRORS = {
     "400": "Malformed body, or an invalid or unknown argument.",
+    "401": "No API key, or an invalid or revoked one.",
+    "403": "The caller's role may not call this method.",
     "404": "No such object in that project.",
     "409": "Conflict with the object's current state (illegal transition, already finished).",
     "413": "Body, command list or argument too large.",
@@ -87,6 +89,8 @@ def frame_operation(methods: Mapping[str, MethodSpec[Any, Any]], first_example: 
                 },
             },
             "400": _error_response("400", "The body is not JSON or not a frame."),
+            "401": _error_response("401", "No API key, or an invalid or revoked one."),
+            "403": _error_response("403", "The frame's src is not the caller's own address."),
             "413": _error_response("413", "Body or command list too large."),
         },
     }
@@ -100,9 +104,18 @@ def openapi_builder(app: FastAPI, tags: list[dict[str, Any]]) -> Callable[[], di
             document = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes, tags=tags
             )
-            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            components = document.setdefault("components", {})
+            schemas = components.setdefault("schemas", {})
             for model in (RequestFrame, ResponseFrame, ErrorBody):
                 schemas.update(_component(model))
+            components["securitySchemes"] = {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from `python -m app keys create` (or the one the first start printed).",
+                }
+            }
+            document["security"] = [{"apiKey": []}]
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -23,6 +23,10 @@ class Settings:
     """Longest project, rollout, firmware, device or update-command id."""
     max_name_length: int = 1024
     max_filter_length: int = 1024
+    auth_disabled: bool = False
+    """Local experiments only: every caller is treated as an admin, and every start logs a warning."""
+    admin_principal: str = "//admin"
+    """Principal of the admin key the first start on an empty database creates."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -32,7 +36,11 @@ class Settings:
             raw = env.get(field.name.upper())
             if raw is None or raw == "":
                 continue
-            if field.type == "int":
+            if field.type == "bool":
+                if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(f"{field.name.upper()}={raw!r} is not a boolean; use true or false")
+                values[field.name] = raw.lower() in ("1", "true", "yes")
+            elif field.type == "int":
                 try:
                     values[field.name] = int(raw)
                 except ValueError:

@@ -38,3 +38,25 @@ class RolloutDevice(SQLModel, table=True):
     device_id: str = Field(sa_column=Column(String, primary_key=True, nullable=False))
     state: str = "init"
     update_command_id: str | None = None
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only its SHA-256 is stored; the key itself is shown once, when it is made."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(unique=True)
+    principal: str
+    role: str
+    created_at: float
+    revoked_at: float | None = None
+
+
+class ProjectGrant(SQLModel, table=True):
+    """A project that a principal with the `user` role may reach."""
+
+    __tablename__ = "project_grant"
+
+    principal: str = Field(primary_key=True)
+    project_id: str = Field(primary_key=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from rollout_api.status import Status
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.auth import Authenticator, AuthError
 from app.db import make_engine
 from app.dispatch import Dispatcher, HandlerFactory
 from app.docs import mount_docs
@@ -58,17 +60,25 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.dispatcher = dispatcher
 
+    authenticator = Authenticator(engine, disabled=settings.auth_disabled)
+    app.state.authenticator = authenticator
+
+    def answer_frame(body: bytes, authorization: str | None, received: float) -> Response:
+        try:
+            frame = parse_frame(body, max_commands=settings.max_commands)
+            caller = authenticator.caller(authorization=authorization, frame_key=frame.key)
+            frame = replace(frame, src=authenticator.frame_source(caller, frame.src))
+        except (FrameError, AuthError) as exc:
+            return _error(exc.status, exc.message)
+        answer = dispatcher.run_frame(frame, received, caller)
+        return Response(json.dumps(answer), media_type="application/json")
+
     async def envelope(request: Request) -> Response:
         received = time.time()
         body = await _read_body(request, settings.max_body_bytes)
         if isinstance(body, Response):
             return body
-        try:
-            frame = parse_frame(body, max_commands=settings.max_commands)
-        except FrameError as exc:
-            return _error(exc.status, exc.message)
-        answer = await run_in_threadpool(dispatcher.run_frame, frame, received)
-        return Response(json.dumps(answer), media_type="application/json")
+        return await run_in_threadpool(answer_frame, body, request.headers.get("authorization"), received)
 
     app.add_api_route(
         "/v1",
@@ -83,7 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     for spec in METHODS.values():
         app.add_api_route(
             spec.wire_name,
-            _method_route(dispatcher, spec, settings),
+            _method_route(dispatcher, authenticator, spec, settings),
             methods=["POST"],
             tags=[spec.service],
             summary=spec.doc,
@@ -95,7 +105,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_api_route("/healthz", health, methods=["GET"], tags=["Health"], summary="Liveness check")
+    app.add_api_route(
+        "/healthz", health, methods=["GET"], tags=["Health"], summary="Liveness check", openapi_extra={"security": []}
+    )
     app.add_exception_handler(StarletteHTTPException, _http_error)
     mount_docs(app)
     app.openapi = openapi_builder(app, tags)  # type: ignore[method-assign]  # FastAPI's documented override
@@ -103,20 +115,24 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _method_route(
-    dispatcher: Dispatcher, spec: MethodSpec[Any, Any], settings: Settings
+    dispatcher: Dispatcher, authenticator: Authenticator, spec: MethodSpec[Any, Any], settings: Settings
 ) -> Callable[[Request], Awaitable[Response]]:
+    def answer(body: bytes, authorization: str | None) -> Response:
+        try:
+            caller = authenticator.caller(authorization=authorization)
+            args = decode_json(body) if body.strip() else {}
+        except (FrameError, AuthError) as exc:
+            return _error(exc.status, exc.message)
+        outcome = dispatcher.call(spec, args, caller)
+        if outcome.status != Status.OK:
+            return _error(outcome.status, outcome.message)
+        return Response(json.dumps(outcome.result), media_type="application/json")
+
     async def route(request: Request) -> Response:
         body = await _read_body(request, settings.max_body_bytes)
         if isinstance(body, Response):
             return body
-        try:
-            args = decode_json(body) if body.strip() else {}
-        except FrameError as exc:
-            return _error(exc.status, exc.message)
-        outcome = await run_in_threadpool(dispatcher.call, spec, args)
-        if outcome.status != Status.OK:
-            return _error(outcome.status, outcome.message)
-        return Response(json.dumps(outcome.result), media_type="application/json")
+        return await run_in_threadpool(answer, body, request.headers.get("authorization"))
 
     return route
 

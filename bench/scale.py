@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench.server import running_server
+from bench.server import admin_key, running_server
 
 ADD_BATCH = 100_000
 PAGE = 1000
@@ -64,7 +64,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
-        with running_server(url) as (base, _), httpx.Client(base_url=base, timeout=600) as http:
+        headers = {"Authorization": f"Bearer {admin_key(url)}"}
+        with running_server(url) as (base, _), httpx.Client(base_url=base, timeout=600, headers=headers) as http:
             small, _ = fill(http, "p-small", PAGE + 1)
             large, add_timings = fill(http, "p-large", args.devices)
             small_page = page_latency(http, "p-small", small, PAGE + 1, args.rounds)

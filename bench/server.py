@@ -23,6 +23,14 @@ def free_port() -> int:
         return port
 
 
+def admin_key(database_url: str) -> str:
+    """A new admin key on that database, made as an operator would: `python -m app keys create`."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "app", "keys", "create", "--principal", "//bench", "--role", "admin"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
 @contextmanager
 def running_server(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The server's base URL and process, ready to answer."""

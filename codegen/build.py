@@ -178,6 +178,7 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         wire_name=f"{service.wire_path}.{method.name}",
         doc=definition["doc"],
         readonly=bool(definition.get("readonly", False)),
+        roles=tuple(definition.get("roles", ())),
         source=method.source,
         args_model=args_model,
         args=args,

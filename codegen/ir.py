@@ -67,6 +67,7 @@ class MethodIR:
     wire_name: str  # /v1/Rollout.Get
     doc: str
     readonly: bool
+    roles: tuple[str, ...]  # who may call it; empty means every role
     source: str  # definitions/Rollout/Get.json
     args_model: str
     args: tuple[FieldIR, ...]

@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.db import make_engine, normalise_url
+from app.db import make_engine, normalise_url, transaction
+from app.keys import create_key
 from app.migrate import upgrade
 from app.settings import Settings
 from app.web import create_app
@@ -75,10 +76,27 @@ def app(settings: Settings) -> Iterator[FastAPI]:
     application.state.engine.dispose()
 
 
+TEST_PRINCIPAL = "//test"
+
+
+def make_key(database_url: str, *, principal: str, role: str) -> str:
+    """A new API key in the database (as `python -m app keys create` would make it)."""
+    engine = make_engine(database_url)
+    with transaction(engine, writes=True) as session:
+        _, key = create_key(session, principal=principal, role=role)
+    engine.dispose()
+    return key
+
+
 @pytest.fixture(scope="session")
-def http(app: FastAPI) -> Iterator[TestClient]:
-    """The app in-process over HTTP semantics (no socket)."""
-    with TestClient(app) as client:
+def admin_key(database_url: str) -> str:
+    return make_key(database_url, principal=TEST_PRINCIPAL, role="admin")
+
+
+@pytest.fixture(scope="session")
+def http(app: FastAPI, admin_key: str) -> Iterator[TestClient]:
+    """The app in-process over HTTP semantics (no socket), as an admin whose address is //test."""
+    with TestClient(app, headers={"Authorization": f"Bearer {admin_key}"}) as client:
         yield client
 
 
@@ -99,6 +117,7 @@ class LiveServer:
     """`python -m app serve` in a child process, as a user would run it."""
 
     def __init__(self, database_url: str, **env: str) -> None:
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(self.port), **env}
@@ -108,6 +127,10 @@ class LiveServer:
             [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT
         )
         self._wait_ready()
+
+    def key(self, principal: str, role: str = "admin") -> str:
+        """A new API key on this server's database."""
+        return make_key(self.database_url, principal=principal, role=role)
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

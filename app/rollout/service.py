@@ -27,6 +27,7 @@ from rollout_api.rollout.models import (
 from sqlalchemy import Row
 from sqlmodel import Session
 
+from app.keys import Caller
 from app.rollout import store
 from app.rollout.states import DEVICE_STATES, DEVICE_TRANSITIONS, ROLLOUT_STATES, ROLLOUT_TRANSITIONS, allowed, refusal
 from app.settings import Settings
@@ -39,12 +40,15 @@ _MAX_ROLLOUT_KEY_DIGITS = 18  # keeps the id inside a signed 64-bit integer
 class RolloutHandlers:
     """One instance per command: it holds that command's session and the configured limits."""
 
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, caller: Caller, settings: Settings) -> None:
         self._session = session
+        self._caller = caller
         self._limits = settings
 
     def create(self, args: CreateArgs) -> CreateResult:
         self._check_id("args.projectid", args.projectid)
+        if not self._caller.may_reach(args.projectid):
+            raise NotFound(f"project {args.projectid!r} not found")
         self._check_id("args.firmwareid", args.firmwareid)
         _check_filter(args.device_filter, self._limits.max_filter_length)
         if args.name is not None and len(args.name) > self._limits.max_name_length:
@@ -74,8 +78,15 @@ class RolloutHandlers:
                 raise InvalidArgument(
                     f"args.after: {args.after!r} is not a rollout id; pass the id of the last rollout seen"
                 )
+        if args.projectid is not None and not self._caller.may_reach(args.projectid):
+            return []
         rows = store.list_rollouts(
-            self._session, project_id=args.projectid, state=args.state, after=after, limit=args.limit
+            self._session,
+            project_id=args.projectid,
+            within=self._caller.projects,
+            state=args.state,
+            after=after,
+            limit=args.limit,
         )
         return [ListResultItem.model_validate({**_rollout_fields(r), "projectid": r.project_id}) for r in rows]
 
@@ -143,7 +154,8 @@ class RolloutHandlers:
         store.delete_rollout(self._session, rollout_id=row.id)
 
     def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False) -> Row[Any]:
-        key = _rollout_key(rollout_id)
+        # A project the caller may not reach looks exactly like one that has no such rollout.
+        key = _rollout_key(rollout_id) if self._caller.may_reach(project_id) else None
         row = None
         if key is not None:
             row = store.find_rollout(self._session, project_id=project_id, rollout_id=key, share_lock=share_lock)
@@ -207,8 +219,8 @@ def _implements_contract(handlers: RolloutHandlers) -> RolloutService:
     return handlers
 
 
-def rollout_handlers(settings: Settings) -> Callable[[Session], RolloutHandlers]:
-    def factory(session: Session) -> RolloutHandlers:
-        return RolloutHandlers(session, settings)
+def rollout_handlers(settings: Settings) -> Callable[[Session, Caller], RolloutHandlers]:
+    def factory(session: Session, caller: Caller) -> RolloutHandlers:
+        return RolloutHandlers(session, caller, settings)
 
     return factory

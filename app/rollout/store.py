@@ -41,11 +41,20 @@ def find_rollout(session: Session, *, project_id: str, rollout_id: int, share_lo
 
 
 def list_rollouts(
-    session: Session, *, project_id: str | None, state: str | None, after: int | None, limit: int | None
+    session: Session,
+    *,
+    project_id: str | None,
+    within: frozenset[str] | None,
+    state: str | None,
+    after: int | None,
+    limit: int | None,
 ) -> Sequence[Row[Any]]:
+    """Rollouts in id order; `within` (when not None) limits them to those projects."""
     statement = select(*_ROLLOUT_COLUMNS).order_by(col(Rollout.id))
     if project_id is not None:
         statement = statement.where(col(Rollout.project_id) == project_id)
+    if within is not None:
+        statement = statement.where(col(Rollout.project_id).in_(sorted(within)))
     if state is not None:
         statement = statement.where(col(Rollout.state) == state)
     if after is not None:

@@ -21,10 +21,8 @@ from rollout_api.client import Client
 from rollout_api.errors import RpcError, TransportError
 from rollout_api.methods import METHODS
 from rollout_api.spec import MethodSpec
-from rollout_api.transport import DEFAULT_BASE_URL
+from rollout_api.transport import DEFAULT_BASE_URL, KEY_ENV, URL_ENV
 
-URL_ENV = "ROLLOUT_API_URL"
-KEY_ENV = "ROLLOUT_API_KEY"
 # Method arguments live under their own prefix so that one named like a global option (url, key) cannot clash.
 ARG_DEST = "arg:"
 EXIT_FAILED = 1

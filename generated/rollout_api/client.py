@@ -15,11 +15,11 @@ from rollout_api.envelope import Response
 from rollout_api.rollout.client import AsyncRolloutClient, RolloutBatch, RolloutClient
 from rollout_api.spec import MethodSpec
 from rollout_api.transport import (
-    DEFAULT_BASE_URL,
     FRAME_PATH,
     RETRY_BACKOFF_SECONDS,
     Commands,
     FrameCodec,
+    base_url_or_default,
     result_of,
     transport_error,
 )
@@ -29,11 +29,14 @@ Calls = Sequence[tuple[MethodSpec[Any, Any], Mapping[str, Any]]]
 
 
 class Client:
-    """Calls the API over HTTP; use it as a context manager so the connections are closed."""
+    """Calls the API over HTTP; use it as a context manager so the connections are closed.
+
+    base_url and key default to the environment (ROLLOUT_API_URL, ROLLOUT_API_KEY).
+    """
 
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         *,
         key: str | None = None,
         timeout: float = 30.0,
@@ -43,7 +46,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._codec = FrameCodec(src=src, dst=dst, key=key, retries=retries)
-        self._base_url = base_url
+        self._base_url = base_url = base_url_or_default(base_url)
         self._http = httpx.Client(base_url=base_url, timeout=timeout, headers=self._codec.headers, transport=transport)
         self.rollout = RolloutClient(self)
         """Rollout service stores info about firmware rollouts."""
@@ -85,11 +88,14 @@ class Client:
 
 
 class AsyncClient:
-    """Calls the API over HTTP with asyncio; use it as an async context manager."""
+    """Calls the API over HTTP with asyncio; use it as an async context manager.
+
+    base_url and key default to the environment (ROLLOUT_API_URL, ROLLOUT_API_KEY).
+    """
 
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         *,
         key: str | None = None,
         timeout: float = 30.0,
@@ -99,7 +105,7 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._codec = FrameCodec(src=src, dst=dst, key=key, retries=retries)
-        self._base_url = base_url
+        self._base_url = base_url = base_url_or_default(base_url)
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, headers=self._codec.headers, transport=transport
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -18,6 +19,10 @@ from rollout_api.spec import MethodSpec
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+URL_ENV = "ROLLOUT_API_URL"
+"""Environment variable with the base URL a client uses when it is given none."""
+KEY_ENV = "ROLLOUT_API_KEY"
+"""Environment variable with the API key a client sends when it is given none."""
 FRAME_PATH = "/v1"
 RETRY_BACKOFF_SECONDS = 0.2
 
@@ -86,7 +91,8 @@ class FrameCodec:
         self.dst = dst
         self.retries = retries
         self.headers = {"Content-Type": "application/json"}
-        if key is not None:
+        key = os.environ.get(KEY_ENV) if key is None else key
+        if key:
             self.headers["Authorization"] = f"Bearer {key}"
         self._ids = itertools.count(1)
 
@@ -125,6 +131,11 @@ class FrameCodec:
     def attempts(self, calls: Sequence[tuple[MethodSpec[Any, Any], Mapping[str, Any]]]) -> int:
         """Read-only calls are retried after a connection failure; anything that writes is sent once."""
         return 1 + self.retries if all(spec.readonly for spec, _ in calls) else 1
+
+
+def base_url_or_default(base_url: str | None) -> str:
+    """The given base URL, else ${URL_ENV}, else the local default."""
+    return base_url or os.environ.get(URL_ENV) or DEFAULT_BASE_URL
 
 
 def transport_error(exc: httpx.HTTPError, base_url: str) -> TransportError:

@@ -18,12 +18,14 @@ from rollout_api.methods import METHODS
 import app.web as web
 from app.dispatch import Dispatcher
 from app.frames import Frame
+from app.keys import Caller
 from app.rollout import store as rollout_store
 from app.settings import Settings
 from app.web import create_app
+from tests.conftest import TEST_PRINCIPAL
 from tests.helpers import create_rollout, ok, snapshot
 
-USER = "//api.cesanta.com/user_123"
+USER = TEST_PRINCIPAL  # the address of the admin key the `http` client sends
 
 
 def cmd(method: str, command_id: int | None = None, **args: Any) -> dict[str, Any]:
@@ -54,6 +56,9 @@ def rollouts_of(http: TestClient, project: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def rollout(http: TestClient, project: str) -> str:
     return create_rollout(http, project)
+
+
+ADMIN = Caller(principal=USER, role="admin", projects=None)
 
 
 # --- Responses: one per command, in order, ids echoed -------------------------------------------------
@@ -104,8 +109,8 @@ def test_success_entry_has_no_status_msg_and_error_entry_has_no_resp(
 
 
 def test_src_and_dst_are_swapped(http: TestClient, project: str) -> None:
-    answer = send(http, cmd("List", 1, projectid=project), src="//client/a", dst="//server/b")
-    assert answer == {"v": 1, "src": "//server/b", "dst": "//client/a", "resp": [{"id": 1, "status": 0, "resp": []}]}
+    answer = send(http, cmd("List", 1, projectid=project), src=USER, dst="//server/b")
+    assert answer == {"v": 1, "src": "//server/b", "dst": USER, "resp": [{"id": 1, "status": 0, "resp": []}]}
 
 
 def test_without_dst_the_server_answers_from_its_own_address(
@@ -117,16 +122,16 @@ def test_without_dst_the_server_answers_from_its_own_address(
     assert answer["dst"] == USER
 
 
-def test_without_src_the_response_has_no_dst(http: TestClient, project: str) -> None:
+def test_without_src_the_callers_address_is_filled_in(http: TestClient, project: str) -> None:
     response = http.post("/v1", json={"v": 1, "dst": "//server/b", "cmds": [cmd("List", 1, projectid=project)]})
     assert response.status_code == 200
     answer = response.json()
     assert answer["src"] == "//server/b"
-    assert answer.get("dst") is None
+    assert answer["dst"] == USER
 
 
-def test_key_is_accepted_as_part_of_the_frame(http: TestClient, project: str) -> None:
-    answer = send(http, cmd("List", 1, projectid=project), key="pre-shared")
+def test_key_is_accepted_as_part_of_the_frame(http: TestClient, project: str, admin_key: str) -> None:
+    answer = send(http, cmd("List", 1, projectid=project), key=admin_key)
     assert answer["resp"] == [{"id": 1, "status": 0, "resp": []}]
 
 
@@ -357,20 +362,20 @@ def test_method_route_for_an_unknown_method_answers_the_error_object(http: TestC
 
 
 @pytest.fixture(scope="module")
-def small(settings: Settings) -> Iterator[TestClient]:
+def small(settings: Settings, admin_key: str) -> Iterator[TestClient]:
     """An app with a 1000-byte body limit and at most 3 commands per frame, on the same database."""
     limited = create_app(dataclasses.replace(settings, max_body_bytes=1000, max_commands=3))
-    with TestClient(limited) as client:
+    with TestClient(limited, headers={"Authorization": f"Bearer {admin_key}"}) as client:
         yield client
     limited.state.engine.dispose()
 
 
 def padded_frame(project: str, size: int) -> bytes:
-    """A valid one-command frame of exactly `size` bytes (padding goes into src)."""
-    base = b'{"v": 1, "src": "", "cmds": [{"cmd": "/v1/Rollout.List", "id": 1, "args": {"projectid": "%s"}}]}'
+    """A valid one-command frame of exactly `size` bytes (padding goes into dst)."""
+    base = b'{"v": 1, "dst": "", "cmds": [{"cmd": "/v1/Rollout.List", "id": 1, "args": {"projectid": "%s"}}]}'
     body = base % project.encode()
     assert len(body) <= size
-    return body.replace(b'"src": ""', b'"src": "' + b"x" * (size - len(body)) + b'"')
+    return body.replace(b'"dst": ""', b'"dst": "' + b"x" * (size - len(body)) + b'"')
 
 
 def test_body_at_the_limit_is_accepted(small: TestClient, project: str) -> None:
@@ -471,12 +476,12 @@ def test_unexpected_exception_on_method_route_answers_http_500(
 def test_method_without_handler_answers_501_from_the_dispatcher(app: FastAPI, project: str) -> None:
     dispatcher = Dispatcher(methods=METHODS, handlers={}, engine=app.state.engine, server_address="//api.cesanta.com")
     spec = METHODS["/v1/Rollout.Get"]
-    outcome = dispatcher.call(spec, {"projectid": project, "rolloutid": "1"})
+    outcome = dispatcher.call(spec, {"projectid": project, "rolloutid": "1"}, ADMIN)
     assert outcome.status == 501
     assert outcome.message == "/v1/Rollout.Get is not implemented by this server"
     frame = Frame(src=USER, dst=None, key=None, cmds=[{"cmd": "/v1/Rollout.Get", "id": 4, "args": {}}])
     # Args are still checked first: a malformed call is 400 even for an unimplemented method.
-    assert dispatcher.run_frame(frame, time.time())["resp"] == [
+    assert dispatcher.run_frame(frame, time.time(), ADMIN)["resp"] == [
         {
             "id": 4,
             "status": 400,
@@ -486,12 +491,12 @@ def test_method_without_handler_answers_501_from_the_dispatcher(app: FastAPI, pr
 
 
 def test_method_without_handler_answers_501_over_http(
-    settings: Settings, project: str, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, project: str, monkeypatch: pytest.MonkeyPatch, admin_key: str
 ) -> None:
     monkeypatch.setattr(web, "handler_factories", lambda _settings: {})
     bare = create_app(settings)
     try:
-        with TestClient(bare) as client:
+        with TestClient(bare, headers={"Authorization": f"Bearer {admin_key}"}) as client:
             before = snapshot(client)
             frame = {"v": 1, "src": USER, "cmds": [cmd("Create", 1, **create_args(project))]}
             response = client.post("/v1", json=frame)

@@ -26,4 +26,4 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     with engine.connect() as connection:
         revision = MigrationContext.configure(connection).get_current_revision()
     engine.dispose()
-    assert revision == "0001"
+    assert revision == "0002"

@@ -82,6 +82,7 @@ def test_try_it_out_creates_a_rollout_and_lists_it(page: Page, live_server: Live
     watch = PageWatch(page)
     page.goto(f"{live_server.url}/docs", wait_until="networkidle")
     project = f"//api.cesanta.com/project_{uuid.uuid4().hex[:8]}"
+    _authorize(page, live_server.key("//browser-tests", "admin"))
 
     create = _expand(page, "Create")
     create_args = {"projectid": project, "firmwareid": "fw-9", "deviceFilter": "room=Hall", "name": "Browser rollout"}
@@ -104,6 +105,15 @@ def test_redoc_renders_offline(page: Page, live_server: LiveServer) -> None:
     page.goto(f"{live_server.url}/redoc", wait_until="networkidle")
     page.get_by_role("heading", name="Creates new rollout.").first.wait_for()
     watch.assert_clean(live_server.url)
+
+
+def _authorize(page: Page, key: str) -> None:
+    """The docs' Authorize button: the key then goes with every "Try it out" request."""
+    page.locator(".auth-wrapper .authorize").click()
+    dialog = page.locator(".modal-ux")
+    dialog.locator("input").first.fill(key)
+    dialog.locator("button.authorize").click()
+    dialog.locator("button.close-modal").click()
 
 
 def _expand(page: Page, method: str) -> Locator:

@@ -53,6 +53,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "MAX_COMMANDS": str(MAX_COMMANDS),
     }
     python = os.environ.get("ROLLOUT_SERVER_PYTHON", sys.executable)
+    # Every Client, example and CLI call in these tests finds the key where users keep it: ROLLOUT_API_KEY.
+    previous_key = os.environ.get("ROLLOUT_API_KEY")
+    os.environ["ROLLOUT_API_KEY"] = create_admin_key(python, env)
     # The output goes to a file, not a pipe: nobody reads it while tests run, and a full pipe would block the server.
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -63,6 +66,18 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         _stop(process)
+        if previous_key is None:
+            os.environ.pop("ROLLOUT_API_KEY", None)
+        else:
+            os.environ["ROLLOUT_API_KEY"] = previous_key
+
+
+def create_admin_key(python: str, env: dict[str, str]) -> str:
+    """`python -m app keys create` on the server's database; the key is the last line it prints."""
+    command = [python, "-m", "app", "keys", "create", "--principal", "//client-tests", "--role", "admin"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
 
 
 def _wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:

@@ -19,7 +19,7 @@ FILTER = "location=Bathroom"
 
 def run_cli(*args: str, url: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI in a child process, with --url after the module name when given."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("ROLLOUT_API_URL", "ROLLOUT_API_KEY")}
+    environ = {k: v for k, v in os.environ.items() if k != "ROLLOUT_API_URL"}
     environ.update(env or {})
     options = ["--url", url] if url is not None else []
     return subprocess.run(

@@ -360,7 +360,8 @@ def test_answer_that_is_not_a_response_frame(answer: httpx.Response) -> None:
         client.rollout.get(projectid="p", rolloutid="1")
 
 
-def test_key_src_dst_are_sent() -> None:
+def test_key_src_dst_are_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROLLOUT_API_KEY", raising=False)
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -384,6 +385,27 @@ def test_key_src_dst_are_sent() -> None:
     assert "Authorization" not in plain.headers
     assert "src" not in json.loads(plain.content)
     assert json.loads(plain.content)["cmds"][0]["args"] == {}
+
+
+def test_key_and_url_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ids = [cmd["id"] for cmd in json.loads(request.content)["cmds"]]
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": i, "status": 0, "resp": []} for i in ids]})
+
+    monkeypatch.setenv("ROLLOUT_API_KEY", "from-env")
+    monkeypatch.setenv("ROLLOUT_API_URL", "http://env-host:9999")
+    with Client(transport=httpx.MockTransport(handler)) as client:
+        client.rollout.list()
+    with Client("http://given", key="given-key", transport=httpx.MockTransport(handler)) as client:
+        client.rollout.list()
+    from_env, given = seen
+    assert (from_env.url.host, from_env.url.port) == ("env-host", 9999)
+    assert from_env.headers["Authorization"] == "Bearer from-env"
+    assert given.url.host == "given"
+    assert given.headers["Authorization"] == "Bearer given-key"
 
 
 # --- connection failures and retries ------------------------------------------------------------

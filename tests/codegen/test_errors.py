@@ -27,7 +27,7 @@ CASES = [
     pytest.param(
         {"Get.json": _method(rezult={"type": "string"})},
         f"{GET}: /: Additional properties are not allowed ('rezult' was unexpected); "
-        "allowed keys: args, doc, examples, readonly, required_args, result",
+        "allowed keys: args, doc, examples, readonly, required_args, result, roles",
         id="unknown-top-level-key",
     ),
     pytest.param(

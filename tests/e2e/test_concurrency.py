@@ -29,6 +29,9 @@ from tests.conftest import LiveServer, postgres_schema_url
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 SERVER_ADDRESS = "//api.cesanta.com"
 RACE_CALLS = 50
+CALLER = "//api.cesanta.com/user_123"
+# Each server's admin key for CALLER, by server URL.
+_KEYS: dict[str, str] = {}
 
 
 class Server:
@@ -37,6 +40,7 @@ class Server:
     def __init__(self, database_url: str) -> None:
         self.live = LiveServer(database_url, SERVER_ADDRESS=SERVER_ADDRESS)
         self.url = self.live.url
+        _KEYS[self.url] = self.live.key(CALLER)
 
     def problems(self) -> list[str]:
         """Log lines that speak of errors (tracebacks included)."""
@@ -73,12 +77,12 @@ def call(
             return call(url, method, args, command_id, fresh)
     body = {
         "v": 1,
-        "src": "//api.cesanta.com/user_123",
+        "src": CALLER,
         "dst": SERVER_ADDRESS,
         "cmds": [{"cmd": f"/v1/Rollout.{method}", "id": command_id, "args": args}],
     }
     started = time.monotonic()
-    response = client.post(f"{url}/v1", json=body)
+    response = client.post(f"{url}/v1", json=body, headers={"Authorization": f"Bearer {_KEYS[url]}"})
     ended = time.monotonic()
     entry: dict[str, Any] = {}
     if response.status_code == 200:

@@ -62,12 +62,12 @@ def with_rollout(request: dict[str, Any], rollout_id: str) -> dict[str, Any]:
     return request
 
 
-def replay(client: httpx.Client, method: str, rollout_id: str | None) -> dict[str, Any]:
+def replay(client: httpx.Client, method: str, rollout_id: str | None, keys: dict[str, str]) -> dict[str, Any]:
     """POST the method's example request; check the frame against the example response; return the entry."""
     example = only_example(method)
     request = example["request"] if rollout_id is None else with_rollout(example["request"], rollout_id)
     expected = example["response"]
-    response = client.post("/v1", json=request)
+    response = client.post("/v1", json=request, headers={"Authorization": f"Bearer {keys[request['src']]}"})
     assert response.status_code == 200, f"{method}: HTTP {response.status_code}: {response.text}"
     got = response.json()
     context = f"{method}: sent {json.dumps(request)}\n got {json.dumps(got)}\n seed {json.dumps(expected)}"
@@ -115,15 +115,20 @@ def test_example_response_matches_result_schema(method: str) -> None:
 def test_seed_examples_replay_in_order(live_server: LiveServer) -> None:
     create_args = only_example("Create")["request"]["cmds"][0]["args"]
     project = create_args["projectid"]
+    # The seed's frames come from a user and from the backend's updater; each sends its own key.
+    keys = {
+        "//api.cesanta.com/user_123": live_server.key("//api.cesanta.com/user_123", "admin"),
+        "//api.cesanta.com/cloud.updater": live_server.key("//api.cesanta.com/cloud.updater", "backend"),
+    }
     with httpx.Client(base_url=live_server.url, timeout=30.0) as client:
-        created = replay(client, "Create", None)
+        created = replay(client, "Create", None, keys)
         rollout_id = created["resp"]["id"]
         assert isinstance(rollout_id, str) and rollout_id, created
         assert set(created["resp"]) == set(seed_result("Create"))
 
-        replay(client, "SetState", rollout_id)
+        replay(client, "SetState", rollout_id, keys)
 
-        got = replay(client, "Get", rollout_id)["resp"]
+        got = replay(client, "Get", rollout_id, keys)["resp"]
         seed_got = seed_result("Get")
         assert got == {**seed_got, "id": rollout_id}
         assert {k: got[k] for k in ("name", "deviceFilter", "firmwareid")} == {
@@ -132,7 +137,7 @@ def test_seed_examples_replay_in_order(live_server: LiveServer) -> None:
             "firmwareid": create_args["firmwareid"],
         }
 
-        listed = replay(client, "List", rollout_id)["resp"]
+        listed = replay(client, "List", rollout_id, keys)["resp"]
         # Other tests may use the seed's project too: find this rollout, check the filter held for all.
         list_args = only_example("List")["request"]["cmds"][0]["args"]
         assert all(item["state"] == list_args["state"] for item in listed), listed
@@ -143,20 +148,20 @@ def test_seed_examples_replay_in_order(live_server: LiveServer) -> None:
         (seed_item,) = seed_result("List")
         assert {k: v for k, v in ours.items() if k != "projectid"} == {**seed_item, "id": rollout_id}
 
-        replay(client, "AddDevices", rollout_id)
-        replay(client, "SetDeviceState", rollout_id)
+        replay(client, "AddDevices", rollout_id, keys)
+        replay(client, "SetDeviceState", rollout_id, keys)
 
-        devices = replay(client, "ListDevices", rollout_id)["resp"]
+        devices = replay(client, "ListDevices", rollout_id, keys)["resp"]
         device_state = only_example("SetDeviceState")["request"]["cmds"][0]["args"]["state"]
         # No updateCommandId was ever set, so none is answered (the seed's example shows one that was).
         assert devices == [{"id": SEED_DEVICE, "state": device_state}]
         assert device_state == "succeeded"
 
-        replay(client, "Delete", rollout_id)
+        replay(client, "Delete", rollout_id, keys)
 
         # And the rollout is really gone: Get's example now answers 404.
         request = with_rollout(only_example("Get")["request"], rollout_id)
-        after = client.post("/v1", json=request)
+        after = client.post("/v1", json=request, headers={"Authorization": f"Bearer {keys[request['src']]}"})
         assert after.status_code == 200, after.text
         (entry,) = after.json()["resp"]
         assert entry["status"] == 404, entry

@@ -97,10 +97,12 @@ ADD_DEVICES: MethodSpec[AddDevicesArgs, None] = MethodSpec(
     attr="add_devices",
     doc="Adds devices to the rollout. Mostly used by the backend.",
     readonly=False,
+    roles=("backend", "admin"),
     args_model=AddDevicesArgs,
     result=None,
     definition={
         "doc": "Adds devices to the rollout. Mostly used by the backend.",
+        "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "devices": {"doc": "List of the device IDs.", "type": "array", "items": {"type": "string"}},
@@ -145,6 +147,7 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
     attr="create",
     doc="Creates new rollout.",
     readonly=False,
+    roles=(),
     args_model=CreateArgs,
     result=TypeAdapter(CreateResult),
     definition={
@@ -203,6 +206,7 @@ DELETE: MethodSpec[DeleteArgs, None] = MethodSpec(
     attr="delete",
     doc="Deletes the rollout.",
     readonly=False,
+    roles=(),
     args_model=DeleteArgs,
     result=None,
     definition={
@@ -246,6 +250,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
     attr="get",
     doc="Returns info about a particular rollout.",
     readonly=True,
+    roles=(),
     args_model=GetArgs,
     result=TypeAdapter(GetResult),
     definition={
@@ -311,6 +316,7 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
     attr="list",
     doc="Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
     readonly=True,
+    roles=(),
     args_model=ListArgs,
     result=TypeAdapter(ListResult),
     definition={
@@ -393,6 +399,7 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
     attr="list_devices",
     doc="Returns the list of devices previously added to the rollout.",
     readonly=True,
+    roles=(),
     args_model=ListDevicesArgs,
     result=TypeAdapter(ListDevicesResult),
     definition={
@@ -470,10 +477,12 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
     attr="set_device_state",
     doc="Changes the state of the device in rollout. Used by the backend.",
     readonly=False,
+    roles=("backend", "admin"),
     args_model=SetDeviceStateArgs,
     result=None,
     definition={
         "doc": "Changes the state of the device in rollout. Used by the backend.",
+        "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "state": {"doc": "Target state.", "enum": ["init", "started", "succeeded", "failed"], "type": "string"},
@@ -521,6 +530,7 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
     attr="set_state",
     doc="Changes state of the rollout.",
     readonly=False,
+    roles=(),
     args_model=SetStateArgs,
     result=None,
     definition={

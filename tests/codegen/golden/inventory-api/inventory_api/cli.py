@@ -21,10 +21,8 @@ from inventory_api.client import Client
 from inventory_api.errors import RpcError, TransportError
 from inventory_api.methods import METHODS
 from inventory_api.spec import MethodSpec
-from inventory_api.transport import DEFAULT_BASE_URL
+from inventory_api.transport import DEFAULT_BASE_URL, KEY_ENV, URL_ENV
 
-URL_ENV = "INVENTORY_API_URL"
-KEY_ENV = "INVENTORY_API_KEY"
 # Method arguments live under their own prefix so that one named like a global option (url, key) cannot clash.
 ARG_DEST = "arg:"
 EXIT_FAILED = 1

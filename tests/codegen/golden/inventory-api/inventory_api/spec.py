@@ -28,6 +28,8 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     doc: str
     readonly: bool
     """True when calling the method changes nothing, so it is safe to retry."""
+    roles: tuple[str, ...]
+    """The caller roles that may call the method; empty means every role."""
     args_model: type[ArgsT]
     result: TypeAdapter[ResultT] | None
     """Validates and serialises the result; None when the method answers nothing."""

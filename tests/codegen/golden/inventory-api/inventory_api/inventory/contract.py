@@ -63,6 +63,7 @@ ADD_ITEM: MethodSpec[AddItemArgs, AddItemResult] = MethodSpec(
     attr="add_item",
     doc="Adds a stock item and answers its id.",
     readonly=False,
+    roles=(),
     args_model=AddItemArgs,
     result=TypeAdapter(AddItemResult),
     definition={
@@ -142,6 +143,7 @@ LIST_ITEMS: MethodSpec[ListItemsArgs, ListItemsResult] = MethodSpec(
     attr="list_items",
     doc="Lists the items of a warehouse in sku order.",
     readonly=True,
+    roles=(),
     args_model=ListItemsArgs,
     result=TypeAdapter(ListItemsResult),
     definition={
@@ -232,6 +234,7 @@ MOVE: MethodSpec[MoveArgs, None] = MethodSpec(
     attr="move",
     doc="Moves items from one warehouse to another; answers nothing.",
     readonly=False,
+    roles=(),
     args_model=MoveArgs,
     result=None,
     definition={
@@ -286,10 +289,12 @@ REMOVE: MethodSpec[RemoveArgs, None] = MethodSpec(
     attr="remove",
     doc="Removes an item from the inventory.",
     readonly=False,
+    roles=("admin",),
     args_model=RemoveArgs,
     result=None,
     definition={
         "doc": "Removes an item from the inventory.",
+        "roles": ["admin"],
         "args": {
             "id": {"doc": "ID of the item.", "type": "string"},
             "type": {"doc": "Why the item goes.", "type": "string", "enum": ["sold", "lost"]},

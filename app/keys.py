@@ -1,0 +1,93 @@
+"""API keys and project grants: making, checking and revoking them. Keys are stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select, update
+from sqlmodel import Session, col
+
+from app.tables import ApiKey, ProjectGrant
+
+ROLES = ("user", "backend", "admin")
+KEY_PREFIX = "rk_"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command: the key's principal, its role, and (for users) the projects it may reach."""
+
+    principal: str
+    role: str
+    projects: frozenset[str] | None  # None: every project
+
+    def may_reach(self, project_id: str) -> bool:
+        return self.projects is None or project_id in self.projects
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a plain SHA-256 cannot be brute-forced back to the key.
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(session: Session, *, principal: str, role: str) -> tuple[int, str]:
+    """A new key's id and the key itself; the key is not stored and cannot be shown again."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not principal.startswith("//"):
+        raise ValueError(f"principal must be an address like //api.cesanta.com/user_123, got {principal!r}")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(key_hash=hash_key(key), principal=principal, role=role, created_at=time.time())
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id, key
+
+
+def revoke_key(session: Session, *, key_id: int) -> bool:
+    statement = (
+        update(ApiKey).where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None)).values(revoked_at=time.time())
+    )
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def list_keys(session: Session) -> Sequence[Row[Any]]:
+    columns = (col(ApiKey.id), col(ApiKey.principal), col(ApiKey.role), col(ApiKey.created_at), col(ApiKey.revoked_at))
+    return session.execute(select(*columns).order_by(col(ApiKey.id))).all()
+
+
+def count_keys(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(ApiKey)).scalar_one())
+
+
+def grant_project(session: Session, *, principal: str, project_id: str) -> None:
+    exists = session.get(ProjectGrant, (principal, project_id))
+    if exists is None:
+        session.add(ProjectGrant(principal=principal, project_id=project_id))
+
+
+def revoke_project(session: Session, *, principal: str, project_id: str) -> bool:
+    statement = delete(ProjectGrant).where(
+        col(ProjectGrant.principal) == principal, col(ProjectGrant.project_id) == project_id
+    )
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def caller_for_key(session: Session, key: str) -> Caller | None:
+    """The caller a key stands for, or None when it is unknown or revoked."""
+    statement = select(col(ApiKey.principal), col(ApiKey.role)).where(
+        col(ApiKey.key_hash) == hash_key(key), col(ApiKey.revoked_at).is_(None)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        return None
+    projects = None
+    if row.role == "user":
+        granted = select(col(ProjectGrant.project_id)).where(col(ProjectGrant.principal) == row.principal)
+        projects = frozenset(session.execute(granted).scalars())
+    return Caller(principal=row.principal, role=row.role, projects=projects)
