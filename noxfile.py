@@ -25,6 +25,13 @@ def serve(session: nox.Session) -> None:
     session.run("python", "-m", "app", "serve", *session.posargs)
 
 
+@nox.session(default=False)
+def keys(session: nox.Session) -> None:
+    """Manage API keys: nox -s keys -- create --principal //... --role user|backend|admin (or list, revoke, grant)."""
+    install_project(session)
+    session.run("python", "-m", "app", "keys", *(session.posargs or ["--help"]))
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite: SQLite always, PostgreSQL too when TEST_DATABASE_URL is set."""

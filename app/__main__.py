@@ -57,7 +57,7 @@ def _prepare_access(engine: Engine, settings: Settings) -> None:
     print(
         f"No API keys existed, so an admin key (id {key_id}, principal {settings.admin_principal}) was created.\n"
         f"It is shown only now; keep it safe and send it as 'Authorization: Bearer <key>':\n\n    {key}\n\n"
-        "Make more with `python -m app keys create --principal //... --role user|backend|admin`."
+        "Make more with `python3 -m nox -s keys -- create --principal //... --role user|backend|admin`."
     )
 
 

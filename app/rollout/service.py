@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from rollout_api.errors import Conflict, InvalidArgument, NotFound
+from rollout_api.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from rollout_api.rollout.contract import RolloutService
 from rollout_api.rollout.models import (
     AddDevicesArgs,
@@ -52,7 +52,7 @@ class RolloutHandlers:
         self._check_id("args.firmwareid", args.firmwareid)
         _check_filter(args.device_filter, self._limits.max_filter_length)
         if args.name is not None and len(args.name) > self._limits.max_name_length:
-            raise InvalidArgument(f"args.name: longer than {self._limits.max_name_length} characters")
+            raise TooLarge(f"args.name: longer than {self._limits.max_name_length} characters")
         rollout_id = store.create_rollout(
             self._session,
             project_id=args.projectid,
@@ -67,6 +67,8 @@ class RolloutHandlers:
         return GetResult.model_validate(_rollout_fields(row))
 
     def list(self, args: ListArgs) -> ListResult:
+        self._check_length("args.projectid", args.projectid)
+        self._check_length("args.after", args.after)
         if args.state is not None and args.state not in ROLLOUT_STATES:
             *others, last = (repr(s) for s in ROLLOUT_STATES)
             expected = f"{', '.join(others)} or {last}"
@@ -92,7 +94,7 @@ class RolloutHandlers:
 
     def add_devices(self, args: AddDevicesArgs) -> None:
         if len(args.devices) > self._limits.max_devices_per_add:
-            raise InvalidArgument(
+            raise TooLarge(
                 f"args.devices: {len(args.devices)} devices in one call; at most {self._limits.max_devices_per_add} are allowed"
             )
         for index, device_id in enumerate(args.devices):
@@ -116,6 +118,7 @@ class RolloutHandlers:
         raise Conflict(f"rollout {row.id} kept changing state; try again")
 
     def list_devices(self, args: ListDevicesArgs) -> ListDevicesResult:
+        self._check_length("args.after", args.after)
         row = self._rollout(args.projectid, args.rolloutid)
         state = None if args.state is None else args.state.value
         rows = store.list_devices(self._session, rollout_id=row.id, state=state, after=args.after, limit=args.limit)
@@ -124,6 +127,7 @@ class RolloutHandlers:
     def set_device_state(self, args: SetDeviceStateArgs) -> None:
         if args.update_command_id is not None:
             self._check_id("args.updateCommandId", args.update_command_id)
+        self._check_length("args.deviceid", args.deviceid)
         target = args.state.value
         rollout = self._rollout(args.projectid, args.rolloutid, share_lock=True)
         if rollout.state == "finished":
@@ -154,6 +158,8 @@ class RolloutHandlers:
         store.delete_rollout(self._session, rollout_id=row.id)
 
     def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False) -> Row[Any]:
+        self._check_length("args.projectid", project_id)
+        self._check_length("args.rolloutid", rollout_id)
         # A project the caller may not reach looks exactly like one that has no such rollout.
         key = _rollout_key(rollout_id) if self._caller.may_reach(project_id) else None
         row = None
@@ -175,15 +181,19 @@ class RolloutHandlers:
     def _check_id(self, where: str, value: str) -> None:
         if not value:
             raise InvalidArgument(f"{where}: must not be empty")
-        if len(value) > self._limits.max_id_length:
-            raise InvalidArgument(f"{where}: longer than {self._limits.max_id_length} characters")
+        self._check_length(where, value)
+
+    def _check_length(self, where: str, value: str | None) -> None:
+        """Ids longer than the limit are refused as too large (413), whichever method they come to."""
+        if value is not None and len(value) > self._limits.max_id_length:
+            raise TooLarge(f"{where}: longer than {self._limits.max_id_length} characters")
 
 
 def _check_filter(expression: str, max_length: int) -> None:
     """deviceFilter is `labelname=labelvalue`: one '=', both sides non-empty, no surrounding whitespace."""
     expected = "expected 'labelname=labelvalue', e.g. 'location=Bathroom'"
     if len(expression) > max_length:
-        raise InvalidArgument(f"args.deviceFilter: longer than {max_length} characters")
+        raise TooLarge(f"args.deviceFilter: longer than {max_length} characters")
     if expression.count("=") != 1:
         raise InvalidArgument(f"args.deviceFilter: {expression!r} must contain exactly one '='; {expected}")
     name, value = expression.split("=")

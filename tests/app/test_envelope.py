@@ -513,3 +513,19 @@ def test_method_without_handler_answers_501_over_http(
             assert snapshot(client) == before
     finally:
         bare.state.engine.dispose()
+
+
+def test_too_many_devices_in_one_add_devices_is_413(settings: Settings, admin_key: str, project: str) -> None:
+    limited = create_app(dataclasses.replace(settings, max_devices_per_add=3))
+    try:
+        with TestClient(limited, headers={"Authorization": f"Bearer {admin_key}"}) as client:
+            rollout_id = create_rollout(client, project)
+            before = snapshot(client)
+            answer = send(client, cmd("AddDevices", 1, projectid=project, rolloutid=rollout_id, devices=list("abcd")))
+            assert answer["resp"] == [
+                {"id": 1, "status": 413, "status_msg": "args.devices: 4 devices in one call; at most 3 are allowed"}
+            ]
+            assert snapshot(client) == before
+            ok(client, "AddDevices", projectid=project, rolloutid=rollout_id, devices=list("abc"))
+    finally:
+        limited.state.engine.dispose()
