@@ -1,4 +1,4 @@
-"""The database engine and the one-transaction-per-command session scope."""
+"""The database engine and the one-transaction-per-command scope."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlmodel import Session
 
 _IMMEDIATE = "rollout_begin_immediate"
+SQLITE_CONNECTIONS = 8
 
 
 def normalise_url(url: str) -> str:
@@ -24,7 +24,15 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A fixed set of connections, never closed and reopened between requests: opening one runs the
+        # PRAGMAs below, and SQLite serialises writers anyway, so more connections would only wait.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=SQLITE_CONNECTIONS,
+            max_overflow=0,
+            pool_timeout=60,
+        )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -32,18 +40,14 @@ def make_engine(url: str) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine, *, writes: bool) -> Iterator[Session]:
-    """A session whose work commits when the block ends and rolls back when it raises."""
-    with Session(engine, expire_on_commit=False) as session:
+def transaction(engine: Engine, *, writes: bool) -> Iterator[Connection]:
+    """A connection in a transaction that commits when the block ends and rolls back when it raises."""
+    with engine.connect() as connection:
         # On SQLite a writer takes the write lock up front, so a read-then-write command cannot
         # fail half-way when another writer commits between its read and its write.
-        session.connection(execution_options={_IMMEDIATE: writes})
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+        connection.execution_options(**{_IMMEDIATE: writes})
+        with connection.begin():
+            yield connection
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

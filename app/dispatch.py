@@ -13,8 +13,7 @@ from pydantic import ValidationError
 from rollout_api.errors import RpcError
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Connection, Engine
 
 from app.db import transaction
 from app.frames import BadCommand, Command, Frame, check_command, describe_kind
@@ -23,7 +22,7 @@ from app.validation import describe_validation_error
 
 log = logging.getLogger("app.dispatch")
 
-HandlerFactory = Callable[[Session, Caller], object]
+HandlerFactory = Callable[[Connection, Caller], object]
 
 
 @dataclass(frozen=True)

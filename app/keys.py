@@ -7,11 +7,11 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
-from sqlmodel import Session, col
+from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlmodel import col
 
+from app.rollout.store import AnyRow
 from app.tables import ApiKey, ProjectGrant
 
 ROLES = ("user", "backend", "admin")
@@ -35,59 +35,65 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, *, principal: str, role: str) -> tuple[int, str]:
+def create_key(session: Connection, *, principal: str, role: str) -> tuple[int, str]:
     """A new key's id and the key itself; the key is not stored and cannot be shown again."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if not principal.startswith("//"):
         raise ValueError(f"principal must be an address like //api.cesanta.com/user_123, got {principal!r}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(key_hash=hash_key(key), principal=principal, role=role, created_at=time.time())
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    return row.id, key
+    statement = (
+        insert(ApiKey)
+        .values(key_hash=hash_key(key), principal=principal, role=role, created_at=time.time())
+        .returning(col(ApiKey.id))
+    )
+    key_id: int | None = session.execute(statement).scalar_one()
+    assert key_id is not None
+    return key_id, key
 
 
-def revoke_key(session: Session, *, key_id: int) -> bool:
+def revoke_key(session: Connection, *, key_id: int) -> bool:
     statement = (
         update(ApiKey).where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None)).values(revoked_at=time.time())
     )
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return bool(session.execute(statement).rowcount)
 
 
-def list_keys(session: Session) -> Sequence[Row[Any]]:
+def list_keys(session: Connection) -> Sequence[AnyRow]:
     columns = (col(ApiKey.id), col(ApiKey.principal), col(ApiKey.role), col(ApiKey.created_at), col(ApiKey.revoked_at))
     return session.execute(select(*columns).order_by(col(ApiKey.id))).all()
 
 
-def count_keys(session: Session) -> int:
+def count_keys(session: Connection) -> int:
     return int(session.execute(select(func.count()).select_from(ApiKey)).scalar_one())
 
 
-def grant_project(session: Session, *, principal: str, project_id: str) -> None:
-    exists = session.get(ProjectGrant, (principal, project_id))
-    if exists is None:
-        session.add(ProjectGrant(principal=principal, project_id=project_id))
+def grant_project(session: Connection, *, principal: str, project_id: str) -> None:
+    exists = select(col(ProjectGrant.principal)).where(
+        col(ProjectGrant.principal) == principal, col(ProjectGrant.project_id) == project_id
+    )
+    if session.execute(exists).first() is None:
+        session.execute(insert(ProjectGrant).values(principal=principal, project_id=project_id))
 
 
-def revoke_project(session: Session, *, principal: str, project_id: str) -> bool:
+def revoke_project(session: Connection, *, principal: str, project_id: str) -> bool:
     statement = delete(ProjectGrant).where(
         col(ProjectGrant.principal) == principal, col(ProjectGrant.project_id) == project_id
     )
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return bool(session.execute(statement).rowcount)
 
 
-def caller_for_key(session: Session, key: str) -> Caller | None:
+# Plain SQL built once: every request runs these.
+_KEY_OWNER = text("SELECT principal, role FROM api_key WHERE key_hash = :key_hash AND revoked_at IS NULL")
+_GRANTED_PROJECTS = text("SELECT project_id FROM project_grant WHERE principal = :principal")
+
+
+def caller_for_key(session: Connection, key: str) -> Caller | None:
     """The caller a key stands for, or None when it is unknown or revoked."""
-    statement = select(col(ApiKey.principal), col(ApiKey.role)).where(
-        col(ApiKey.key_hash) == hash_key(key), col(ApiKey.revoked_at).is_(None)
-    )
-    row = session.execute(statement).first()
+    row = session.execute(_KEY_OWNER, {"key_hash": hash_key(key)}).first()
     if row is None:
         return None
     projects = None
     if row.role == "user":
-        granted = select(col(ProjectGrant.project_id)).where(col(ProjectGrant.principal) == row.principal)
-        projects = frozenset(session.execute(granted).scalars())
+        projects = frozenset(session.execute(_GRANTED_PROJECTS, {"principal": row.principal}).scalars())
     return Caller(principal=row.principal, role=row.role, projects=projects)

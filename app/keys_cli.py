@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import sys
 
 from sqlalchemy import Engine
 
@@ -27,6 +28,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(engine: Engine, args: argparse.Namespace) -> int:
+    try:
+        return _run(engine, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(engine: Engine, args: argparse.Namespace) -> int:
     with transaction(engine, writes=True) as session:
         if args.action == "create":
             key_id, key = create_key(session, principal=args.principal, role=args.role)

@@ -24,12 +24,12 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
-from sqlalchemy import Row
-from sqlmodel import Session
+from sqlalchemy import Connection
 
 from app.keys import Caller
 from app.rollout import store
 from app.rollout.states import DEVICE_STATES, DEVICE_TRANSITIONS, ROLLOUT_STATES, ROLLOUT_TRANSITIONS, allowed, refusal
+from app.rollout.store import AnyRow
 from app.settings import Settings
 
 # A conditional update that loses a race re-reads and tries again; a few rounds always settle it.
@@ -40,7 +40,7 @@ _MAX_ROLLOUT_KEY_DIGITS = 18  # keeps the id inside a signed 64-bit integer
 class RolloutHandlers:
     """One instance per command: it holds that command's session and the configured limits."""
 
-    def __init__(self, session: Session, caller: Caller, settings: Settings) -> None:
+    def __init__(self, session: Connection, caller: Caller, settings: Settings) -> None:
         self._session = session
         self._caller = caller
         self._limits = settings
@@ -157,7 +157,7 @@ class RolloutHandlers:
         row = self._rollout(args.projectid, args.rolloutid)
         store.delete_rollout(self._session, rollout_id=row.id)
 
-    def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False) -> Row[Any]:
+    def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False) -> AnyRow:
         self._check_length("args.projectid", project_id)
         self._check_length("args.rolloutid", rollout_id)
         # A project the caller may not reach looks exactly like one that has no such rollout.
@@ -169,8 +169,8 @@ class RolloutHandlers:
             raise NotFound(f"rollout {rollout_id!r} not found in project {project_id!r}")
         return row
 
-    def _device_finder(self, rollout_id: int, device_id: str) -> Callable[[], Row[Any]]:
-        def find() -> Row[Any]:
+    def _device_finder(self, rollout_id: int, device_id: str) -> Callable[[], AnyRow]:
+        def find() -> AnyRow:
             device = store.find_device(self._session, rollout_id=rollout_id, device_id=device_id)
             if device is None:
                 raise NotFound(f"device {device_id!r} is not in rollout {rollout_id}")
@@ -210,14 +210,14 @@ def _rollout_key(rollout_id: str) -> int | None:
     return int(rollout_id)
 
 
-def _rollout_fields(row: Row[Any]) -> dict[str, Any]:
+def _rollout_fields(row: AnyRow) -> dict[str, Any]:
     fields = {"id": str(row.id), "state": row.state, "deviceFilter": row.device_filter, "firmwareid": row.firmware_id}
     if row.name is not None:
         fields["name"] = row.name
     return fields
 
 
-def _device_fields(row: Row[Any]) -> dict[str, Any]:
+def _device_fields(row: AnyRow) -> dict[str, Any]:
     fields = {"id": row.device_id, "state": row.state}
     if row.update_command_id is not None:
         fields["updateCommandId"] = row.update_command_id
@@ -229,8 +229,8 @@ def _implements_contract(handlers: RolloutHandlers) -> RolloutService:
     return handlers
 
 
-def rollout_handlers(settings: Settings) -> Callable[[Session, Caller], RolloutHandlers]:
-    def factory(session: Session, caller: Caller) -> RolloutHandlers:
+def rollout_handlers(settings: Settings) -> Callable[[Connection, Caller], RolloutHandlers]:
+    def factory(session: Connection, caller: Caller) -> RolloutHandlers:
         return RolloutHandlers(session, caller, settings)
 
     return factory
