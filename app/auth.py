@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Engine
 
 from app.db import transaction
-from app.keys import Caller, caller_for_key
+from app.keys import Caller, caller_for_key, hash_key
 
+# Bounds the cache's memory whatever number of keys callers present.
+_CACHE_LIMIT = 10_000
 # Every caller is this one when authentication is switched off for local experiments.
 ANONYMOUS_ADMIN = Caller(principal="//anonymous", role="admin", projects=None)
 
@@ -21,9 +25,13 @@ class AuthError(Exception):
 
 
 class Authenticator:
-    def __init__(self, engine: Engine, *, disabled: bool) -> None:
+    def __init__(self, engine: Engine, *, disabled: bool, cache_seconds: float = 0) -> None:
         self._engine = engine
         self.disabled = disabled
+        # Key hash -> (caller, time it stops being trusted). Only keys that worked are remembered, so a
+        # new key works at once; a revoked or re-granted one takes effect within cache_seconds.
+        self._cache: dict[str, tuple[Caller, float]] = {}
+        self._cache_seconds = cache_seconds
 
     def caller(self, *, authorization: str | None, frame_key: str | None = None) -> Caller:
         """The caller the credentials stand for; AuthError(401) when they are missing or wrong."""
@@ -35,10 +43,23 @@ class Authenticator:
         key = header_key or frame_key
         if not key:
             raise AuthError(401, "no credentials: send 'Authorization: Bearer <key>' (or the frame's \"key\")")
+        return self._lookup(key)
+
+    def _lookup(self, key: str) -> Caller:
+        digest = hash_key(key)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         with transaction(self._engine, writes=False) as session:
             caller = caller_for_key(session, key)
         if caller is None:
+            self._cache.pop(digest, None)
             raise AuthError(401, "invalid or revoked API key")
+        if self._cache_seconds > 0:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[digest] = (caller, now + self._cache_seconds)
         return caller
 
     def frame_source(self, caller: Caller, src: str | None) -> str | None:

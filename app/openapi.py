@@ -12,6 +12,12 @@ from rollout_api.envelope import ErrorBody, RequestFrame, ResponseFrame
 from rollout_api.spec import MethodSpec
 
 _REF = "#/components/schemas/{model}"
+# The frame the docs show first for POST /v1: the seed document's Create.
+FRAME_EXAMPLE = "/v1/Rollout.Create"
+FRAME_DOC = (
+    'Send a Clubby v1 frame: `{"v": 1, "src", "dst", "key", "cmds": [{"cmd", "id", "args"}]}`. '
+    "Commands run in order, each in its own transaction; the answer has one response per command."
+)
 _ERRORS = {
     "400": "Malformed body, or an invalid or unknown argument.",
     "401": "No API key, or an invalid or revoked one.",
@@ -96,14 +102,19 @@ def frame_operation(methods: Mapping[str, MethodSpec[Any, Any]], first_example: 
     }
 
 
-def openapi_builder(app: FastAPI, tags: list[dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """app.openapi replacement: FastAPI's document plus the envelope models' schemas as components."""
+def openapi_builder(
+    app: FastAPI, methods: Mapping[str, MethodSpec[Any, Any]], services: Mapping[str, str]
+) -> Callable[[], dict[str, Any]]:
+    """app.openapi replacement: the RPC routes from the method table, then FastAPI's own routes."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
+            tags = [{"name": "Envelope", "description": FRAME_DOC}]
+            tags += [{"name": name, "description": doc} for name, doc in services.items()]
             document = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes, tags=tags
             )
+            document["paths"] = {**rpc_paths(methods), **document.get("paths", {})}
             components = document.setdefault("components", {})
             schemas = components.setdefault("schemas", {})
             for model in (RequestFrame, ResponseFrame, ErrorBody):
@@ -112,7 +123,7 @@ def openapi_builder(app: FastAPI, tags: list[dict[str, Any]]) -> Callable[[], di
                 "apiKey": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API key from `python -m app keys create` (or the one the first start printed).",
+                    "description": "An API key from `nox -s keys -- create` (or the one the first start printed).",
                 }
             }
             document["security"] = [{"apiKey": []}]
@@ -120,6 +131,28 @@ def openapi_builder(app: FastAPI, tags: list[dict[str, Any]]) -> Callable[[], di
         return app.openapi_schema
 
     return build
+
+
+def rpc_paths(methods: Mapping[str, MethodSpec[Any, Any]]) -> dict[str, Any]:
+    """POST /v1 and one POST operation per method, in the method table's order."""
+    frame = {
+        "tags": ["Envelope"],
+        "summary": "Send a frame of commands",
+        "description": FRAME_DOC,
+        "operationId": "frame",
+        **frame_operation(methods, first_example=FRAME_EXAMPLE),
+    }
+    paths: dict[str, Any] = {"/v1": {"post": frame}}
+    for spec in methods.values():
+        operation = {
+            "tags": [spec.service],
+            "summary": spec.doc,
+            "description": f"`{spec.service}.{spec.method}`: {spec.doc}",
+            "operationId": f"{spec.service}_{spec.method}",
+            **method_operation(spec),
+        }
+        paths[spec.wire_name] = {"post": operation}
+    return paths
 
 
 def _error_response(code: str, description: str) -> dict[str, Any]:

@@ -23,6 +23,8 @@ class Settings:
     """Longest project, rollout, firmware, device or update-command id."""
     max_name_length: int = 1024
     max_filter_length: int = 1024
+    auth_cache_seconds: int = 2
+    """How long a server trusts a key it has checked; revoking a key takes effect within this time."""
     auth_disabled: bool = False
     """Local experiments only: every caller is treated as an admin, and every start logs a warning."""
     admin_principal: str = "//admin"

@@ -66,7 +66,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, server_address="//api.cesanta.com")
+    # No key cache in tests: a revoked key must fail on the very next request.
+    return Settings(database_url=database_url, server_address="//api.cesanta.com", auth_cache_seconds=0)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,71 @@
+"""One HTTP request to the RPC endpoints, as bytes in and (status, bytes) out: no web framework involved."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from rollout_api.spec import MethodSpec
+from rollout_api.status import Status
+
+from app.auth import Authenticator, AuthError
+from app.dispatch import Dispatcher
+from app.frames import FrameError, decode_json, parse_frame
+
+log = logging.getLogger("app.exchange")
+
+Answer = tuple[int, bytes]
+
+
+class Exchange:
+    """Authenticates, parses and dispatches; every failure becomes the API's error object."""
+
+    def __init__(self, *, dispatcher: Dispatcher, authenticator: Authenticator, max_commands: int) -> None:
+        self._dispatcher = dispatcher
+        self._authenticator = authenticator
+        self._max_commands = max_commands
+
+    def frame(self, body: bytes, authorization: str | None, received: float) -> Answer:
+        """POST /v1: a response frame with HTTP 200, or an error object when the request is refused whole."""
+        try:
+            frame = parse_frame(body, max_commands=self._max_commands)
+            caller = self._authenticator.caller(authorization=authorization, frame_key=frame.key)
+            frame = replace(frame, src=self._authenticator.frame_source(caller, frame.src))
+            return 200, _json(self._dispatcher.run_frame(frame, received, caller))
+        except (FrameError, AuthError) as exc:
+            return error(exc.status, exc.message)
+        except Exception:
+            return _internal_error("/v1")
+
+    def method(self, spec: MethodSpec[Any, Any], body: bytes, authorization: str | None) -> Answer:
+        """POST /v1/<Service>.<Method>: the bare result with HTTP 200, or the error object with its status."""
+        try:
+            caller = self._authenticator.caller(authorization=authorization)
+            args = decode_json(body) if body.strip() else {}
+            outcome = self._dispatcher.call(spec, args, caller)
+        except (FrameError, AuthError) as exc:
+            return error(exc.status, exc.message)
+        except Exception:
+            return _internal_error(spec.wire_name)
+        if outcome.status != Status.OK:
+            return error(outcome.status, outcome.message)
+        return 200, _json(outcome.result)
+
+
+def error(status: int, message: str) -> Answer:
+    """The error object, with the status code as the HTTP status."""
+    return int(status), _json({"status": int(status), "status_msg": message})
+
+
+def _internal_error(where: str) -> Answer:
+    request_id = uuid.uuid4().hex[:12]
+    log.exception("internal error in %s (request id %s)", where, request_id)
+    return error(Status.INTERNAL, f"internal error; request id {request_id}")
+
+
+def _json(value: Any) -> bytes:
+    # ASCII escapes keep any string the caller sent (even a lone surrogate) encodable.
+    return json.dumps(value, separators=(",", ":")).encode()
