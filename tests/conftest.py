@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.db import make_engine, normalise_url, transaction
 from app.keys import create_key
 from app.migrate import upgrade
+from app.rpc_asgi import RpcApp
 from app.settings import Settings
 from app.web import create_app
 
@@ -71,7 +71,7 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> Iterator[FastAPI]:
+def app(settings: Settings) -> Iterator[RpcApp]:
     application = create_app(settings)
     yield application
     application.state.engine.dispose()
@@ -95,7 +95,7 @@ def admin_key(database_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def http(app: FastAPI, admin_key: str) -> Iterator[TestClient]:
+def http(app: RpcApp, admin_key: str) -> Iterator[TestClient]:
     """The app in-process over HTTP semantics (no socket), as an admin whose address is //test."""
     with TestClient(app, headers={"Authorization": f"Bearer {admin_key}"}) as client:
         yield client

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.db import transaction
 from app.keys import create_key, grant_project, revoke_key
+from app.rpc_asgi import RpcApp
 from tests.conftest import make_key
 from tests.helpers import call, create_rollout, ok, snapshot
 
@@ -52,7 +52,7 @@ def project_a() -> str:
 
 
 @pytest.fixture(scope="module")
-def actors(app: FastAPI, database_url: str, project_a: str) -> Iterator[dict[str, Actor]]:
+def actors(app: RpcApp, database_url: str, project_a: str) -> Iterator[dict[str, Actor]]:
     tag = uuid.uuid4().hex[:8]
     made: dict[str, Actor] = {}
     clients: list[TestClient] = []
@@ -271,7 +271,7 @@ def test_user_list_without_projectid_shows_only_granted_projects(
 
 
 def test_user_reaches_project_b_once_granted(
-    app: FastAPI, http: TestClient, actors: dict[str, Actor], project: str
+    app: RpcApp, http: TestClient, actors: dict[str, Actor], project: str
 ) -> None:
     """Grants are read per request: the 404s above come from the grant, not from the rollout."""
     rollout_id = create_rollout(http, project)
@@ -290,7 +290,7 @@ EDGE_PRINCIPAL = "//api.cesanta.com/auth_edge"
 
 
 @pytest.fixture(scope="module")
-def anonymous(app: FastAPI) -> Iterator[TestClient]:
+def anonymous(app: RpcApp) -> Iterator[TestClient]:
     """A client that sends no credentials of its own."""
     with TestClient(app) as client:
         yield client
@@ -375,7 +375,7 @@ def test_bad_key_in_the_frame_is_401(anonymous: TestClient, http: TestClient, pr
     assert snapshot(http) == before
 
 
-def test_revoked_key_is_401(app: FastAPI, anonymous: TestClient, http: TestClient, project: str) -> None:
+def test_revoked_key_is_401(app: RpcApp, anonymous: TestClient, http: TestClient, project: str) -> None:
     with transaction(app.state.engine, writes=True) as session:
         key_id, key = create_key(session, principal=EDGE_PRINCIPAL, role="admin")
     headers = {"Authorization": f"Bearer {key}"}

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from rollout_api.methods import METHODS
 
@@ -20,6 +19,7 @@ from app.dispatch import Dispatcher
 from app.frames import Frame
 from app.keys import Caller
 from app.rollout import store as rollout_store
+from app.rpc_asgi import RpcApp
 from app.settings import Settings
 from app.web import create_app
 from tests.conftest import TEST_PRINCIPAL
@@ -473,7 +473,7 @@ def test_unexpected_exception_on_method_route_answers_http_500(
     assert "secret" not in body["status_msg"]
 
 
-def test_method_without_handler_answers_501_from_the_dispatcher(app: FastAPI, project: str) -> None:
+def test_method_without_handler_answers_501_from_the_dispatcher(app: RpcApp, project: str) -> None:
     dispatcher = Dispatcher(methods=METHODS, handlers={}, engine=app.state.engine, server_address="//api.cesanta.com")
     spec = METHODS["/v1/Rollout.Get"]
     outcome = dispatcher.call(spec, {"projectid": project, "rolloutid": "1"}, ADMIN)
