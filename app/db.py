@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -42,12 +42,39 @@ def make_engine(url: str) -> Engine:
 @contextmanager
 def transaction(engine: Engine, *, writes: bool) -> Iterator[Connection]:
     """A connection in a transaction that commits when the block ends and rolls back when it raises."""
-    with engine.connect() as connection:
-        # On SQLite a writer takes the write lock up front, so a read-then-write command cannot
-        # fail half-way when another writer commits between its read and its write.
-        connection.execution_options(**{_IMMEDIATE: writes})
-        with connection.begin():
-            yield connection
+    with engine.connect() as connection, command_transaction(connection, writes=writes):
+        yield connection
+
+
+@contextmanager
+def command_transaction(connection: Connection, *, writes: bool) -> Iterator[Connection]:
+    """A transaction on a connection already checked out: commits at the end, rolls back on error."""
+    # On SQLite a writer takes the write lock up front, so a read-then-write command cannot
+    # fail half-way when another writer commits between its read and its write.
+    connection.execution_options(**{_IMMEDIATE: writes})
+    with connection.begin():
+        yield connection
+
+
+class ConnectionLease:
+    """One pooled connection for every command of a frame, taken at first use; each command still
+    runs in its own transaction. Checking a connection out per command cost more than a small query."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def transaction(self, *, writes: bool) -> AbstractContextManager[Connection]:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return command_transaction(self._connection, writes=writes)
+
+    def __enter__(self) -> ConnectionLease:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._connection is not None:
+            self._connection.close()
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -15,7 +15,7 @@ from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 from sqlalchemy import Connection, Engine
 
-from app.db import transaction
+from app.db import ConnectionLease
 from app.frames import BadCommand, Command, Frame, check_command, describe_kind
 from app.keys import Caller
 from app.validation import describe_validation_error
@@ -52,7 +52,8 @@ class Dispatcher:
 
     def run_frame(self, frame: Frame, received: float, caller: Caller) -> dict[str, Any]:
         """The response frame: one entry per command, in order."""
-        responses = [self._entry(raw, index, received, caller) for index, raw in enumerate(frame.cmds)]
+        with ConnectionLease(self._engine) as lease:
+            responses = [self._entry(raw, index, received, caller, lease) for index, raw in enumerate(frame.cmds)]
         out: dict[str, Any] = {"v": 1, "src": frame.dst or self._server_address}
         if frame.src is not None:
             out["dst"] = frame.src
@@ -63,16 +64,17 @@ class Dispatcher:
         """Run one method with raw args (the per-method HTTP routes come in here)."""
         if not isinstance(args, dict):
             return Outcome(Status.INVALID_ARGUMENT, message=f"args: must be an object, got {describe_kind(args)}")
-        return self._run(spec, args, caller)
+        with ConnectionLease(self._engine) as lease:
+            return self._run(spec, args, caller, lease)
 
-    def _entry(self, raw: Any, index: int, received: float, caller: Caller) -> dict[str, Any]:
+    def _entry(self, raw: Any, index: int, received: float, caller: Caller, lease: ConnectionLease) -> dict[str, Any]:
         checked = check_command(raw, index)
         if isinstance(checked, BadCommand):
             return _response(checked.id, Outcome(checked.status, message=checked.message))
-        outcome = self._command(checked, received, caller)
+        outcome = self._command(checked, received, caller, lease)
         return _response(checked.id, outcome, has_result=self._has_result(checked.cmd))
 
-    def _command(self, command: Command, received: float, caller: Caller) -> Outcome:
+    def _command(self, command: Command, received: float, caller: Caller, lease: ConnectionLease) -> Outcome:
         spec = self.methods.get(command.cmd)
         if spec is None:
             return Outcome(Status.NOT_FOUND, message=f"No handler for {command.cmd}")
@@ -85,9 +87,11 @@ class Dispatcher:
             return Outcome(
                 Status.DEADLINE_EXCEEDED, message=f"timeout of {command.timeout}s passed before the command ran"
             )
-        return self._run(spec, command.args, caller)
+        return self._run(spec, command.args, caller, lease)
 
-    def _run(self, spec: MethodSpec[Any, Any], raw_args: dict[str, Any], caller: Caller) -> Outcome:
+    def _run(
+        self, spec: MethodSpec[Any, Any], raw_args: dict[str, Any], caller: Caller, lease: ConnectionLease
+    ) -> Outcome:
         if spec.roles and caller.role not in spec.roles:
             allowed = ", ".join(spec.roles)
             message = f"role {caller.role!r} may not call {spec.wire_name}; allowed roles: {allowed}"
@@ -100,7 +104,7 @@ class Dispatcher:
         try:
             if factory is None:
                 raise RpcError(f"{spec.wire_name} is not implemented by this server", status=Status.UNIMPLEMENTED)
-            with transaction(self._engine, writes=not spec.readonly) as session:
+            with lease.transaction(writes=not spec.readonly) as session:
                 handler = getattr(factory(session, caller), spec.attr)
                 result = handler(args)
             return Outcome(Status.OK, result=spec.dump_result(result))

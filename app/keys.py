@@ -8,10 +8,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlmodel import col
 
 from app.rollout.store import AnyRow
+from app.sql import Statement
 from app.tables import ApiKey, ProjectGrant
 
 ROLES = ("user", "backend", "admin")
@@ -83,17 +84,19 @@ def revoke_project(session: Connection, *, principal: str, project_id: str) -> b
     return bool(session.execute(statement).rowcount)
 
 
-# Plain SQL built once: every request runs these.
-_KEY_OWNER = text("SELECT principal, role FROM api_key WHERE key_hash = :key_hash AND revoked_at IS NULL")
-_GRANTED_PROJECTS = text("SELECT project_id FROM project_grant WHERE principal = :principal")
+# Every request that is not answered from the key cache runs these.
+_KEY_OWNER = Statement(
+    "SELECT principal, role FROM api_key WHERE key_hash = :key_hash AND revoked_at IS NULL", ["principal", "role"]
+)
+_GRANTED_PROJECTS = Statement("SELECT project_id FROM project_grant WHERE principal = :principal")
 
 
 def caller_for_key(session: Connection, key: str) -> Caller | None:
     """The caller a key stands for, or None when it is unknown or revoked."""
-    row = session.execute(_KEY_OWNER, {"key_hash": hash_key(key)}).first()
+    row = _KEY_OWNER.first(session, {"key_hash": hash_key(key)})
     if row is None:
         return None
     projects = None
     if row.role == "user":
-        projects = frozenset(session.execute(_GRANTED_PROJECTS, {"principal": row.principal}).scalars())
+        projects = frozenset(_GRANTED_PROJECTS.scalars(session, {"principal": row.principal}))
     return Caller(principal=row.principal, role=row.role, projects=projects)

@@ -1,7 +1,7 @@
 """Persistence of rollouts and their devices; functions take one connection and keyword arguments only.
 
-The statements are plain SQL built once: they run on every request, and building SQLAlchemy
-expressions per call cost more than the queries themselves. The tables are app/tables.py.
+These statements run on every request, so they are plain SQL run on the driver's cursor (app/sql.py).
+The tables are declared in app/tables.py and created by the migrations.
 """
 
 from __future__ import annotations
@@ -9,45 +9,46 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Row, TextClause, bindparam, text
+from sqlalchemy import Connection
 
-AnyRow: TypeAlias = Row[*tuple[Any, ...]]
-"""A result row; columns are read by name (row.state, row.device_id)."""
+from app.sql import Statement
 
-_ROLLOUT_COLUMNS = "id, project_id, name, firmware_id, device_filter, state"
-_DEVICE_COLUMNS = "device_id, state, update_command_id"
+AnyRow = Any
+"""A result row: a named tuple whose fields are the selected columns (row.state, row.device_id)."""
 
-_CREATE_ROLLOUT = text(
+_ROLLOUT_COLUMNS = ("id", "project_id", "name", "firmware_id", "device_filter", "state")
+_DEVICE_COLUMNS = ("device_id", "state", "update_command_id")
+_SELECT_ROLLOUT = f"SELECT {', '.join(_ROLLOUT_COLUMNS)} FROM rollout"
+_SELECT_DEVICE = f"SELECT {', '.join(_DEVICE_COLUMNS)} FROM rollout_device"
+
+_CREATE_ROLLOUT = Statement(
     "INSERT INTO rollout (project_id, name, firmware_id, device_filter, state) "
-    "VALUES (:project_id, :name, :firmware_id, :device_filter, 'init') RETURNING id"
+    "VALUES (:project_id, :name, :firmware_id, :device_filter, 'init') RETURNING id",
+    ["id"],
 )
-_FIND_ROLLOUT = text(f"SELECT {_ROLLOUT_COLUMNS} FROM rollout WHERE id = :rollout_id AND project_id = :project_id")
+_FIND_ROLLOUT = Statement(f"{_SELECT_ROLLOUT} WHERE id = :rollout_id AND project_id = :project_id", _ROLLOUT_COLUMNS)
 # PostgreSQL only: SQLite writers already hold the database's write lock (BEGIN IMMEDIATE).
-_FIND_ROLLOUT_FOR_SHARE = text(f"{_FIND_ROLLOUT.text} FOR SHARE")
-_MOVE_ROLLOUT = text("UPDATE rollout SET state = :target WHERE id = :rollout_id AND state = :expected")
-_DELETE_DEVICES = text("DELETE FROM rollout_device WHERE rollout_id = :rollout_id")
-_DELETE_ROLLOUT = text("DELETE FROM rollout WHERE id = :rollout_id")
+_FIND_ROLLOUT_FOR_SHARE = Statement(f"{_FIND_ROLLOUT.sql} FOR SHARE", _ROLLOUT_COLUMNS)
+_MOVE_ROLLOUT = Statement("UPDATE rollout SET state = :target WHERE id = :rollout_id AND state = :expected")
+_DELETE_DEVICES = Statement("DELETE FROM rollout_device WHERE rollout_id = :rollout_id")
+_DELETE_ROLLOUT = Statement("DELETE FROM rollout WHERE id = :rollout_id")
 # The ids travel as one array parameter and are inserted deduplicated in sorted order, so two
 # overlapping calls lock rows in the same order and cannot deadlock each other.
-_ADD_DEVICES = {
-    "postgresql": text(
-        "INSERT INTO rollout_device (rollout_id, device_id, state) "
-        "SELECT :rollout_id, d, 'init' FROM unnest(CAST(:ids AS text[])) AS d GROUP BY d ORDER BY d "
-        "ON CONFLICT DO NOTHING"
-    ),
-    # "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
-    "sqlite": text(
-        "INSERT INTO rollout_device (rollout_id, device_id, state) "
-        "SELECT :rollout_id, value, 'init' FROM json_each(:ids) WHERE true GROUP BY value ORDER BY value "
-        "ON CONFLICT DO NOTHING"
-    ),
-}
-_FIND_DEVICE = text(
-    f"SELECT {_DEVICE_COLUMNS} FROM rollout_device WHERE rollout_id = :rollout_id AND device_id = :device_id"
+_ADD_DEVICES_POSTGRESQL = Statement(
+    "INSERT INTO rollout_device (rollout_id, device_id, state) "
+    "SELECT :rollout_id, d, 'init' FROM unnest(CAST(:ids AS text[])) AS d GROUP BY d ORDER BY d "
+    "ON CONFLICT DO NOTHING"
 )
-_MOVE_DEVICE = text(
+# "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+_ADD_DEVICES_SQLITE = Statement(
+    "INSERT INTO rollout_device (rollout_id, device_id, state) "
+    "SELECT :rollout_id, value, 'init' FROM json_each(:ids) WHERE true GROUP BY value ORDER BY value "
+    "ON CONFLICT DO NOTHING"
+)
+_FIND_DEVICE = Statement(f"{_SELECT_DEVICE} WHERE rollout_id = :rollout_id AND device_id = :device_id", _DEVICE_COLUMNS)
+_MOVE_DEVICE = Statement(
     "UPDATE rollout_device SET state = :target, update_command_id = COALESCE(:update_command_id, update_command_id) "
     "WHERE rollout_id = :rollout_id AND device_id = :device_id AND state = :expected"
 )
@@ -57,14 +58,14 @@ def create_rollout(
     session: Connection, *, project_id: str, name: str | None, firmware_id: str, device_filter: str
 ) -> int:
     values = {"project_id": project_id, "name": name, "firmware_id": firmware_id, "device_filter": device_filter}
-    rollout_id: int = session.execute(_CREATE_ROLLOUT, values).scalar_one()
+    rollout_id: int = _CREATE_ROLLOUT.scalars(session, values)[0]
     return rollout_id
 
 
 def find_rollout(session: Connection, *, project_id: str, rollout_id: int, share_lock: bool = False) -> AnyRow | None:
     """The rollout with that id in that project; share_lock keeps it from changing state until commit."""
     statement = _FIND_ROLLOUT_FOR_SHARE if share_lock and session.dialect.name == "postgresql" else _FIND_ROLLOUT
-    return session.execute(statement, {"rollout_id": rollout_id, "project_id": project_id}).first()
+    return statement.first(session, {"rollout_id": rollout_id, "project_id": project_id})
 
 
 def list_rollouts(
@@ -78,36 +79,37 @@ def list_rollouts(
 ) -> Sequence[AnyRow]:
     """Rollouts in id order; `within` (when not None) limits them to those projects."""
     params: dict[str, Any] = {"project_id": project_id, "state": state, "after": after, "limit": limit}
-    statement = _list_rollouts_statement(
-        project_id is not None, within is not None, state is not None, after is not None, limit is not None
-    )
-    if within is not None:
-        params["within"] = sorted(within)
-    return session.execute(statement, params).all()
+    filters = (project_id is not None, state is not None, after is not None, limit is not None)
+    if within is None:
+        return _list_rollouts_statement(*filters).rows(session, params)
+    # One placeholder per granted project; users have few, so this statement is not worth keeping.
+    names = [f"within_{index}" for index in range(len(within))]
+    params.update(zip(names, sorted(within), strict=True))
+    return Statement(_rollouts_sql(*filters, within=names), _ROLLOUT_COLUMNS).rows(session, params)
 
 
 def move_rollout(session: Connection, *, rollout_id: int, expected: str, target: str) -> bool:
     """Set the state only if it is still `expected`; False means someone else changed it first."""
-    result = session.execute(_MOVE_ROLLOUT, {"rollout_id": rollout_id, "expected": expected, "target": target})
-    return _rowcount(result) == 1
+    return _MOVE_ROLLOUT.rowcount(session, {"rollout_id": rollout_id, "expected": expected, "target": target}) == 1
 
 
 def delete_rollout(session: Connection, *, rollout_id: int) -> None:
-    session.execute(_DELETE_DEVICES, {"rollout_id": rollout_id})
-    session.execute(_DELETE_ROLLOUT, {"rollout_id": rollout_id})
+    _DELETE_DEVICES.rowcount(session, {"rollout_id": rollout_id})
+    _DELETE_ROLLOUT.rowcount(session, {"rollout_id": rollout_id})
 
 
 def add_devices(session: Connection, *, rollout_id: int, device_ids: Sequence[str]) -> None:
     """Insert the devices not yet in the rollout in one statement; existing ones are left as they are."""
     if not device_ids:
         return
-    postgres = session.dialect.name == "postgresql"
-    ids: Any = list(device_ids) if postgres else json.dumps(list(device_ids))
-    session.execute(_ADD_DEVICES["postgresql" if postgres else "sqlite"], {"rollout_id": rollout_id, "ids": ids})
+    if session.dialect.name == "postgresql":
+        _ADD_DEVICES_POSTGRESQL.rowcount(session, {"rollout_id": rollout_id, "ids": list(device_ids)})
+    else:
+        _ADD_DEVICES_SQLITE.rowcount(session, {"rollout_id": rollout_id, "ids": json.dumps(list(device_ids))})
 
 
 def find_device(session: Connection, *, rollout_id: int, device_id: str) -> AnyRow | None:
-    return session.execute(_FIND_DEVICE, {"rollout_id": rollout_id, "device_id": device_id}).first()
+    return _FIND_DEVICE.first(session, {"rollout_id": rollout_id, "device_id": device_id})
 
 
 def list_devices(
@@ -116,7 +118,7 @@ def list_devices(
     """The rollout's devices in id order, optionally one state only, after an id, at most `limit`."""
     statement = _list_devices_statement(state is not None, after is not None, limit is not None)
     params = {"rollout_id": rollout_id, "state": state, "after": after, "limit": limit}
-    return session.execute(statement, params).all()
+    return statement.rows(session, params)
 
 
 def move_device(
@@ -130,38 +132,31 @@ def move_device(
         "target": target,
         "update_command_id": update_command_id,
     }
-    return _rowcount(session.execute(_MOVE_DEVICE, params)) == 1
+    return _MOVE_DEVICE.rowcount(session, params) == 1
 
 
 @functools.cache
-def _list_rollouts_statement(by_project: bool, within: bool, by_state: bool, after: bool, limit: bool) -> TextClause:
-    conditions = [
-        condition
-        for wanted, condition in (
-            (by_project, "project_id = :project_id"),
-            (within, "project_id IN :within"),
-            (by_state, "state = :state"),
-            (after, "id > :after"),
-        )
-        if wanted
-    ]
-    statement = text(_select(f"SELECT {_ROLLOUT_COLUMNS} FROM rollout", conditions, "id", limit))
-    # An expanding parameter: one placeholder per granted project.
-    return statement.bindparams(bindparam("within", expanding=True)) if within else statement
+def _list_rollouts_statement(by_project: bool, by_state: bool, after: bool, limit: bool) -> Statement:
+    return Statement(_rollouts_sql(by_project, by_state, after, limit, within=None), _ROLLOUT_COLUMNS)
+
+
+def _rollouts_sql(by_project: bool, by_state: bool, after: bool, limit: bool, *, within: list[str] | None) -> str:
+    conditions = [c for wanted, c in ((by_project, "project_id = :project_id"), (by_state, "state = :state")) if wanted]
+    if within is not None:
+        # A user granted no project may list nothing.
+        conditions.append(f"project_id IN ({', '.join(':' + name for name in within)})" if within else "1 = 0")
+    if after:
+        conditions.append("id > :after")
+    return _select(_SELECT_ROLLOUT, conditions, "id", limit)
 
 
 @functools.cache
-def _list_devices_statement(by_state: bool, after: bool, limit: bool) -> TextClause:
+def _list_devices_statement(by_state: bool, after: bool, limit: bool) -> Statement:
     conditions = ["rollout_id = :rollout_id"]
     conditions += [c for wanted, c in ((by_state, "state = :state"), (after, "device_id > :after")) if wanted]
-    return text(_select(f"SELECT {_DEVICE_COLUMNS} FROM rollout_device", conditions, "device_id", limit))
+    return Statement(_select(_SELECT_DEVICE, conditions, "device_id", limit), _DEVICE_COLUMNS)
 
 
 def _select(head: str, conditions: list[str], order: str, limit: bool) -> str:
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"{head}{where} ORDER BY {order}" + (" LIMIT :limit" if limit else "")
-
-
-def _rowcount(result: CursorResult[*tuple[Any, ...]]) -> int:
-    count: int = result.rowcount
-    return count
