@@ -73,8 +73,12 @@ class ConnectionLease:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
+            self._connection = None
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

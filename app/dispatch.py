@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from app.db import ConnectionLease
 from app.frames import BadCommand, Command, Frame, check_command, describe_kind
+from app.jsonio import array_chunks, dumps
 from app.keys import Caller
 from app.validation import describe_validation_error
 
@@ -32,6 +35,8 @@ class Outcome:
     status: int
     result: Any = None
     message: str = ""
+    stream: Iterator[Any] | None = None
+    """Instead of result: the items of an array result, to be written as they are read."""
 
 
 class Dispatcher:
@@ -51,28 +56,48 @@ class Dispatcher:
         self._server_address = server_address
 
     def run_frame(self, frame: Frame, received: float, caller: Caller) -> dict[str, Any]:
-        """The response frame: one entry per command, in order."""
-        with ConnectionLease(self._engine) as lease:
-            responses = [self._entry(raw, index, received, caller, lease) for index, raw in enumerate(frame.cmds)]
-        out: dict[str, Any] = {"v": 1, "src": frame.dst or self._server_address}
+        """The response frame as a dict (streamed results read in full)."""
+        answer: dict[str, Any] = json.loads(b"".join(self.stream_frame(frame, received, caller)))
+        return answer
+
+    def stream_frame(self, frame: Frame, received: float, caller: Caller) -> Iterator[bytes]:
+        """The response frame as JSON chunks: one entry per command, in order. Each command runs when
+        its turn to be written comes, so a streamed result is read out before the next command starts."""
+        head: dict[str, Any] = {"v": 1, "src": frame.dst or self._server_address}
         if frame.src is not None:
-            out["dst"] = frame.src
-        out["resp"] = responses
-        return out
+            head["dst"] = frame.src
+        yield dumps(head)[:-1] + b',"resp":['
+        with ConnectionLease(self._engine) as lease:
+            for index, raw in enumerate(frame.cmds):
+                if index:
+                    yield b","
+                yield from self._entry(raw, index, received, caller, lease)
+        yield b"]}"
 
     def call(self, spec: MethodSpec[Any, Any], args: Any, caller: Caller) -> Outcome:
         """Run one method with raw args (the per-method HTTP routes come in here)."""
         if not isinstance(args, dict):
             return Outcome(Status.INVALID_ARGUMENT, message=f"args: must be an object, got {describe_kind(args)}")
-        with ConnectionLease(self._engine) as lease:
-            return self._run(spec, args, caller, lease)
+        lease = ConnectionLease(self._engine)
+        outcome = self._run(spec, args, caller, lease)
+        if outcome.stream is None:
+            lease.close()
+            return outcome
+        return replace(outcome, stream=_closing(outcome.stream, lease))
 
-    def _entry(self, raw: Any, index: int, received: float, caller: Caller, lease: ConnectionLease) -> dict[str, Any]:
+    def _entry(self, raw: Any, index: int, received: float, caller: Caller, lease: ConnectionLease) -> Iterator[bytes]:
         checked = check_command(raw, index)
         if isinstance(checked, BadCommand):
-            return _response(checked.id, Outcome(checked.status, message=checked.message))
+            yield dumps(_response(checked.id, Outcome(checked.status, message=checked.message)))
+            return
         outcome = self._command(checked, received, caller, lease)
-        return _response(checked.id, outcome, has_result=self._has_result(checked.cmd))
+        entry = _response(checked.id, outcome, has_result=self._has_result(checked.cmd))
+        if outcome.stream is None:
+            yield dumps(entry)
+            return
+        yield dumps(entry)[:-1] + b',"resp":'
+        yield from array_chunks(outcome.stream)
+        yield b"}"
 
     def _command(self, command: Command, received: float, caller: Caller, lease: ConnectionLease) -> Outcome:
         spec = self.methods.get(command.cmd)
@@ -104,9 +129,12 @@ class Dispatcher:
         try:
             if factory is None:
                 raise RpcError(f"{spec.wire_name} is not implemented by this server", status=Status.UNIMPLEMENTED)
-            with lease.transaction(writes=not spec.readonly) as session:
-                handler = getattr(factory(session, caller), spec.attr)
-                result = handler(args)
+            with ExitStack() as scope:
+                session = scope.enter_context(lease.transaction(writes=not spec.readonly))
+                result = getattr(factory(session, caller), spec.attr)(args)
+                if spec.result_item is not None and not isinstance(result, list):
+                    # An array handed over as an iterator streams: its transaction stays open until it is read.
+                    return Outcome(Status.OK, stream=_streamed(spec, result, scope.pop_all()))
             return Outcome(Status.OK, result=spec.dump_result(result))
         except RpcError as exc:
             return Outcome(exc.status, message=exc.status_msg)
@@ -118,6 +146,19 @@ class Dispatcher:
     def _has_result(self, cmd: str) -> bool:
         spec = self.methods.get(cmd)
         return spec is not None and spec.result is not None
+
+
+def _streamed(spec: MethodSpec[Any, Any], items: Iterable[Any], scope: ExitStack) -> Iterator[Any]:
+    """The items as they go on the wire; the transaction ends (commits) when they are all read."""
+    with scope:
+        yield from spec.dump_items(items)
+
+
+def _closing(items: Iterator[Any], lease: ConnectionLease) -> Iterator[Any]:
+    try:
+        yield from items
+    finally:
+        lease.close()
 
 
 def _response(command_id: int | None, outcome: Outcome, *, has_result: bool = False) -> dict[str, Any]:

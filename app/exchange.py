@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -14,10 +14,14 @@ from rollout_api.status import Status
 from app.auth import Authenticator, AuthError
 from app.dispatch import Dispatcher
 from app.frames import FrameError, decode_json, parse_frame
+from app.jsonio import array_chunks, dumps
 
 log = logging.getLogger("app.exchange")
 
-Answer = tuple[int, bytes]
+Answer = tuple[int, bytes | Iterator[bytes]]
+"""HTTP status and body: bytes, or chunks to send as they are produced."""
+# Answers up to this size are built whole; larger ones (a streamed array) go out in chunks.
+BUFFER_LIMIT = 1 << 20
 
 
 class Exchange:
@@ -34,7 +38,7 @@ class Exchange:
             frame = parse_frame(body, max_commands=self._max_commands)
             caller = self._authenticator.caller(authorization=authorization, frame_key=frame.key)
             frame = replace(frame, src=self._authenticator.frame_source(caller, frame.src))
-            return 200, _json(self._dispatcher.run_frame(frame, received, caller))
+            return 200, _buffer_small(self._dispatcher.stream_frame(frame, received, caller))
         except (FrameError, AuthError) as exc:
             return error(exc.status, exc.message)
         except Exception:
@@ -52,20 +56,35 @@ class Exchange:
             return _internal_error(spec.wire_name)
         if outcome.status != Status.OK:
             return error(outcome.status, outcome.message)
-        return 200, _json(outcome.result)
+        if outcome.stream is not None:
+            return 200, _buffer_small(array_chunks(outcome.stream))
+        return 200, dumps(outcome.result)
 
 
 def error(status: int, message: str) -> Answer:
     """The error object, with the status code as the HTTP status."""
-    return int(status), _json({"status": int(status), "status_msg": message})
+    return int(status), dumps({"status": int(status), "status_msg": message})
+
+
+def _buffer_small(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
+    """Small answers as one body (one worker-thread hop); past BUFFER_LIMIT, the rest streams."""
+    buffered: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        buffered.append(chunk)
+        size += len(chunk)
+        if size > BUFFER_LIMIT:
+            return _then(b"".join(buffered), chunks)
+    return b"".join(buffered)
+
+
+def _then(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    # A generator, so closing it (the client went away) closes `rest` and ends its transaction.
+    yield first
+    yield from rest
 
 
 def _internal_error(where: str) -> Answer:
     request_id = uuid.uuid4().hex[:12]
     log.exception("internal error in %s (request id %s)", where, request_id)
     return error(Status.INTERNAL, f"internal error; request id {request_id}")
-
-
-def _json(value: Any) -> bytes:
-    # ASCII escapes keep any string the caller sent (even a lone surrogate) encodable.
-    return json.dumps(value, separators=(",", ":")).encode()

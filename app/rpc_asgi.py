@@ -90,6 +90,18 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _respond(send: Send, answer: Answer) -> None:
     status, body = answer
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    if isinstance(body, bytes):
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    # A streamed answer: each chunk is produced on a worker thread (it reads from the database).
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    try:
+        while (chunk := await run_in_threadpool(next, body, None)) is not None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            await run_in_threadpool(close)

@@ -8,8 +8,9 @@ dialect (sqlite3 takes :name itself, psycopg wants %(name)s); rows come back as 
 from __future__ import annotations
 
 import re
+import uuid
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -37,6 +38,22 @@ class Statement:
         assert self._row is not None, "first() of a statement that returns no columns"
         row = self._run(connection, params, "one")
         return None if row is None else self._row._make(row)
+
+    def iterate(self, connection: Connection, params: Mapping[str, Any], *, batch: int = 2000) -> Iterator[Any]:
+        """Rows a batch at a time, so a result of millions of rows never sits in memory whole."""
+        assert self._row is not None, "iterate() of a statement that returns no columns"
+        postgres = connection.dialect.name == "postgresql"
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        # psycopg sends a plain cursor's whole result at once; a named (server-side) cursor pages it.
+        cursor = driver.cursor(name=f"stream_{uuid.uuid4().hex}") if postgres else driver.cursor()
+        try:
+            cursor.execute(self._pyformat if postgres else self.sql, params)
+            make = self._row._make
+            while rows := cursor.fetchmany(batch):
+                yield from map(make, rows)
+        finally:
+            cursor.close()
 
     def scalars(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         return [row[0] for row in self._run(connection, params, "all")]

@@ -163,13 +163,15 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
     types.model(
         args_model, {**args_schema, "doc": f"Arguments of {service.folder}.{method.name}."}, "/args", is_args=True
     )
-    result_type = None
+    result_type = result_item = None
     result = definition.get("result")
     if result is not None:
         result_type = method.name + "Result"
         resolved = types.resolve(result, result_type, "/result", is_args=False)
         if resolved.annotation != result_type:
             types.aliases.append(AliasIR(name=result_type, annotation=resolved.annotation))
+        if result["type"] == "array":
+            result_item = resolved.annotation.removeprefix("list[").removesuffix("]")
     args = next(m for m in types.models if m.name == args_model).fields
     return MethodIR(
         name=method.name,
@@ -183,6 +185,7 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         args_model=args_model,
         args=args,
         result_type=result_type,
+        result_item=result_item,
         page_item=_page_item(definition, result_type),
         page_cursor=naming.field_name("id"),
         page_size=min(_DEFAULT_PAGE_SIZE, definition["args"].get("limit", {}).get("maximum", _DEFAULT_PAGE_SIZE)),

@@ -72,11 +72,20 @@ class MethodIR:
     args_model: str
     args: tuple[FieldIR, ...]
     result_type: str | None
+    result_item: str | None  # the item type when the result is an array: handlers may stream such results
     page_item: str | None  # item class when the method pages with limit/after over items that have an id
     page_cursor: str  # the item's Python attribute that holds its id, for `after`
     page_size: int  # default page size of the iterator: 1000, or less when `limit` allows less
     definition: dict[str, Any]  # normalised definition without examples, for docs and validation
     examples: tuple[dict[str, Any], ...]
+
+
+    @property
+    def handler_result(self) -> str:
+        """What the server contract's method returns: array results may be any iterable, so they can stream."""
+        if self.result_item is not None:
+            return f"Iterable[{self.result_item}]"
+        return self.result_type or "None"
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,10 @@ class ServiceIR:
     models: tuple[ModelIR, ...]  # in dependency order: nested models first
     aliases: tuple[AliasIR, ...]
     client_names: tuple[str, ...]  # the model, enum and alias names that client signatures use
+
+    @property
+    def model_names(self) -> frozenset[str]:
+        return frozenset(m.name for m in self.models)
 
 
 @dataclass(frozen=True)

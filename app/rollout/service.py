@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rollout_api.errors import Conflict, InvalidArgument, NotFound, TooLarge
@@ -17,9 +17,7 @@ from rollout_api.rollout.models import (
     GetResult,
     ListArgs,
     ListDevicesArgs,
-    ListDevicesResult,
     ListDevicesResultItem,
-    ListResult,
     ListResultItem,
     SetDeviceStateArgs,
     SetStateArgs,
@@ -66,7 +64,7 @@ class RolloutHandlers:
         row = self._rollout(args.projectid, args.rolloutid)
         return GetResult.model_validate(_rollout_fields(row))
 
-    def list(self, args: ListArgs) -> ListResult:
+    def list(self, args: ListArgs) -> list[ListResultItem]:
         self._check_length("args.projectid", args.projectid)
         self._check_length("args.after", args.after)
         if args.state is not None and args.state not in ROLLOUT_STATES:
@@ -117,10 +115,14 @@ class RolloutHandlers:
             row = self._rollout(args.projectid, args.rolloutid)
         raise Conflict(f"rollout {row.id} kept changing state; try again")
 
-    def list_devices(self, args: ListDevicesArgs) -> ListDevicesResult:
+    def list_devices(self, args: ListDevicesArgs) -> Iterable[ListDevicesResultItem]:
         self._check_length("args.after", args.after)
         row = self._rollout(args.projectid, args.rolloutid)
         state = None if args.state is None else args.state.value
+        if args.limit is None:
+            # Without a limit the answer may hold millions of devices: it streams, a batch at a time.
+            stream = store.iter_devices(self._session, rollout_id=row.id, state=state, after=args.after)
+            return (ListDevicesResultItem.model_validate(_device_fields(r)) for r in stream)
         rows = store.list_devices(self._session, rollout_id=row.id, state=state, after=args.after, limit=args.limit)
         return [ListDevicesResultItem.model_validate(_device_fields(r)) for r in rows]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -119,6 +119,12 @@ def list_devices(
     statement = _list_devices_statement(state is not None, after is not None, limit is not None)
     params = {"rollout_id": rollout_id, "state": state, "after": after, "limit": limit}
     return statement.rows(session, params)
+
+
+def iter_devices(session: Connection, *, rollout_id: int, state: str | None, after: str | None) -> Iterator[AnyRow]:
+    """Every matching device in id order, read a batch at a time: for rollouts of millions of devices."""
+    statement = _list_devices_statement(state is not None, after is not None, False)
+    return statement.iterate(session, {"rollout_id": rollout_id, "state": state, "after": after})
 
 
 def move_device(

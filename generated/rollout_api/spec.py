@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +33,8 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     args_model: type[ArgsT]
     result: TypeAdapter[ResultT] | None
     """Validates and serialises the result; None when the method answers nothing."""
+    result_item: TypeAdapter[Any] | None
+    """For array results: validates and serialises one item, so a server can stream the array."""
     definition: Mapping[str, Any]
     """The normalised definition (args, required_args, result) as JSON Schema."""
     examples: tuple[Mapping[str, Any], ...]
@@ -47,6 +49,14 @@ class MethodSpec(Generic[ArgsT, ResultT]):
         if self.result is None:
             return None
         return self.result.dump_python(result, mode="json", by_alias=True, exclude_none=True)
+
+    def dump_items(self, items: Iterable[Any]) -> Iterator[Any]:
+        """An array result's items as they go on the wire, one at a time."""
+        if self.result_item is None:
+            raise TypeError(f"{self.wire_name} does not answer an array")
+        dump = self.result_item.dump_python
+        for item in items:
+            yield dump(item, mode="json", by_alias=True, exclude_none=True)
 
     def load_result(self, data: Any) -> ResultT:
         """Validate a result received from the wire."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter
@@ -19,7 +19,9 @@ from rollout_api.rollout.models import (
     ListArgs,
     ListDevicesArgs,
     ListDevicesResult,
+    ListDevicesResultItem,
     ListResult,
+    ListResultItem,
     SetDeviceStateArgs,
     SetStateArgs,
 )
@@ -45,11 +47,11 @@ class RolloutService(Protocol):
         """Returns info about a particular rollout."""
         ...
 
-    def list(self, args: ListArgs) -> ListResult:
+    def list(self, args: ListArgs) -> Iterable[ListResultItem]:
         """Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned."""
         ...
 
-    def list_devices(self, args: ListDevicesArgs) -> ListDevicesResult:
+    def list_devices(self, args: ListDevicesArgs) -> Iterable[ListDevicesResultItem]:
         """Returns the list of devices previously added to the rollout."""
         ...
 
@@ -77,10 +79,10 @@ class RolloutServiceBase:
     def get(self, args: GetArgs) -> GetResult:
         raise Unimplemented("/v1/Rollout.Get is not implemented by this server")
 
-    def list(self, args: ListArgs) -> ListResult:
+    def list(self, args: ListArgs) -> Iterable[ListResultItem]:
         raise Unimplemented("/v1/Rollout.List is not implemented by this server")
 
-    def list_devices(self, args: ListDevicesArgs) -> ListDevicesResult:
+    def list_devices(self, args: ListDevicesArgs) -> Iterable[ListDevicesResultItem]:
         raise Unimplemented("/v1/Rollout.ListDevices is not implemented by this server")
 
     def set_device_state(self, args: SetDeviceStateArgs) -> None:
@@ -100,6 +102,7 @@ ADD_DEVICES: MethodSpec[AddDevicesArgs, None] = MethodSpec(
     roles=("backend", "admin"),
     args_model=AddDevicesArgs,
     result=None,
+    result_item=None,
     definition={
         "doc": "Adds devices to the rollout. Mostly used by the backend.",
         "roles": ["backend", "admin"],
@@ -150,6 +153,7 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
     roles=(),
     args_model=CreateArgs,
     result=TypeAdapter(CreateResult),
+    result_item=None,
     definition={
         "doc": "Creates new rollout.",
         "args": {
@@ -209,6 +213,7 @@ DELETE: MethodSpec[DeleteArgs, None] = MethodSpec(
     roles=(),
     args_model=DeleteArgs,
     result=None,
+    result_item=None,
     definition={
         "doc": "Deletes the rollout.",
         "args": {
@@ -253,6 +258,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
     roles=(),
     args_model=GetArgs,
     result=TypeAdapter(GetResult),
+    result_item=None,
     definition={
         "doc": "Returns info about a particular rollout.",
         "readonly": True,
@@ -319,6 +325,7 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
     roles=(),
     args_model=ListArgs,
     result=TypeAdapter(ListResult),
+    result_item=TypeAdapter(ListResultItem),
     definition={
         "doc": "Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
         "readonly": True,
@@ -402,6 +409,7 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
     roles=(),
     args_model=ListDevicesArgs,
     result=TypeAdapter(ListDevicesResult),
+    result_item=TypeAdapter(ListDevicesResultItem),
     definition={
         "doc": "Returns the list of devices previously added to the rollout.",
         "readonly": True,
@@ -480,6 +488,7 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
     roles=("backend", "admin"),
     args_model=SetDeviceStateArgs,
     result=None,
+    result_item=None,
     definition={
         "doc": "Changes the state of the device in rollout. Used by the backend.",
         "roles": ["backend", "admin"],
@@ -533,6 +542,7 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
     roles=(),
     args_model=SetStateArgs,
     result=None,
+    result_item=None,
     definition={
         "doc": "Changes state of the rollout.",
         "args": {

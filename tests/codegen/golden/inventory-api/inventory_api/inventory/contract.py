@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter
@@ -14,6 +14,7 @@ from inventory_api.inventory.models import (
     AddItemResult,
     ListItemsArgs,
     ListItemsResult,
+    ListItemsResultItem,
     MoveArgs,
     RemoveArgs,
 )
@@ -27,7 +28,7 @@ class InventoryService(Protocol):
         """Adds a stock item and answers its id."""
         ...
 
-    def list_items(self, args: ListItemsArgs) -> ListItemsResult:
+    def list_items(self, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
         """Lists the items of a warehouse in sku order."""
         ...
 
@@ -46,7 +47,7 @@ class InventoryServiceBase:
     def add_item(self, args: AddItemArgs) -> AddItemResult:
         raise Unimplemented("/v1/Inventory.AddItem is not implemented by this server")
 
-    def list_items(self, args: ListItemsArgs) -> ListItemsResult:
+    def list_items(self, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
         raise Unimplemented("/v1/Inventory.ListItems is not implemented by this server")
 
     def move(self, args: MoveArgs) -> None:
@@ -66,6 +67,7 @@ ADD_ITEM: MethodSpec[AddItemArgs, AddItemResult] = MethodSpec(
     roles=(),
     args_model=AddItemArgs,
     result=TypeAdapter(AddItemResult),
+    result_item=None,
     definition={
         "doc": "Adds a stock item and answers its id.",
         "args": {
@@ -146,6 +148,7 @@ LIST_ITEMS: MethodSpec[ListItemsArgs, ListItemsResult] = MethodSpec(
     roles=(),
     args_model=ListItemsArgs,
     result=TypeAdapter(ListItemsResult),
+    result_item=TypeAdapter(ListItemsResultItem),
     definition={
         "doc": "Lists the items of a warehouse in sku order.",
         "readonly": True,
@@ -237,6 +240,7 @@ MOVE: MethodSpec[MoveArgs, None] = MethodSpec(
     roles=(),
     args_model=MoveArgs,
     result=None,
+    result_item=None,
     definition={
         "doc": "Moves items from one warehouse to another; answers nothing.",
         "args": {
@@ -292,6 +296,7 @@ REMOVE: MethodSpec[RemoveArgs, None] = MethodSpec(
     roles=("admin",),
     args_model=RemoveArgs,
     result=None,
+    result_item=None,
     definition={
         "doc": "Removes an item from the inventory.",
         "roles": ["admin"],
