@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ log = logging.getLogger("app.exchange")
 
 Answer = tuple[int, bytes | Iterator[bytes]]
 """HTTP status and body: bytes, or chunks to send as they are produced."""
+# Frames up to this size whose commands are all bounded reads run on the event loop (on SQLite).
+QUICK_BODY_LIMIT = 64 * 1024
 # Answers up to this size are built whole; larger ones (a streamed array) go out in chunks.
 BUFFER_LIMIT = 1 << 20
 
@@ -27,10 +30,42 @@ BUFFER_LIMIT = 1 << 20
 class Exchange:
     """Authenticates, parses and dispatches; every failure becomes the API's error object."""
 
-    def __init__(self, *, dispatcher: Dispatcher, authenticator: Authenticator, max_commands: int) -> None:
+    def __init__(
+        self, *, dispatcher: Dispatcher, authenticator: Authenticator, max_commands: int, quick_reads: bool
+    ) -> None:
         self._dispatcher = dispatcher
         self._authenticator = authenticator
         self._max_commands = max_commands
+        self._quick_reads = quick_reads
+
+    def frame_is_quick(self, body: bytes) -> bool:
+        """True when every command is a bounded read (see method_is_quick) in a small frame."""
+        if not self._quick_reads or len(body) > QUICK_BODY_LIMIT:
+            return False
+        try:
+            cmds = json.loads(body).get("cmds")
+        except (ValueError, AttributeError, RecursionError):
+            return True  # not a frame: answered with an error at once
+        return isinstance(cmds, list) and all(self._bounded_read(command) for command in cmds)
+
+    def method_is_quick(self, spec: MethodSpec[Any, Any], body: bytes) -> bool:
+        if not self._quick_reads or len(body) > QUICK_BODY_LIMIT:
+            return False
+        try:
+            args = json.loads(body) if body.strip() else {}
+        except (ValueError, RecursionError):
+            return True
+        return self._bounded_read({"cmd": spec.wire_name, "args": args})
+
+    def _bounded_read(self, command: Any) -> bool:
+        """A read-only method whose answer is one object, or a page of at most `limit` items."""
+        if not isinstance(command, dict):
+            return True
+        spec = self._dispatcher.methods.get(command.get("cmd"))  # type: ignore[arg-type]
+        if spec is None or not spec.readonly:
+            return spec is None
+        args = command.get("args")
+        return spec.result_item is None or (isinstance(args, dict) and isinstance(args.get("limit"), int))
 
     def frame(self, body: bytes, authorization: str | None, received: float) -> Answer:
         """POST /v1: a response frame with HTTP 200, or an error object when the request is refused whole."""

@@ -56,10 +56,14 @@ class RpcApp:
         work: Callable[[], Answer]
         if path == FRAME_PATH:
             work = partial(self._exchange.frame, body, authorization, received)
+            quick = self._exchange.frame_is_quick(body)
         else:
-            work = partial(self._exchange.method, self._methods[path], body, authorization)
-        # The database calls block, so they run on a worker thread while the event loop serves others.
-        await _respond(send, await run_in_threadpool(work))
+            spec = self._methods[path]
+            work = partial(self._exchange.method, spec, body, authorization)
+            quick = self._exchange.method_is_quick(spec, body)
+        # Database calls block. Quick reads run right here: handing them to a worker thread would cost
+        # more than the read itself. Everything else runs on a worker thread while the loop serves others.
+        await _respond(send, work() if quick else await run_in_threadpool(work))
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | Answer:

@@ -38,7 +38,11 @@ def create_app(settings: Settings) -> RpcApp:
         methods=METHODS, handlers=handler_factories(settings), engine=engine, server_address=settings.server_address
     )
     authenticator = Authenticator(engine, disabled=settings.auth_disabled, cache_seconds=settings.auth_cache_seconds)
-    exchange = Exchange(dispatcher=dispatcher, authenticator=authenticator, max_commands=settings.max_commands)
+    # Local SQLite reads take microseconds; PostgreSQL reads wait on the network, so they keep to threads.
+    quick_reads = engine.dialect.name == "sqlite"
+    exchange = Exchange(
+        dispatcher=dispatcher, authenticator=authenticator, max_commands=settings.max_commands, quick_reads=quick_reads
+    )
     fastapi = FastAPI(title="Rollout service", version=_version(), description=API_DOC, docs_url=None, redoc_url=None)
     fastapi.state.engine = engine
     fastapi.state.dispatcher = dispatcher
