@@ -79,7 +79,6 @@ class MethodIR:
     definition: dict[str, Any]  # normalised definition without examples, for docs and validation
     examples: tuple[dict[str, Any], ...]
 
-
     @property
     def handler_result(self) -> str:
         """What the server contract's method returns: array results may be any iterable, so they can stream."""
