@@ -70,9 +70,12 @@ def check_generated(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Measure AddDevices of 100,000 devices and ListDevices pages at 1,000 vs 1,000,000 devices (SQLite)."""
-    install_project(session)
-    session.run("python", "-m", "bench.scale", *session.posargs)
+    """Compare the service with three peers under wrk, and time AddDevices/ListDevices at 1,000,000 devices.
+
+    Also on PostgreSQL (two processes of each server) when TEST_DATABASE_URL is set. Prints a table and writes
+    artifacts/bench-results.json; `nox -s bench -- --help` lists the options.
+    """
+    _bench(session, "--postgres" if _postgres_for_bench(session) else None)
 
 
 @nox.session(default=False)
@@ -121,3 +124,48 @@ def browser(session: nox.Session) -> None:
     session.run(
         "pytest", *(session.posargs or ["-q", "tests/browser"]), env={"RUN_BROWSER_TESTS": "1", "TEST_DATABASE_URL": ""}
     )
+
+
+@nox.session(default=False)
+def bench_smoke(session: nox.Session) -> None:
+    """The benchmark's smoke version (CI): seconds per scenario, 10,000 devices; fails on errors, never on speed."""
+    _bench(session, "--quick", "--postgres" if _postgres_for_bench(session) else None)
+
+
+def _bench(session: nox.Session, *options: str | None) -> None:
+    """Install the service with the peers' packages, make sure Debian's wrk is there, and run bench.run."""
+    import shutil
+
+    install_project(session, "bench")
+    if shutil.which("wrk") is None:
+        import os
+
+        if os.geteuid() != 0:
+            session.error("the benchmark needs wrk, Debian's HTTP load generator: sudo apt-get install -y wrk")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", "wrk", external=True, env=env)
+    session.run("python", "-m", "bench.run", *(o for o in options if o), *session.posargs)
+
+
+def _postgres_for_bench(session: nox.Session) -> bool:
+    import os
+
+    return bool(os.environ.get("TEST_DATABASE_URL")) and "--postgres" not in session.posargs
+
+
+@nox.session(default=False)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz the API: schemathesis on every OpenAPI operation, and random frames at POST /v1 (hypothesis).
+
+    FUZZ_EXAMPLES bounds the examples per test and per operation: a number as the first argument, else
+    the environment's, else 25 (CI-sized). `nox -s fuzz -- 500 -x` for a long local run; other
+    arguments go to pytest.
+    """
+    import os
+
+    install_project(session, "dev")
+    session.install("schemathesis==4.32.5", "hypothesis==6.170.17")
+    args = list(session.posargs)
+    examples = args.pop(0) if args and args[0].isdigit() else os.environ.get("FUZZ_EXAMPLES", "25")
+    session.run("pytest", "-q", "tests/fuzz", *args, env={"RUN_FUZZ": "1", "FUZZ_EXAMPLES": examples})

@@ -1,4 +1,4 @@
-"""Start `python -m app serve` on a free port for a benchmark, and stop it afterwards."""
+"""Start the service and the peers as child processes on free ports for a benchmark, and stop them afterwards."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,30 +32,86 @@ def admin_key(database_url: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-@contextmanager
-def running_server(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The server's base URL and process, ready to answer."""
+def migrate(database_url: str) -> None:
+    """Apply the service's migrations, as an operator would: `python -m app migrate`."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True, check=True)
+
+
+@dataclass
+class Service:
+    """One server process: its name, base URL, process and log file."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def service_command(kind: str, port: int) -> list[str]:
+    """The command line of the service ("ours") or of a peer module in bench.peers, one worker each."""
+    if kind == "ours":
+        return [sys.executable, "-m", "app", "serve"]
+    app = f"bench.peers.{kind}:app"
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+
+
+def start(name: str, kind: str, env: Mapping[str, str], log_folder: Path) -> Service:
+    """Start a server without waiting for it; `wait_ready` waits."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
+    log = log_folder / f"{name}.log"
+    environ = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            service_command(kind, port), cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT
+        )
+    return Service(name=name, url=f"http://127.0.0.1:{port}", process=process, log=log)
+
+
+def wait_ready(services: Sequence[Service], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for service in services:
         while True:
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{service.url}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("benchmark server did not start") from None
-                time.sleep(0.1)
-        yield url, process
+                pass
+            if service.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{service.name} did not start; its log ends:\n{service.log_tail()}")
+            time.sleep(0.1)
+
+
+def stop(services: Sequence[Service]) -> None:
+    for service in services:
+        if service.process.poll() is None:
+            service.process.terminate()
+    for service in services:
+        try:
+            service.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+
+
+@contextmanager
+def running(specs: Sequence[tuple[str, str, Mapping[str, str]]], log_folder: Path) -> Iterator[dict[str, Service]]:
+    """Start every (name, kind, env) at once and yield them by name once all answer /healthz."""
+    services: list[Service] = []
+    try:
+        for name, kind, env in specs:
+            services.append(start(name, kind, env, log_folder))
+        wait_ready(services)
+        yield {service.name: service for service in services}
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(services)
