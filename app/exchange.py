@@ -60,8 +60,9 @@ class Exchange:
     def _bounded_read(self, command: Any) -> bool:
         """A read-only method whose answer is one object, or a page of at most `limit` items."""
         if not isinstance(command, dict):
-            return True
-        spec = self._dispatcher.methods.get(command.get("cmd"))  # type: ignore[arg-type]
+            return True  # answered with an error at once
+        cmd = command.get("cmd")
+        spec = self._dispatcher.methods.get(cmd) if isinstance(cmd, str) else None
         if spec is None or not spec.readonly:
             return spec is None
         args = command.get("args")

@@ -55,7 +55,11 @@ def decode_json(body: bytes) -> Any:
     if not body.strip():
         raise FrameError(Status.INVALID_ARGUMENT, "body is empty; expected a JSON object")
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        # Only a \u escape can smuggle in a NUL or a lone surrogate: raw ones are not valid JSON or UTF-8.
+        if b"\\u" in body:
+            _check_strings(data, "body")
+        return data
     except json.JSONDecodeError as exc:
         raise FrameError(Status.INVALID_ARGUMENT, f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
     except UnicodeDecodeError as exc:
@@ -65,6 +69,26 @@ def decode_json(body: bytes) -> Any:
         raise FrameError(Status.INVALID_ARGUMENT, "body is not valid JSON: nested too deeply") from None
     except ValueError as exc:
         raise FrameError(Status.INVALID_ARGUMENT, f"body is not valid JSON: {exc}") from None
+
+
+def _check_strings(value: Any, where: str) -> None:
+    """Refuse text no database stores faithfully: NUL characters and unpaired surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise FrameError(Status.INVALID_ARGUMENT, f"{where}: text may not contain NUL (\\u0000)")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FrameError(
+                Status.INVALID_ARGUMENT, f"{where}: text holds an unpaired surrogate escape; send valid Unicode"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key, f"{where} (a key)")
+            _check_strings(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_strings(item, f"{where}[{index}]")
 
 
 def _reject_constant(name: str) -> Any:

@@ -88,6 +88,16 @@ FRAME_CASES: list[tuple[str, bytes, str]] = [
     ("cmds-object", b'{"v": 1, "cmds": {}}', "cmds: must be a list of commands, got an object"),
     ("cmds-string", b'{"v": 1, "cmds": "x"}', "cmds: must be a list of commands, got a string"),
     ("cmds-empty", b'{"v": 1, "cmds": []}', "cmds: must not be empty; send at least one command"),
+    (
+        "nul-in-a-string",
+        rb'{"v": 1, "cmds": [{"cmd": "/v1/Rollout.Get", "args": {"projectid": "a\u0000b", "rolloutid": "1"}}]}',
+        "body.cmds[0].args.projectid: text may not contain NUL (\\u0000)",
+    ),
+    (
+        "lone-surrogate",
+        rb'{"v": 1, "cmds": [{"cmd": "/v1/Rollout.AddDevices", "args": {"devices": ["d\ud800"]}}]}',
+        "body.cmds[0].args.devices[0]: text holds an unpaired surrogate escape; send valid Unicode",
+    ),
     ("src-number", b'{"v": 1, "src": 5, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "src: must be a string, got a number"),
     ("dst-list", b'{"v": 1, "dst": [], "cmds": [{"cmd": "/v1/Rollout.List"}]}', "dst: must be a string, got a list"),
     (
