@@ -113,3 +113,20 @@ def test_generated_package_imports_with_the_new_method(output: Path) -> None:
     assert found["has_result"] is False
     assert found["args"] == {"projectid": "p", "rolloutid": "r", "name": "n"}
     assert found["client"] is True
+
+
+def test_command_line_caller_gains_the_new_method(output: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rollout_api", "Rollout.Rename", "--help"],
+        cwd=output,
+        env=child_env({"PYTHONPATH": str(output)}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--projectid PROJECTID" in result.stdout
+    assert "--rolloutid ROLLOUTID" in result.stdout
+    assert "--name NAME" in result.stdout
+    assert RENAME["doc"] in result.stdout
