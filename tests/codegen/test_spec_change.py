@@ -129,4 +129,4 @@ def test_command_line_caller_gains_the_new_method(output: Path) -> None:
     assert "--projectid PROJECTID" in result.stdout
     assert "--rolloutid ROLLOUTID" in result.stdout
     assert "--name NAME" in result.stdout
-    assert RENAME["doc"] in result.stdout
+    assert "Renames the rollout." in result.stdout
