@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlmodel import col
 
-from app.rollout.store import AnyRow
-from app.sql import Statement
+from app.sql import AnyRow, Statement
 from app.tables import ApiKey, ProjectGrant
 
 ROLES = ("user", "backend", "admin")

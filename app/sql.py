@@ -15,6 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+AnyRow = Any
+"""A result row: a named tuple whose fields are the selected columns (row.state, row.device_id)."""
+
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 

@@ -27,8 +27,8 @@ from sqlalchemy import Connection
 from app.keys import Caller
 from app.rollout import store
 from app.rollout.states import DEVICE_STATES, DEVICE_TRANSITIONS, ROLLOUT_STATES, ROLLOUT_TRANSITIONS, allowed, refusal
-from app.rollout.store import AnyRow
 from app.settings import Settings
+from app.sql import AnyRow
 
 # A conditional update that loses a race re-reads and tries again; a few rounds always settle it.
 _RACE_RETRIES = 5

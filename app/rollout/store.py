@@ -13,10 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from app.sql import Statement
-
-AnyRow = Any
-"""A result row: a named tuple whose fields are the selected columns (row.state, row.device_id)."""
+from app.sql import AnyRow, Statement
 
 _ROLLOUT_COLUMNS = ("id", "project_id", "name", "firmware_id", "device_filter", "state")
 _DEVICE_COLUMNS = ("device_id", "state", "update_command_id")
