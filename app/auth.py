@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import Engine
 
-from app.db import transaction
+from app.db import session_scope
 from app.keys import Caller, caller_for_key, hash_key
 
 # Bounds the cache's memory whatever number of keys callers present.
@@ -51,7 +51,7 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        with transaction(self._engine, writes=False) as session:
+        with session_scope(self._engine, writes=False) as session:
             caller = caller_for_key(session, key)
         if caller is None:
             self._cache.pop(digest, None)

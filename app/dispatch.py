@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from rollout_api.errors import RpcError
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from app.db import ConnectionLease
+from app.db import ConnectionLease, Session
 from app.frames import BadCommand, Command, Frame, check_command, describe_kind
 from app.jsonio import array_chunks, dumps
 from app.keys import Caller
@@ -25,7 +25,7 @@ from app.validation import describe_validation_error
 
 log = logging.getLogger("app.dispatch")
 
-HandlerFactory = Callable[[Connection, Caller], object]
+HandlerFactory = Callable[[Session, Caller], object]
 
 
 @dataclass(frozen=True)

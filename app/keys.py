@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlmodel import col
 
+from app.db import Session
 from app.sql import AnyRow, Statement
 from app.tables import ApiKey, ProjectGrant
 
@@ -90,7 +91,7 @@ _KEY_OWNER = Statement(
 _GRANTED_PROJECTS = Statement("SELECT project_id FROM project_grant WHERE principal = :principal")
 
 
-def caller_for_key(session: Connection, key: str) -> Caller | None:
+def caller_for_key(session: Session, key: str) -> Caller | None:
     """The caller a key stands for, or None when it is unknown or revoked."""
     row = _KEY_OWNER.first(session, {"key_hash": hash_key(key)})
     if row is None:

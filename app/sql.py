@@ -1,4 +1,4 @@
-"""Hot-path SQL run straight on the driver's cursor, inside a transaction SQLAlchemy manages.
+"""Hot-path SQL run straight on the driver's cursor, in a command's Session (app/db.py).
 
 Going through SQLAlchemy's execution machinery costs about 50 microseconds per statement; the
 driver's cursor about 6. Statements here are plain SQL with :name parameters, rewritten once per
@@ -13,7 +13,7 @@ from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from app.db import Session
 
 AnyRow = Any
 """A result row: a named tuple whose fields are the selected columns (row.state, row.device_id)."""
@@ -32,24 +32,24 @@ class Statement:
         self._row: Any = namedtuple("Row", columns) if columns else None
         self._pyformat = _PARAMETER.sub(r"%(\1)s", sql)
 
-    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+    # `alone=True`: this statement is the whole command, and may run without BEGIN and COMMIT (see Session).
+
+    def rows(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> list[Any]:
         assert self._row is not None, "rows() of a statement that returns no columns"
         make = self._row._make
-        return [make(row) for row in self._run(connection, params, "all")]
+        return [make(row) for row in self._run(session, params, "all", alone)]
 
-    def first(self, connection: Connection, params: Mapping[str, Any]) -> Any | None:
+    def first(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> Any | None:
         assert self._row is not None, "first() of a statement that returns no columns"
-        row = self._run(connection, params, "one")
+        row = self._run(session, params, "one", alone)
         return None if row is None else self._row._make(row)
 
-    def iterate(self, connection: Connection, params: Mapping[str, Any], *, batch: int = 2000) -> Iterator[Any]:
+    def iterate(self, session: Session, params: Mapping[str, Any], *, batch: int = 2000) -> Iterator[Any]:
         """Rows a batch at a time, so a result of millions of rows never sits in memory whole."""
         assert self._row is not None, "iterate() of a statement that returns no columns"
-        postgres = connection.dialect.name == "postgresql"
-        driver = connection.connection.driver_connection
-        assert driver is not None
+        postgres = session.postgres
         # psycopg sends a plain cursor's whole result at once; a named (server-side) cursor pages it.
-        cursor = driver.cursor(name=f"stream_{uuid.uuid4().hex}") if postgres else driver.cursor()
+        cursor = session.cursor(name=f"stream_{uuid.uuid4().hex}" if postgres else None)
         try:
             cursor.execute(self._pyformat if postgres else self.sql, params)
             make = self._row._make
@@ -58,16 +58,16 @@ class Statement:
         finally:
             cursor.close()
 
-    def scalars(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
-        return [row[0] for row in self._run(connection, params, "all")]
+    def scalars(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> list[Any]:
+        return [row[0] for row in self._run(session, params, "all", alone)]
 
-    def rowcount(self, connection: Connection, params: Mapping[str, Any]) -> int:
-        count: int = self._run(connection, params, "count")
+    def rowcount(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> int:
+        count: int = self._run(session, params, "count", alone)
         return count
 
-    def _run(self, connection: Connection, params: Mapping[str, Any], fetch: str) -> Any:
-        sql = self._pyformat if connection.dialect.name == "postgresql" else self.sql
-        cursor = connection.connection.cursor()
+    def _run(self, session: Session, params: Mapping[str, Any], fetch: str, alone: bool) -> Any:
+        sql = self._pyformat if session.postgres else self.sql
+        cursor = session.cursor(alone=alone)
         try:
             cursor.execute(sql, params)
             if fetch == "all":

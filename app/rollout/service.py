@@ -22,11 +22,19 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
-from sqlalchemy import Connection
 
+from app.db import Session
 from app.keys import Caller
 from app.rollout import store
-from app.rollout.states import DEVICE_STATES, DEVICE_TRANSITIONS, ROLLOUT_STATES, ROLLOUT_TRANSITIONS, allowed, refusal
+from app.rollout.states import (
+    DEVICE_STATES,
+    DEVICE_TRANSITIONS,
+    ROLLOUT_STATES,
+    ROLLOUT_TRANSITIONS,
+    allowed,
+    refusal,
+    sources,
+)
 from app.settings import Settings
 from app.sql import AnyRow
 
@@ -38,7 +46,7 @@ _MAX_ROLLOUT_KEY_DIGITS = 18  # keeps the id inside a signed 64-bit integer
 class RolloutHandlers:
     """One instance per command: it holds that command's session and the configured limits."""
 
-    def __init__(self, session: Connection, caller: Caller, settings: Settings) -> None:
+    def __init__(self, session: Session, caller: Caller, settings: Settings) -> None:
         self._session = session
         self._caller = caller
         self._limits = settings
@@ -61,7 +69,7 @@ class RolloutHandlers:
         return CreateResult(id_=str(rollout_id))
 
     def get(self, args: GetArgs) -> GetResult:
-        row = self._rollout(args.projectid, args.rolloutid)
+        row = self._rollout(args.projectid, args.rolloutid, alone=True)
         return GetResult.model_validate(_rollout_fields(row))
 
     def list(self, args: ListArgs) -> list[ListResultItem]:
@@ -131,6 +139,18 @@ class RolloutHandlers:
             self._check_id("args.updateCommandId", args.update_command_id)
         self._check_length("args.deviceid", args.deviceid)
         target = args.state.value
+        key = self._rollout_key(args.projectid, args.rolloutid)
+        if key is not None and store.move_device_if_allowed(
+            self._session,
+            project_id=args.projectid,
+            rollout_id=key,
+            device_id=args.deviceid,
+            sources=sources(DEVICE_TRANSITIONS, target),
+            target=target,
+            update_command_id=args.update_command_id,
+        ):
+            return
+        # It did not move: find out why (404, 409), or step by step if it changed state meanwhile.
         rollout = self._rollout(args.projectid, args.rolloutid, share_lock=True)
         if rollout.state == "finished":
             raise Conflict(f"rollout {rollout.id} is finished; its devices' states are final")
@@ -159,17 +179,23 @@ class RolloutHandlers:
         row = self._rollout(args.projectid, args.rolloutid)
         store.delete_rollout(self._session, rollout_id=row.id)
 
-    def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False) -> AnyRow:
-        self._check_length("args.projectid", project_id)
-        self._check_length("args.rolloutid", rollout_id)
-        # A project the caller may not reach looks exactly like one that has no such rollout.
-        key = _rollout_key(rollout_id) if self._caller.may_reach(project_id) else None
+    def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False, alone: bool = False) -> AnyRow:
+        key = self._rollout_key(project_id, rollout_id)
         row = None
         if key is not None:
-            row = store.find_rollout(self._session, project_id=project_id, rollout_id=key, share_lock=share_lock)
+            row = store.find_rollout(
+                self._session, project_id=project_id, rollout_id=key, share_lock=share_lock, alone=alone
+            )
         if row is None:
             raise NotFound(f"rollout {rollout_id!r} not found in project {project_id!r}")
         return row
+
+    def _rollout_key(self, project_id: str, rollout_id: str) -> int | None:
+        """The rollout's key, or None when no rollout can have that id for this caller."""
+        self._check_length("args.projectid", project_id)
+        self._check_length("args.rolloutid", rollout_id)
+        # A project the caller may not reach looks exactly like one that has no such rollout.
+        return _rollout_key(rollout_id) if self._caller.may_reach(project_id) else None
 
     def _device_finder(self, rollout_id: int, device_id: str) -> Callable[[], AnyRow]:
         def find() -> AnyRow:
@@ -231,8 +257,8 @@ def _implements_contract(handlers: RolloutHandlers) -> RolloutService:
     return handlers
 
 
-def rollout_handlers(settings: Settings) -> Callable[[Connection, Caller], RolloutHandlers]:
-    def factory(session: Connection, caller: Caller) -> RolloutHandlers:
+def rollout_handlers(settings: Settings) -> Callable[[Session, Caller], RolloutHandlers]:
+    def factory(session: Session, caller: Caller) -> RolloutHandlers:
         return RolloutHandlers(session, caller, settings)
 
     return factory

@@ -34,3 +34,8 @@ def refusal(
     targets = [s for s in states if s in transitions[current]]
     allowed_text = ", ".join(targets) if targets else f"none: {current} is final"
     return f"cannot move {kind} from {current} to {target}; allowed from {current}: {allowed_text}"
+
+
+def sources(transitions: Mapping[str, frozenset[str]], target: str) -> frozenset[str]:
+    """Every state from which `target` may be set, itself included."""
+    return frozenset(current for current in transitions if allowed(transitions, current, target))

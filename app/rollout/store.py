@@ -11,8 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
-
+from app.db import Session
 from app.sql import AnyRow, Statement
 
 _ROLLOUT_COLUMNS = ("id", "project_id", "name", "firmware_id", "device_filter", "state")
@@ -45,28 +44,31 @@ _ADD_DEVICES_SQLITE = Statement(
     "ON CONFLICT DO NOTHING"
 )
 _FIND_DEVICE = Statement(f"{_SELECT_DEVICE} WHERE rollout_id = :rollout_id AND device_id = :device_id", _DEVICE_COLUMNS)
+_SET_DEVICE_STATE = (
+    "UPDATE rollout_device SET state = :target, update_command_id = COALESCE(:update_command_id, update_command_id)"
+)
 _MOVE_DEVICE = Statement(
-    "UPDATE rollout_device SET state = :target, update_command_id = COALESCE(:update_command_id, update_command_id) "
-    "WHERE rollout_id = :rollout_id AND device_id = :device_id AND state = :expected"
+    f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state = :expected"
 )
 
 
-def create_rollout(
-    session: Connection, *, project_id: str, name: str | None, firmware_id: str, device_filter: str
-) -> int:
+def create_rollout(session: Session, *, project_id: str, name: str | None, firmware_id: str, device_filter: str) -> int:
     values = {"project_id": project_id, "name": name, "firmware_id": firmware_id, "device_filter": device_filter}
     rollout_id: int = _CREATE_ROLLOUT.scalars(session, values)[0]
     return rollout_id
 
 
-def find_rollout(session: Connection, *, project_id: str, rollout_id: int, share_lock: bool = False) -> AnyRow | None:
-    """The rollout with that id in that project; share_lock keeps it from changing state until commit."""
-    statement = _FIND_ROLLOUT_FOR_SHARE if share_lock and session.dialect.name == "postgresql" else _FIND_ROLLOUT
-    return statement.first(session, {"rollout_id": rollout_id, "project_id": project_id})
+def find_rollout(
+    session: Session, *, project_id: str, rollout_id: int, share_lock: bool = False, alone: bool = False
+) -> AnyRow | None:
+    """The rollout with that id in that project; share_lock keeps it from changing state until commit.
+    alone: this read is the whole command (app/db.py Session)."""
+    statement = _FIND_ROLLOUT_FOR_SHARE if share_lock and session.postgres else _FIND_ROLLOUT
+    return statement.first(session, {"rollout_id": rollout_id, "project_id": project_id}, alone=alone)
 
 
 def list_rollouts(
-    session: Connection,
+    session: Session,
     *,
     project_id: str | None,
     within: frozenset[str] | None,
@@ -85,32 +87,32 @@ def list_rollouts(
     return Statement(_rollouts_sql(*filters, within=names), _ROLLOUT_COLUMNS).rows(session, params)
 
 
-def move_rollout(session: Connection, *, rollout_id: int, expected: str, target: str) -> bool:
+def move_rollout(session: Session, *, rollout_id: int, expected: str, target: str) -> bool:
     """Set the state only if it is still `expected`; False means someone else changed it first."""
     return _MOVE_ROLLOUT.rowcount(session, {"rollout_id": rollout_id, "expected": expected, "target": target}) == 1
 
 
-def delete_rollout(session: Connection, *, rollout_id: int) -> None:
+def delete_rollout(session: Session, *, rollout_id: int) -> None:
     _DELETE_DEVICES.rowcount(session, {"rollout_id": rollout_id})
     _DELETE_ROLLOUT.rowcount(session, {"rollout_id": rollout_id})
 
 
-def add_devices(session: Connection, *, rollout_id: int, device_ids: Sequence[str]) -> None:
+def add_devices(session: Session, *, rollout_id: int, device_ids: Sequence[str]) -> None:
     """Insert the devices not yet in the rollout in one statement; existing ones are left as they are."""
     if not device_ids:
         return
-    if session.dialect.name == "postgresql":
+    if session.postgres:
         _ADD_DEVICES_POSTGRESQL.rowcount(session, {"rollout_id": rollout_id, "ids": list(device_ids)})
     else:
         _ADD_DEVICES_SQLITE.rowcount(session, {"rollout_id": rollout_id, "ids": json.dumps(list(device_ids))})
 
 
-def find_device(session: Connection, *, rollout_id: int, device_id: str) -> AnyRow | None:
+def find_device(session: Session, *, rollout_id: int, device_id: str) -> AnyRow | None:
     return _FIND_DEVICE.first(session, {"rollout_id": rollout_id, "device_id": device_id})
 
 
 def list_devices(
-    session: Connection, *, rollout_id: int, state: str | None, after: str | None, limit: int | None
+    session: Session, *, rollout_id: int, state: str | None, after: str | None, limit: int | None
 ) -> Sequence[AnyRow]:
     """The rollout's devices in id order, optionally one state only, after an id, at most `limit`."""
     statement = _list_devices_statement(state is not None, after is not None, limit is not None)
@@ -118,14 +120,14 @@ def list_devices(
     return statement.rows(session, params)
 
 
-def iter_devices(session: Connection, *, rollout_id: int, state: str | None, after: str | None) -> Iterator[AnyRow]:
+def iter_devices(session: Session, *, rollout_id: int, state: str | None, after: str | None) -> Iterator[AnyRow]:
     """Every matching device in id order, read a batch at a time: for rollouts of millions of devices."""
     statement = _list_devices_statement(state is not None, after is not None, False)
     return statement.iterate(session, {"rollout_id": rollout_id, "state": state, "after": after})
 
 
 def move_device(
-    session: Connection, *, rollout_id: int, device_id: str, expected: str, target: str, update_command_id: str | None
+    session: Session, *, rollout_id: int, device_id: str, expected: str, target: str, update_command_id: str | None
 ) -> bool:
     """Set the device's state only if it is still `expected`; False means someone else changed it first."""
     params = {
@@ -136,6 +138,46 @@ def move_device(
         "update_command_id": update_command_id,
     }
     return _MOVE_DEVICE.rowcount(session, params) == 1
+
+
+def move_device_if_allowed(
+    session: Session,
+    *,
+    project_id: str,
+    rollout_id: int,
+    device_id: str,
+    sources: frozenset[str],
+    target: str,
+    update_command_id: str | None,
+) -> bool:
+    """Move the device in one statement, the whole command, when the move is legal as things stand: the
+    device is in the rollout, the rollout is in that project and not finished, and the device's state is
+    one of `sources`. False when any of that fails; nothing changed then, and the caller finds out why."""
+    params = {
+        "rollout_id": rollout_id,
+        "project_id": project_id,
+        "device_id": device_id,
+        "target": target,
+        "update_command_id": update_command_id,
+    }
+    statement = _move_device_if_allowed_statement(tuple(sorted(sources)), session.postgres)
+    return statement.rowcount(session, params, alone=True) == 1
+
+
+@functools.cache
+def _move_device_if_allowed_statement(sources: tuple[str, ...], postgres: bool) -> Statement:
+    if not all(state.isalnum() for state in sources):
+        raise ValueError(f"device states are plain words, got {sources!r}")
+    # The states are the state machine's own constants, written into the SQL: one statement per target.
+    listed = ", ".join(f"'{state}'" for state in sources)
+    # As in the two-step path, PostgreSQL holds the rollout's row in share mode: a concurrent change of
+    # its state (to finished) waits for this command, or this one sees it.
+    lock = " FOR SHARE" if postgres else ""
+    return Statement(
+        f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state IN ({listed}) "
+        "AND EXISTS (SELECT 1 FROM rollout WHERE id = :rollout_id AND project_id = :project_id "
+        f"AND state <> 'finished'{lock})"
+    )
 
 
 @functools.cache
