@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -57,7 +58,10 @@ def create_app(settings: Settings) -> RpcApp:
     fastapi.add_exception_handler(StarletteHTTPException, _http_error)
     mount_docs(fastapi)
     fastapi.openapi = openapi_builder(fastapi, METHODS, SERVICES)  # type: ignore[method-assign]  # documented override
-    return RpcApp(fastapi=fastapi, exchange=exchange, methods=METHODS, max_body_bytes=settings.max_body_bytes)
+    workers = ThreadPoolExecutor(max_workers=settings.worker_threads, thread_name_prefix="rollout-worker")
+    return RpcApp(
+        fastapi=fastapi, exchange=exchange, methods=METHODS, max_body_bytes=settings.max_body_bytes, workers=workers
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
