@@ -110,7 +110,8 @@ def parse_frame(body: bytes, *, max_commands: int) -> Frame:
     if type(version) is not int or version != 1:
         raise FrameError(Status.INVALID_ARGUMENT, f"v: must be 1 (protocol version), got {_show(version)}")
     for name in ("src", "dst", "key"):
-        if name in data and not isinstance(data[name], str):
+        # null is the same as leaving the field out, as the published schema (string or null) says.
+        if data.get(name) is not None and not isinstance(data[name], str):
             raise FrameError(Status.INVALID_ARGUMENT, f"{name}: must be a string, got {describe_kind(data[name])}")
     if "cmds" not in data:
         raise FrameError(Status.INVALID_ARGUMENT, "cmds: missing; a frame carries a non-empty list of commands")

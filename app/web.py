@@ -73,7 +73,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         status, body = error(405, f"{request.method} is not allowed on {request.url.path}")
     else:
         status, body = error(exc.status_code, str(exc.detail))
-    return Response(body, status_code=status, media_type="application/json")
+    # Starlette's 405 carries the Allow header; keep it.
+    return Response(body, status_code=status, media_type="application/json", headers=exc.headers)
 
 
 def _version() -> str:

@@ -130,6 +130,19 @@ def test_without_src_the_callers_address_is_filled_in(http: TestClient, project:
     assert answer["dst"] == USER
 
 
+def test_null_src_dst_and_key_count_as_absent(http: TestClient, project: str) -> None:
+    """The published frame schema allows null for them; null means the same as leaving them out."""
+    frame = {"v": 1, "src": None, "dst": None, "key": None, "cmds": [cmd("List", 1, projectid=project)]}
+    response = http.post("/v1", json=frame)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["src"], answer["dst"], answer["resp"]) == (
+        "//api.cesanta.com",
+        USER,
+        [{"id": 1, "status": 0, "resp": []}],
+    )
+
+
 def test_key_is_accepted_as_part_of_the_frame(http: TestClient, project: str, admin_key: str) -> None:
     answer = send(http, cmd("List", 1, projectid=project), key=admin_key)
     assert answer["resp"] == [{"id": 1, "status": 0, "resp": []}]
@@ -356,6 +369,21 @@ def test_method_route_for_an_unknown_method_answers_the_error_object(http: TestC
     response = http.post("/v1/Rollout.Nope", json={})
     assert response.status_code == 404
     assert response.json() == {"status": 404, "status_msg": "No handler for /v1/Rollout.Nope"}
+
+
+@pytest.mark.parametrize("path", ["/v1", "/v1/Rollout.Get"])
+def test_other_http_methods_on_rpc_routes_answer_405_with_allow(http: TestClient, path: str) -> None:
+    response = http.get(path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json() == {"status": 405, "status_msg": f"GET is not allowed on {path}; use POST"}
+
+
+def test_wrong_http_method_on_other_routes_answers_405_with_allow(http: TestClient) -> None:
+    response = http.post("/healthz")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json() == {"status": 405, "status_msg": "POST is not allowed on /healthz"}
 
 
 # --- Size limits -----------------------------------------------------------------------------------------
