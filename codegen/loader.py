@@ -78,7 +78,9 @@ def _load_service(
             raise DefinitionError(source, "", "method file names must be CapitalisedIdentifiers, e.g. Get.json")
         raw = _read_json(path, root)
         _validate(method_validator, raw, source)
-        methods.append(LoadedMethod(name=path.stem, source=source, definition=_normalise_method(raw, source)))
+        definition = _normalise_method(raw, source)
+        _check_examples(definition, f"{service['name']}.{path.stem}", source)
+        methods.append(LoadedMethod(name=path.stem, source=source, definition=definition))
     if not methods:
         raise DefinitionError(_display(folder, root), "", "service folder has no method files")
     return LoadedService(
@@ -177,3 +179,48 @@ def _normalise_schema(schema: Any, source: str, pointer: str) -> dict[str, Any]:
     elif "properties" in out or "required" in out:
         raise DefinitionError(source, pointer, f'"properties"/"required" only apply to objects, not to type {kind!r}')
     return out
+
+
+def _check_examples(definition: dict[str, Any], wire_name: str, source: str) -> None:
+    """Examples are shown in the docs and replayed as contract tests, so they must call this method
+    with args it accepts, and show a result of the declared shape."""
+    args_schema = {
+        "type": "object",
+        "properties": definition["args"],
+        "required": definition["required_args"],
+        "additionalProperties": False,
+    }
+    result = definition["result"]
+    for number, example in enumerate(definition.get("examples", [])):
+        where = f"/examples/{number}"
+        commands = example["request"]["cmds"]
+        for index, command in enumerate(commands):
+            at = f"{where}/request/cmds/{index}"
+            if command["cmd"] != wire_name:
+                raise DefinitionError(
+                    source, f"{at}/cmd", f"example calls {command['cmd']!r}, not this method; expected {wire_name!r}"
+                )
+            _check_value(args_schema, command.get("args", {}), source, f"{at}/args")
+        answers = example["response"].get("resp", [])
+        if len(answers) != len(commands):
+            raise DefinitionError(
+                source,
+                f"{where}/response/resp",
+                f"{len(answers)} responses for {len(commands)} commands; a frame answers each command once",
+            )
+        for index, answer in enumerate(answers):
+            at = f"{where}/response/resp/{index}"
+            if answer.get("status", 0) != 0:
+                continue
+            if result is None and "resp" in answer:
+                raise DefinitionError(source, f"{at}/resp", "this method declares no result; leave out resp")
+            if result is not None:
+                if "resp" not in answer:
+                    raise DefinitionError(source, at, "a successful answer of this method carries its result in resp")
+                _check_value(result, answer["resp"], source, f"{at}/resp")
+
+
+def _check_value(schema: dict[str, Any], value: Any, source: str, pointer: str) -> None:
+    error = best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+    if error is not None:
+        raise DefinitionError(source, pointer + _pointer(error.absolute_path), error.message)

@@ -23,6 +23,14 @@ def _method(**fields: Any) -> dict[str, Any]:
     return {"doc": "Gets a thing.", "args": {"thing": "string"}, **fields}
 
 
+def _example(command: dict[str, Any], *answers: dict[str, Any]) -> dict[str, Any]:
+    """An example frame pair with one command and the given answers (one success by default)."""
+    return {
+        "request": {"v": 1, "cmds": [command]},
+        "response": {"v": 1, "resp": list(answers) or [{"status": 0}]},
+    }
+
+
 CASES = [
     pytest.param(
         {"Get.json": _method(rezult={"type": "string"})},
@@ -136,6 +144,47 @@ CASES = [
         {},
         "definitions/Shop: /: service folder has no method files",
         id="service-without-methods",
+    ),
+    pytest.param(
+        {"Get.json": _method(examples=[_example({"cmd": "/v1/Shop.Got", "args": {"thing": "t"}})])},
+        f"{GET}: /examples/0/request/cmds/0/cmd: example calls '/v1/Shop.Got', not this method; "
+        "expected '/v1/Shop.Get'",
+        id="example-calls-another-method",
+    ),
+    pytest.param(
+        {"Get.json": _method(examples=[_example({"cmd": "/v1/Shop.Get", "args": {"thing": 5}})])},
+        f"{GET}: /examples/0/request/cmds/0/args/thing: 5 is not of type 'string'",
+        id="example-arg-of-the-wrong-type",
+    ),
+    pytest.param(
+        {"Get.json": _method(examples=[_example({"cmd": "/v1/Shop.Get", "args": {"thang": "t"}})])},
+        f"{GET}: /examples/0/request/cmds/0/args: Additional properties are not allowed ('thang' was unexpected)",
+        id="example-unknown-arg",
+    ),
+    pytest.param(
+        {"Get.json": _method(required_args=["thing"], examples=[_example({"cmd": "/v1/Shop.Get", "args": {}})])},
+        f"{GET}: /examples/0/request/cmds/0/args: 'thing' is a required property",
+        id="example-missing-required-arg",
+    ),
+    pytest.param(
+        {
+            "Get.json": _method(
+                result={"type": "object", "properties": {"size": "integer"}},
+                examples=[_example({"cmd": "/v1/Shop.Get", "args": {}}, {"status": 0, "resp": {"size": "big"}})],
+            )
+        },
+        f"{GET}: /examples/0/response/resp/0/resp/size: 'big' is not of type 'integer'",
+        id="example-result-of-the-wrong-shape",
+    ),
+    pytest.param(
+        {"Get.json": _method(examples=[_example({"cmd": "/v1/Shop.Get"}, {"status": 0, "resp": 1})])},
+        f"{GET}: /examples/0/response/resp/0/resp: this method declares no result; leave out resp",
+        id="example-result-of-a-method-without-one",
+    ),
+    pytest.param(
+        {"Get.json": _method(examples=[_example({"cmd": "/v1/Shop.Get"}, {"status": 0}, {"status": 0})])},
+        f"{GET}: /examples/0/response/resp: 2 responses for 1 commands; a frame answers each command once",
+        id="example-answer-count",
     ),
 ]
 
