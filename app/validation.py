@@ -46,6 +46,8 @@ def _describe(error: ErrorDetails, spec: MethodSpec[Any, Any]) -> str:
             known = ", ".join(spec.definition["args"]) or "none"
             return f"{where}: unknown argument for {spec.wire_name}; known arguments: {known}"
         return f"{where}: unknown field"
+    if kind == "string_too_short" and error.get("ctx", {}).get("min_length") == 1:
+        return f"{where}: must not be empty"
     got = _show(error.get("input"))
     if kind in _EXPECTED:
         return f"{where}: {_EXPECTED[kind]}, got {got}"

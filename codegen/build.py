@@ -28,6 +28,11 @@ _CONSTRAINTS = {
 }
 
 
+def _constraints(schema: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The schema's limits as pydantic Field keywords and Python literals."""
+    return tuple((_CONSTRAINTS[k], repr(schema[k])) for k in _CONSTRAINTS if k in schema)
+
+
 @dataclass(frozen=True)
 class _Type:
     annotation: str
@@ -51,8 +56,13 @@ class _ServiceTypes:
             annotation, param = _SCALARS[kind]
             return _Type(annotation, param)
         if kind == "array":
-            item = self.resolve(schema["items"], class_name + "Item", pointer + "/items", is_args=is_args)
-            return _Type(f"list[{item.annotation}]", f"Sequence[{item.param}]")
+            items = schema["items"]
+            item = self.resolve(items, class_name + "Item", pointer + "/items", is_args=is_args)
+            annotation = item.annotation
+            if constraints := _constraints(items):
+                # Each item is checked, e.g. "items": {"type": "string", "minLength": 1}.
+                annotation = f"Annotated[{annotation}, Field({', '.join(f'{k}={v}' for k, v in constraints)})]"
+            return _Type(f"list[{annotation}]", f"Sequence[{item.param}]")
         if not schema.get("properties"):
             return _Type("dict[str, Any]", "Mapping[str, Any]")
         self.model(class_name, schema, pointer + "/properties", is_args=is_args)
@@ -71,7 +81,7 @@ class _ServiceTypes:
             schema = properties[wire]
             name = naming.field_name(wire)
             resolved = self.resolve(schema, owner + naming.pascal(wire), f"{pointer}/{wire}", is_args=is_args)
-            constraints = tuple((_CONSTRAINTS[k], repr(schema[k])) for k in _CONSTRAINTS if k in schema)
+            constraints = _constraints(schema)
             out.append(
                 FieldIR(
                     wire=wire,

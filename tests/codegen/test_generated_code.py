@@ -140,6 +140,12 @@ def test_python_names_differ_from_wire_names_where_they_must(api: ModuleType) ->
         pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "category": "food"}, id="enum"),
         pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "tags": ["t"] * 11}, id="maxItems"),
         pytest.param(
+            "AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "tags": ["t", ""]}, id="item-minLength"
+        ),
+        pytest.param(
+            "AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "tags": ["t" * 21]}, id="item-maxLength"
+        ),
+        pytest.param(
             "AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "dimensions": {}}, id="nested-required"
         ),
         pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "color": "red"}, id="unknown-arg"),

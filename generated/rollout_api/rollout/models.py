@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Annotated, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -63,7 +63,7 @@ class AddDevicesArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     projectid: StrictStr = Field(description="ID of the project.")
-    devices: list[StrictStr] = Field(description="List of the device IDs.")
+    devices: list[Annotated[StrictStr, Field(min_length=1)]] = Field(description="List of the device IDs.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
 
 
@@ -75,8 +75,8 @@ class CreateArgs(BaseModel):
     device_filter: StrictStr = Field(
         alias="deviceFilter", description="Filter expression, currently only 'labelname=labelvalue' supported."
     )
-    projectid: StrictStr = Field(description="ID of the project.")
-    firmwareid: StrictStr = Field(description="ID of the firmware image.")
+    projectid: StrictStr = Field(min_length=1, description="ID of the project.")
+    firmwareid: StrictStr = Field(min_length=1, description="ID of the firmware image.")
     name: StrictStr | None = Field(default=None, description="Human-readable name for the rollout.")
 
 
@@ -187,7 +187,7 @@ class SetDeviceStateArgs(BaseModel):
     state: SetDeviceStateArgsState = Field(description="Target state.")
     deviceid: StrictStr = Field(description="ID of the device.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
-    update_command_id: StrictStr | None = Field(default=None, alias="updateCommandId")
+    update_command_id: StrictStr | None = Field(default=None, alias="updateCommandId", min_length=1)
 
 
 class SetStateArgs(BaseModel):

@@ -80,7 +80,12 @@ ADD_ITEM: MethodSpec[AddItemArgs, AddItemResult] = MethodSpec(
                 "type": "string",
                 "enum": ["tools", "spareParts", "2ndHand"],
             },
-            "tags": {"doc": "Free-form labels.", "type": "array", "items": {"type": "string"}, "maxItems": 10},
+            "tags": {
+                "doc": "Free-form labels.",
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 20},
+                "maxItems": 10,
+            },
             "dimensions": {
                 "doc": "Outer size of the package.",
                 "type": "object",

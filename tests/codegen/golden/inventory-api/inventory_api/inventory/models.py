@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Annotated, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -51,7 +51,9 @@ class AddItemArgs(BaseModel):
     price: StrictFloat | StrictInt | None = Field(default=None, ge=0, description="Unit price in euros.")
     fragile: StrictBool | None = Field(default=None, description="Whether the item needs careful handling.")
     category: AddItemArgsCategory | None = Field(default=None, description="What kind of item it is.")
-    tags: list[StrictStr] | None = Field(default=None, max_length=10, description="Free-form labels.")
+    tags: list[Annotated[StrictStr, Field(min_length=1, max_length=20)]] | None = Field(
+        default=None, max_length=10, description="Free-form labels."
+    )
     dimensions: AddItemArgsDimensions | None = Field(default=None, description="Outer size of the package.")
 
 
