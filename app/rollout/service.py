@@ -105,7 +105,7 @@ class RolloutHandlers:
             )
         for index, device_id in enumerate(args.devices):
             self._check_id(f"args.devices[{index}]", device_id)
-        row = self._rollout(args.projectid, args.rolloutid, share_lock=True)
+        row = self._rollout(args.projectid, args.rolloutid, lock="share")
         if row.state == "finished":
             raise Conflict(f"rollout {row.id} is finished; devices cannot be added to it")
         store.add_devices(self._session, rollout_id=row.id, device_ids=args.devices)
@@ -151,7 +151,7 @@ class RolloutHandlers:
         ):
             return
         # It did not move: find out why (404, 409), or step by step if it changed state meanwhile.
-        rollout = self._rollout(args.projectid, args.rolloutid, share_lock=True)
+        rollout = self._rollout(args.projectid, args.rolloutid, lock="share")
         if rollout.state == "finished":
             raise Conflict(f"rollout {rollout.id} is finished; its devices' states are final")
         find = self._device_finder(rollout.id, args.deviceid)
@@ -176,16 +176,18 @@ class RolloutHandlers:
         raise Conflict(f"device {args.deviceid!r} kept changing state; try again")
 
     def delete(self, args: DeleteArgs) -> None:
-        row = self._rollout(args.projectid, args.rolloutid)
+        # The rollout's row first, as every writer of its devices does; deleting the devices first could
+        # deadlock with a SetDeviceState that holds the rollout's row and waits for its device.
+        row = self._rollout(args.projectid, args.rolloutid, lock="update")
         store.delete_rollout(self._session, rollout_id=row.id)
 
-    def _rollout(self, project_id: str, rollout_id: str, *, share_lock: bool = False, alone: bool = False) -> AnyRow:
+    def _rollout(
+        self, project_id: str, rollout_id: str, *, lock: store.RowLock | None = None, alone: bool = False
+    ) -> AnyRow:
         key = self._rollout_key(project_id, rollout_id)
         row = None
         if key is not None:
-            row = store.find_rollout(
-                self._session, project_id=project_id, rollout_id=key, share_lock=share_lock, alone=alone
-            )
+            row = store.find_rollout(self._session, project_id=project_id, rollout_id=key, lock=lock, alone=alone)
         if row is None:
             raise NotFound(f"rollout {rollout_id!r} not found in project {project_id!r}")
         return row

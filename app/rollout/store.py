@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from app.db import Session
 from app.sql import AnyRow, Statement
@@ -25,8 +25,14 @@ _CREATE_ROLLOUT = Statement(
     ["id"],
 )
 _FIND_ROLLOUT = Statement(f"{_SELECT_ROLLOUT} WHERE id = :rollout_id AND project_id = :project_id", _ROLLOUT_COLUMNS)
-# PostgreSQL only: SQLite writers already hold the database's write lock (BEGIN IMMEDIATE).
-_FIND_ROLLOUT_FOR_SHARE = Statement(f"{_FIND_ROLLOUT.sql} FOR SHARE", _ROLLOUT_COLUMNS)
+# Row locks, PostgreSQL only: SQLite writers already hold the database's write lock (BEGIN IMMEDIATE).
+# Every command that writes a rollout's devices locks the rollout's row first, so two such commands
+# meet at that row and never each hold a lock the other waits for.
+_FIND_ROLLOUT_LOCKED = {
+    "share": Statement(f"{_FIND_ROLLOUT.sql} FOR SHARE", _ROLLOUT_COLUMNS),
+    "update": Statement(f"{_FIND_ROLLOUT.sql} FOR UPDATE", _ROLLOUT_COLUMNS),
+}
+RowLock = Literal["share", "update"]
 _MOVE_ROLLOUT = Statement("UPDATE rollout SET state = :target WHERE id = :rollout_id AND state = :expected")
 _DELETE_DEVICES = Statement("DELETE FROM rollout_device WHERE rollout_id = :rollout_id")
 _DELETE_ROLLOUT = Statement("DELETE FROM rollout WHERE id = :rollout_id")
@@ -59,11 +65,11 @@ def create_rollout(session: Session, *, project_id: str, name: str | None, firmw
 
 
 def find_rollout(
-    session: Session, *, project_id: str, rollout_id: int, share_lock: bool = False, alone: bool = False
+    session: Session, *, project_id: str, rollout_id: int, lock: RowLock | None = None, alone: bool = False
 ) -> AnyRow | None:
-    """The rollout with that id in that project; share_lock keeps it from changing state until commit.
-    alone: this read is the whole command (app/db.py Session)."""
-    statement = _FIND_ROLLOUT_FOR_SHARE if share_lock and session.postgres else _FIND_ROLLOUT
+    """The rollout with that id in that project. lock="share" keeps it from changing until commit;
+    "update" also keeps others from locking it. alone: this read is the whole command (Session)."""
+    statement = _FIND_ROLLOUT_LOCKED[lock] if lock is not None and session.postgres else _FIND_ROLLOUT
     return statement.first(session, {"rollout_id": rollout_id, "project_id": project_id}, alone=alone)
 
 

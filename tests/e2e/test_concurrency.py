@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from app.db import make_engine
 from app.migrate import upgrade
+from app.rollout.states import DEVICE_TRANSITIONS
 from tests.conftest import LiveServer, postgres_schema_url
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -256,6 +257,91 @@ def mixed_targets(seed: int, finishes: int) -> list[str]:
     return targets
 
 
+def race_set_device_state(servers: Sequence[Server], seed: int) -> None:
+    """SetDeviceState calls race on one device: every answer is a legal move or a 409 naming why."""
+    rng = random.Random(seed)
+    project = new_project()
+    urls = [s.url for s in servers]
+    rollout_id = new_rollout(urls[0], project, "inProgress")
+    device = "//api.cesanta.com/device_raced"
+    ok(urls[0], "AddDevices", projectid=project, rolloutid=rollout_id, devices=[device])
+    targets = [rng.choice(("started", "failed", "started", "failed", "succeeded")) for _ in range(RACE_CALLS)]
+    jobs = [
+        (
+            urls[i % len(urls)],
+            "SetDeviceState",
+            {"projectid": project, "rolloutid": rollout_id, "deviceid": device, "state": target},
+        )
+        for i, target in enumerate(targets)
+    ]
+    answers = call_together(jobs)
+    (final,) = ok(urls[-1], "ListDevices", projectid=project, rolloutid=rollout_id)
+    context = f"final {final}; answers:\n" + "\n".join(
+        f"  {a.args['state']:>10} -> HTTP {a.http_status} {a.entry}" for a in answers
+    )
+    context += "\n" + logs(servers)
+    succeeded = [a for a in answers if a.status == 0]
+    for answer in answers:
+        assert answer.http_status == 200, context
+        assert answer.status in (0, 409), context
+        if answer.status == 409 and "try again" not in answer.entry["status_msg"]:
+            # Refused only for a move the state machine forbids from the state the device was in.
+            message = answer.entry["status_msg"]
+            assert message.startswith(f"cannot move device {device!r} of rollout {rollout_id} from "), context
+            current = message.split(" from ", 1)[1].split(" to ", 1)[0]
+            assert answer.args["state"] not in DEVICE_TRANSITIONS[current], context
+            assert answer.args["state"] != current, context
+    # succeeded is final: once one call to it is answered OK, the device ends there.
+    assert (final["state"] == "succeeded") == any(a.args["state"] == "succeeded" for a in succeeded), context
+    # The device ends in a state some caller was told it moved to.
+    assert final["state"] in {a.args["state"] for a in succeeded} | ({"init"} if not succeeded else set()), context
+
+
+def race_set_device_state_against(servers: Sequence[Server], rival: str) -> None:
+    """SetDeviceState on many devices races a finish or a Delete of their rollout: each answer tells the
+    truth about its device (0: it moved; 409/404: it did not), and nothing fails with 500."""
+    project = new_project()
+    urls = [s.url for s in servers]
+    rollout_id = new_rollout(urls[0], project, "inProgress")
+    devices = [f"//api.cesanta.com/dev_{n:03d}" for n in range(40)]
+    ok(urls[0], "AddDevices", projectid=project, rolloutid=rollout_id, devices=devices)
+    jobs: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            urls[i % len(urls)],
+            "SetDeviceState",
+            {"projectid": project, "rolloutid": rollout_id, "deviceid": device, "state": "started"},
+        )
+        for i, device in enumerate(devices)
+    ]
+    rival_args: dict[str, Any] = {"projectid": project, "rolloutid": rollout_id}
+    if rival == "SetState":
+        rival_args["state"] = "finished"
+    jobs.insert(len(jobs) // 2, (urls[-1], rival, rival_args))
+    answers = call_together(jobs)
+    context = "answers:\n" + "\n".join(
+        f"  {a.args.get('deviceid', rival)} HTTP {a.http_status} {a.entry}" for a in answers
+    )
+    context += "\n" + logs(servers)
+    (rival_answer,) = [a for a in answers if "deviceid" not in a.args]
+    assert (rival_answer.http_status, rival_answer.status) == (200, 0), context
+    refusal = 409 if rival == "SetState" else 404
+    moved = set()
+    for answer in answers:
+        assert answer.http_status == 200, context
+        assert answer.status in (0, refusal), context
+        if answer.status == refusal and "deviceid" in answer.args:
+            assert rival_answer.started < answer.ended, context  # refused only once the rival was under way
+        elif "deviceid" in answer.args:
+            moved.add(answer.args["deviceid"])
+            assert answer.started < rival_answer.ended, context
+    if rival == "SetState":
+        listed = ok(urls[0], "ListDevices", projectid=project, rolloutid=rollout_id)
+        assert {d["id"] for d in listed if d["state"] == "started"} == moved, context
+    else:
+        gone = call(urls[0], "Get", {"projectid": project, "rolloutid": rollout_id})
+        assert gone.status == 404, gone
+
+
 # --- one server, every backend (SQLite always) -----------------------------------------------------
 
 
@@ -285,6 +371,16 @@ def test_add_devices_opposite_orders_one_server(one_server: Server) -> None:
 
 def test_add_devices_and_finish_race_one_server(one_server: Server) -> None:
     race_add_devices_against_finish([one_server])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_set_device_state_race_one_server(one_server: Server, seed: int) -> None:
+    race_set_device_state([one_server], seed)
+
+
+@pytest.mark.parametrize("rival", ["SetState", "Delete"])
+def test_set_device_state_against_finish_or_delete_one_server(one_server: Server, rival: str) -> None:
+    race_set_device_state_against([one_server], rival)
 
 
 def race_add_devices_against_finish(servers: Sequence[Server]) -> None:
@@ -372,3 +468,11 @@ if POSTGRES_URL:
 
     def test_add_devices_and_finish_race_two_servers(two_servers: list[Server]) -> None:
         race_add_devices_against_finish(two_servers)
+
+    @pytest.mark.parametrize("seed", [3, 4])
+    def test_set_device_state_race_two_servers(two_servers: list[Server], seed: int) -> None:
+        race_set_device_state(two_servers, seed)
+
+    @pytest.mark.parametrize("rival", ["SetState", "Delete"])
+    def test_set_device_state_against_finish_or_delete_two_servers(two_servers: list[Server], rival: str) -> None:
+        race_set_device_state_against(two_servers, rival)
