@@ -99,8 +99,10 @@ class Session:
 
     def end(self, *, commit: bool) -> None:
         if self._open:
-            self._open = False
+            # Still open until this succeeds: a COMMIT that fails (a constraint checked at commit) may
+            # leave the transaction open on SQLite, and then it must be rolled back.
             self.driver.execute("COMMIT" if commit else "ROLLBACK")
+            self._open = False
 
 
 class ConnectionLease:
@@ -128,10 +130,10 @@ class ConnectionLease:
             session = Session(self._connection.driver_connection, postgres=self._postgres, writes=writes)
             try:
                 yield session
+                session.end(commit=True)
             except BaseException:
                 self._roll_back(session)
                 raise
-            session.end(commit=True)
 
     def __enter__(self) -> ConnectionLease:
         return self

@@ -106,3 +106,23 @@ def test_a_connection_the_server_closed_is_replaced_on_checkout() -> None:
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_commit_that_fails_is_rolled_back_and_the_lease_stays_usable(engine: Engine) -> None:
+    """A constraint checked only at COMMIT fails the command, and the next command runs normally."""
+    with ConnectionLease(engine) as lease:
+        with pytest.raises(Exception, match=r"(?i)foreign key|duplicate|unique"), lease.transaction(writes=True) as s:
+            if s.postgres:
+                s.cursor().execute("CREATE TEMP TABLE deferred_check (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+                s.cursor().execute("INSERT INTO deferred_check VALUES (1), (1)")
+            else:
+                s.cursor().execute("PRAGMA defer_foreign_keys = ON")
+                s.cursor().execute(
+                    "INSERT INTO rollout_device (rollout_id, device_id, state) VALUES (-1, 'orphan', 'init')"
+                )
+        with lease.transaction(writes=True) as session:
+            assert run(session, "SELECT 1") == [(1,)]
+            assert in_transaction(session)
+    with engine.connect() as connection:
+        orphans = connection.execute(text("SELECT count(*) FROM rollout_device WHERE rollout_id = -1")).scalar()
+    assert orphans == 0
