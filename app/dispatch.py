@@ -15,13 +15,13 @@ from pydantic import ValidationError
 from rollout_api.errors import RpcError
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
+from rollout_api.validation import describe_validation_error
 from sqlalchemy import Engine
 
 from app.db import ConnectionLease, Session
 from app.frames import BadCommand, Command, Frame, check_command, describe_kind
 from app.jsonio import array_chunks, dumps
 from app.keys import Caller
-from app.validation import describe_validation_error
 
 log = logging.getLogger("app.dispatch")
 

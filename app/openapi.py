@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from rollout_api.envelope import ErrorBody, RequestFrame, ResponseFrame
+from rollout_api.methods import TYPES
 from rollout_api.spec import MethodSpec
 
 _REF = "#/components/schemas/{model}"
@@ -31,19 +32,45 @@ _ERRORS = {
 }
 
 
-def json_schema(definition_schema: Any) -> Any:
-    """A definition schema as standard JSON Schema: `doc` becomes `description`."""
-    if isinstance(definition_schema, dict):
-        return {("description" if k == "doc" else k): json_schema(v) for k, v in definition_schema.items()}
-    if isinstance(definition_schema, list):
-        return [json_schema(v) for v in definition_schema]
-    return definition_schema
+def json_schema(schema: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """A normalised definition schema as OpenAPI 3.1 JSON Schema: `doc` becomes `description`, `nullable` a
+    "null" alternative, and a shared type (marked by its title) a $ref to its named component schema, with
+    what this use says differently (its own doc, a default) beside the $ref."""
+    known = TYPES if types is None else types
+    title = schema.get("title")
+    if isinstance(title, str) and title in known:
+        shared = known[title]
+        out: dict[str, Any] = {"$ref": _REF.format(model=title)}
+        for key, value in schema.items():
+            if key not in ("title", "nullable") and shared.get(key) != value:
+                out["description" if key == "doc" else key] = value
+        return {"anyOf": [out, {"type": "null"}]} if schema.get("nullable") else out
+    out = {}
+    for key, value in schema.items():
+        if key in ("title", "nullable"):
+            continue
+        if key == "doc":
+            out["description"] = value
+        elif key == "properties":
+            out[key] = {name: json_schema(item, known) for name, item in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
+            out[key] = json_schema(value, known)
+        else:
+            out[key] = value
+    if schema.get("nullable"):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def component_schemas(types: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Each shared type as a named component schema, so that one type is one class in generated clients."""
+    return {name: json_schema(schema, types) for name, schema in types.items()}
 
 
 def args_schema(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": json_schema(spec.definition["args"]),
+        "properties": {name: json_schema(arg) for name, arg in spec.definition["args"].items()},
         "additionalProperties": False,
     }
     if spec.definition["required_args"]:
@@ -63,7 +90,9 @@ def method_operation(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     errors = {code: _error_response(code, text) for code, text in _ERRORS.items()}
     if spec.readonly:
         del errors["409"]
+    deprecated = {"deprecated": True} if spec.deprecated else {}
     return {
+        **deprecated,
         "requestBody": {"required": True, "content": {"application/json": body}},
         "responses": {
             "200": {
@@ -119,6 +148,7 @@ def openapi_builder(
             schemas = components.setdefault("schemas", {})
             for model in (RequestFrame, ResponseFrame, ErrorBody):
                 schemas.update(_component(model))
+            schemas.update(component_schemas(TYPES))
             components["securitySchemes"] = {
                 "apiKey": {
                     "type": "http",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from codegen import naming
-from codegen.errors import DefinitionError
+from codegen.errors import DefinitionError, DefinitionErrors, Problems
 from codegen.ir import AliasIR, ApiIR, EnumIR, FieldIR, MethodIR, ModelIR, ServiceIR
 from codegen.loader import LoadedMethod, LoadedService
 
@@ -25,7 +26,42 @@ _CONSTRAINTS = {
     "maxLength": "max_length",
     "minItems": "min_length",
     "maxItems": "max_length",
+    "pattern": "pattern",
 }
+# Names the generated modules import or define for every service; a shared type must not take one.
+_TAKEN_NAMES = frozenset(
+    {
+        "Annotated",
+        "Any",
+        "AsyncCaller",
+        "AsyncIterator",
+        "AwareDatetime",
+        "BaseModel",
+        "Commands",
+        "ConfigDict",
+        "Field",
+        "IntEnum",
+        "Iterable",
+        "Iterator",
+        "Literal",
+        "Mapping",
+        "MethodSpec",
+        "Pending",
+        "Protocol",
+        "Sequence",
+        "StrEnum",
+        "StrictBool",
+        "StrictFloat",
+        "StrictInt",
+        "StrictStr",
+        "SyncCaller",
+        "TypeAdapter",
+        "TypeAlias",
+        "Unimplemented",
+        "datetime",
+        "warnings",
+    }
+)
 
 
 def _constraints(schema: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -41,28 +77,35 @@ class _Type:
 
 @dataclass
 class _ServiceTypes:
-    """Collects the enums, models and aliases one service's schemas need."""
+    """Collects the enums, models and aliases one service's schemas need; a shared type becomes one class."""
 
     source: str
+    shared: dict[str, dict[str, Any]]
+    shared_source: str
+    result_types: frozenset[str]  # shared types that some result uses: they keep unknown fields
     enums: list[EnumIR] = field(default_factory=list)
     models: list[ModelIR] = field(default_factory=list)
     aliases: list[AliasIR] = field(default_factory=list)
 
     def resolve(self, schema: dict[str, Any], class_name: str, pointer: str, *, is_args: bool) -> _Type:
+        if "title" in schema:
+            return self._shared(schema["title"], is_args=is_args)
         kind = schema["type"]
         if "enum" in schema:
-            return self._enum(schema, class_name, pointer)
+            return self._enum(schema, class_name, pointer, is_args=is_args)
         if kind in _SCALARS:
+            if schema.get("format") == "date-time":
+                return _Type("AwareDatetime", "datetime")
             annotation, param = _SCALARS[kind]
             return _Type(annotation, param)
         if kind == "array":
             items = schema["items"]
             item = self.resolve(items, class_name + "Item", pointer + "/items", is_args=is_args)
-            annotation = item.annotation
-            if constraints := _constraints(items):
-                # Each item is checked, e.g. "items": {"type": "string", "minLength": 1}.
-                annotation = f"Annotated[{annotation}, Field({', '.join(f'{k}={v}' for k, v in constraints)})]"
-            return _Type(f"list[{annotation}]", f"Sequence[{item.param}]")
+            return _Type(f"list[{_with_limits(item.annotation, items)}]", f"Sequence[{item.param}]")
+        if "additionalProperties" in schema:
+            values = schema["additionalProperties"]
+            value = self.resolve(values, class_name + "Value", pointer + "/additionalProperties", is_args=is_args)
+            return _Type(f"dict[str, {_with_limits(value.annotation, values)}]", f"Mapping[str, {value.param}]")
         if not schema.get("properties"):
             return _Type("dict[str, Any]", "Mapping[str, Any]")
         self.model(class_name, schema, pointer + "/properties", is_args=is_args)
@@ -81,7 +124,6 @@ class _ServiceTypes:
             schema = properties[wire]
             name = naming.field_name(wire)
             resolved = self.resolve(schema, owner + naming.pascal(wire), f"{pointer}/{wire}", is_args=is_args)
-            constraints = _constraints(schema)
             out.append(
                 FieldIR(
                     wire=wire,
@@ -90,20 +132,55 @@ class _ServiceTypes:
                     param_annotation=resolved.param,
                     required=wire in required,
                     doc=schema.get("doc", ""),
-                    constraints=constraints,
+                    constraints=() if "title" in schema else _constraints(schema),
+                    nullable=bool(schema.get("nullable", False)),
+                    default=_default(schema, owner + naming.pascal(wire)),
+                    default_json=json.dumps(schema["default"]) if "default" in schema else None,
+                    deprecated=bool(schema.get("deprecated", False)),
                 )
             )
         self._unique([(f.wire, f.name) for f in out], "arguments" if is_args else "properties", pointer)
         # Required first keeps the generated signatures readable; the wire order is kept within each group.
         return tuple(sorted(out, key=lambda f: not f.required))
 
-    def _enum(self, schema: dict[str, Any], name: str, pointer: str) -> _Type:
+    def _shared(self, name: str, *, is_args: bool) -> _Type:
+        """A shared type from _types.json: built once, under its own name, wherever it is used."""
+        schema = self.shared[name]
+        built = {e.name for e in self.enums} | {m.name for m in self.models} | {a.name for a in self.aliases}
+        if name not in built:
+            if name in _TAKEN_NAMES:
+                raise DefinitionError(
+                    self.shared_source, f"/$defs/{name}", f"the name {name!r} is taken by the generated code; rename it"
+                )
+            source, self.source = self.source, self.shared_source
+            try:
+                plain = {k: v for k, v in schema.items() if k != "title"}
+                resolved = self.resolve(plain, name, f"/$defs/{name}", is_args=name not in self.result_types)
+                if resolved.annotation != name and "enum" not in schema:
+                    self.aliases.append(AliasIR(name=name, annotation=_with_limits(resolved.annotation, plain)))
+            finally:
+                self.source = source
+        if "enum" in schema:
+            return self._enum_type(name, schema["enum"], is_args=is_args)
+        return _Type(name, name)
+
+    def _enum(self, schema: dict[str, Any], name: str, pointer: str, *, is_args: bool) -> _Type:
         values = schema["enum"]
         members = tuple((naming.enum_member(v), v) for v in values)
-        self._unique([(v, m) for m, v in members], "enum values", pointer + "/enum")
-        self.enums.append(EnumIR(name=name, doc=schema.get("doc", ""), members=members))
-        literal = ", ".join(repr(v) for v in values)
-        return _Type(name, f"{name} | Literal[{literal}]")
+        self._unique([(str(v), m) for m, v in members], "enum values", pointer + "/enum")
+        self.enums.append(
+            EnumIR(name=name, doc=schema.get("doc", ""), members=members, integer=schema["type"] == "integer")
+        )
+        return self._enum_type(name, values, is_args=is_args)
+
+    @staticmethod
+    def _enum_type(name: str, values: list[Any], *, is_args: bool) -> _Type:
+        literal = f"{name} | Literal[{', '.join(repr(v) for v in values)}]"
+        if is_args:
+            return _Type(name, literal)
+        # Results are open: a value a newer server added is kept as the plain value instead of failing the call.
+        plain = "StrictInt" if isinstance(values[0], int) else "StrictStr"
+        return _Type(f'Annotated[{name} | {plain}, Field(union_mode="left_to_right")]', literal)
 
     def _unique(self, pairs: list[tuple[str, str]], what: str, pointer: str) -> None:
         try:
@@ -112,23 +189,84 @@ class _ServiceTypes:
             raise DefinitionError(self.source, pointer, str(exc)) from exc
 
 
+def _default(schema: dict[str, Any], inline_enum: str) -> str | None:
+    """The Python literal of the schema's default; an enum's default is its member."""
+    if "default" not in schema:
+        return None
+    value = schema["default"]
+    if "enum" in schema and value is not None:
+        return f"{schema.get('title', inline_enum)}.{naming.enum_member(value)}"
+    return repr(value)
+
+
+def _with_limits(annotation: str, schema: dict[str, Any]) -> str:
+    """An item's or map value's own limits, e.g. "items": {"type": "string", "minLength": 1}."""
+    if "title" in schema or not (constraints := _constraints(schema)):
+        return annotation
+    return f"Annotated[{annotation}, Field({', '.join(f'{k}={v}' for k, v in constraints)})]"
+
+
 def build_api(services: tuple[LoadedService, ...], *, package: str, distribution: str, version: str) -> ApiIR:
-    """Build the IR for every service; names are checked for collisions as they are made."""
-    built = tuple(_build_service(s) for s in services)
+    """Build the IR for every service; names are checked for collisions as they are made.
+
+    Every service is built even when an earlier one fails, so one run reports every problem."""
+    problems = Problems()
+    built = []
+    for service in services:
+        try:
+            built.append(_build_service(service, problems))
+        except DefinitionError as exc:
+            problems.extend(exc.errors if isinstance(exc, DefinitionErrors) else [exc])
     try:
         naming.check_unique([(s.name, s.module) for s in built], "services")
     except naming.NameCollision as exc:
-        raise DefinitionError("definitions", "", str(exc)) from exc
-    return ApiIR(package=package, distribution=distribution, version=version, services=built)
+        problems.add("definitions", "", str(exc))
+    owners: dict[str, str] = {}
+    for service_ir in built:
+        for name in service_ir.shared_types:
+            if name in owners:
+                problems.add(
+                    service_ir.source + "/_types.json",
+                    f"/$defs/{name}",
+                    f"the type {name!r} is defined by {owners[name]} too; /openapi.json names each shared type "
+                    "once, so rename one of them",
+                )
+            owners[name] = service_ir.source
+    problems.raise_if_any()
+    return ApiIR(package=package, distribution=distribution, version=version, services=tuple(built))
 
 
-def _build_service(service: LoadedService) -> ServiceIR:
-    types = _ServiceTypes(source=service.source)
-    methods = tuple(_build_method(service, m, types) for m in service.methods)
+def _build_service(service: LoadedService, problems: Problems) -> ServiceIR:
+    in_args = {name for m in service.methods for name in _titles(m.definition["args"])}
+    in_results = {name for m in service.methods for name in _titles(m.definition["result"])}
+    for name in sorted(in_args & in_results):
+        if service.types[name]["type"] == "object":
+            raise DefinitionError(
+                service.types_source,
+                f"/$defs/{name}",
+                f"the object type {name!r} is used in both args and results; results keep unknown fields and args "
+                "refuse them, so one class cannot serve both: make two types",
+            )
+    types = _ServiceTypes(
+        source=service.source,
+        shared=service.types,
+        shared_source=service.types_source,
+        result_types=frozenset(in_results),
+    )
+    built = []
+    for loaded in service.methods:
+        try:
+            built.append(_build_method(service, loaded, types))
+        except DefinitionError as exc:
+            problems.append(exc)
+    if len(built) < len(service.methods):
+        raise DefinitionErrors(problems.take())
+    methods = tuple(built)
     try:
         naming.check_unique([(m.name, m.python_name) for m in methods], "methods")
     except naming.NameCollision as exc:
         raise DefinitionError(service.source, "", str(exc)) from exc
+    _check_generated_helpers(methods)
     _check_no_duplicate_classes(service.source, types)
     return ServiceIR(
         name=service.folder,
@@ -142,6 +280,8 @@ def _build_service(service: LoadedService) -> ServiceIR:
         models=tuple(types.models),
         aliases=tuple(types.aliases),
         client_names=_names_used(methods, types),
+        has_pattern='"pattern"' in json.dumps([m.definition for m in service.methods]),
+        shared_types={name: {k: v for k, v in schema.items() if k != "title"} for name, schema in service.types.items()},
     )
 
 
@@ -152,6 +292,39 @@ def _names_used(methods: tuple[MethodIR, ...], types: _ServiceTypes) -> tuple[st
         annotations = [f.param_annotation for f in method.args] + [method.result_type or "", method.page_item or ""]
         used.update(token for a in annotations for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", a))
     return tuple(sorted(used & declared))
+
+
+def _titles(schema: Any) -> set[str]:
+    """The shared types a normalised schema uses, nested ones included."""
+    if isinstance(schema, dict):
+        found = {schema["title"]} if isinstance(schema.get("title"), str) else set()
+        return found.union(*(_titles(v) for v in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_titles(v) for v in schema))
+    return set()
+
+
+def _check_generated_helpers(methods: tuple[MethodIR, ...]) -> None:
+    """The client adds names of its own (iter_<method>, page_size): a definition must not take them."""
+    helpers = {f"iter_{m.python_name.strip('_')}": m for m in methods if m.page_item}
+    for method in methods:
+        if method.python_name in helpers:
+            paged = helpers[method.python_name]
+            raise DefinitionError(
+                method.source,
+                "",
+                f"method {method.name!r} maps to the Python name {method.python_name!r}, which the client generates "
+                f"to iterate over the pages of {paged.name!r}; rename the method",
+            )
+        if method.page_item:
+            for arg in method.args:
+                if arg.name == "page_size":
+                    raise DefinitionError(
+                        method.source,
+                        f"/args/{arg.wire}",
+                        f"argument {arg.wire!r} maps to the Python name 'page_size', which the generated "
+                        f"iter_{method.python_name.strip('_')}() uses for its own page size; rename the argument",
+                    )
 
 
 def _check_no_duplicate_classes(source: str, types: _ServiceTypes) -> None:
@@ -181,7 +354,13 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         if resolved.annotation != result_type:
             types.aliases.append(AliasIR(name=result_type, annotation=resolved.annotation))
         if result["type"] == "array":
-            result_item = resolved.annotation.removeprefix("list[").removesuffix("]")
+            listed = resolved.annotation
+            if "title" in result:
+                listed = next(a.annotation for a in types.aliases if a.name == result["title"])
+            result_item = listed.removeprefix("list[").removesuffix("]")
+            if "title" in result["items"] and "title" not in result:
+                # The item class keeps the name it would have without the shared type (ListResultItem).
+                types.aliases.append(AliasIR(name=result_type + "Item", annotation=result_item))
     args = next(m for m in types.models if m.name == args_model).fields
     return MethodIR(
         name=method.name,
@@ -190,6 +369,7 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         wire_name=f"{service.wire_path}.{method.name}",
         doc=definition["doc"],
         readonly=bool(definition.get("readonly", False)),
+        deprecated=bool(definition.get("deprecated", False)),
         roles=tuple(definition.get("roles", ())),
         source=method.source,
         args_model=args_model,
@@ -216,4 +396,6 @@ def _page_item(definition: dict[str, Any], result_type: str | None) -> str | Non
         and items.get("type") == "object"
         and items.get("properties", {}).get("id", {}).get("type") == "string"
     )
-    return f"{result_type}Item" if pages else None
+    if not pages:
+        return None
+    return str(items["title"]) if "title" in items else f"{result_type}Item"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen.build import build_api
-from codegen.errors import DefinitionError
+from codegen.errors import DefinitionError, DefinitionErrors
 from codegen.loader import load_definitions
 from codegen.output import compare, write
 from codegen.render import render_api
@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.definitions), package=args.package, distribution=args.distribution, version=args.version
         )
     except DefinitionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        errors = exc.errors if isinstance(exc, DefinitionErrors) else (exc,)
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        print(f"{len(errors)} problem(s) in {args.definitions}/; nothing was written", file=sys.stderr)
         return 2
     output = Path(args.output)
     if args.check:

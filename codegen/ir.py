@@ -17,26 +17,48 @@ class FieldIR:
     required: bool
     doc: str
     constraints: tuple[tuple[str, str], ...]  # pydantic Field keyword -> Python literal
+    nullable: bool = False  # null is a valid value
+    default: str | None = None  # Python literal of the definition's default
+    default_json: str | None = None  # the default as the definition writes it, for docs
+    deprecated: bool = False
+
+    @property
+    def optional_annotation(self) -> bool:
+        """The model field may hold None: it is nullable, or optional without a default."""
+        return self.nullable or (not self.required and self.default is None)
 
     @property
     def field_arguments(self) -> str:
         """The arguments of the model field's pydantic Field(...)."""
-        parts = [] if self.required else ["default=None"]
+        parts = [] if self.required else [f"default={self.default or 'None'}"]
         if self.name != self.wire:
             parts.append(f"alias={self.wire!r}")
         parts += [f"{key}={value}" for key, value in self.constraints]
-        if self.doc:
-            parts.append(f"description={self.doc!r}")
+        if self.description:
+            parts.append(f"description={self.description!r}")
+        if self.deprecated:
+            parts.append("json_schema_extra={'deprecated': True}")
         return ", ".join(parts)
+
+    @property
+    def description(self) -> str:
+        """The doc as the docs and the client's docstrings show it: with the default and deprecation."""
+        notes = [self.doc] if self.doc else []
+        if self.default_json is not None:
+            notes.append(f"Default: {self.default_json}.")
+        if self.deprecated:
+            notes.append("Deprecated.")
+        return " ".join(notes)
 
 
 @dataclass(frozen=True)
 class EnumIR:
-    """A string enum, rendered as a StrEnum."""
+    """An enum, rendered as a StrEnum (or an IntEnum for integer values)."""
 
     name: str
     doc: str
-    members: tuple[tuple[str, str], ...]  # (Python member name, wire value)
+    members: tuple[tuple[str, str | int], ...]  # (Python member name, wire value)
+    integer: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,7 +68,11 @@ class ModelIR:
     name: str
     doc: str
     fields: tuple[FieldIR, ...]
-    is_args: bool  # args models refuse unknown keys; result models ignore them (forward compatible)
+    is_args: bool  # args models refuse unknown keys; result models keep them (forward compatible)
+
+    @property
+    def nullable_fields(self) -> tuple[FieldIR, ...]:
+        return tuple(f for f in self.fields if f.nullable)
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,7 @@ class MethodIR:
     wire_name: str  # /v1/Rollout.Get
     doc: str
     readonly: bool
+    deprecated: bool
     roles: tuple[str, ...]  # who may call it; empty means every role
     source: str  # definitions/Rollout/Get.json
     args_model: str
@@ -78,6 +105,15 @@ class MethodIR:
     page_size: int  # default page size of the iterator: 1000, or less when `limit` allows less
     definition: dict[str, Any]  # normalised definition without examples, for docs and validation
     examples: tuple[dict[str, Any], ...]
+
+    @property
+    def deprecated_args(self) -> tuple[str, ...]:
+        return tuple(f.wire for f in self.args if f.deprecated)
+
+    @property
+    def warns(self) -> bool:
+        """The client warns when this method is called, or when one of its deprecated arguments is given."""
+        return self.deprecated or bool(self.deprecated_args)
 
     @property
     def handler_result(self) -> str:
@@ -102,6 +138,8 @@ class ServiceIR:
     models: tuple[ModelIR, ...]  # in dependency order: nested models first
     aliases: tuple[AliasIR, ...]
     client_names: tuple[str, ...]  # the model, enum and alias names that client signatures use
+    has_pattern: bool  # some schema has a pattern: models check it with Python's re, as the generator did
+    shared_types: dict[str, Any]  # _types.json's types, resolved: /openapi.json's component schemas
 
     @property
     def model_names(self) -> frozenset[str]:

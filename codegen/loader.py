@@ -1,25 +1,28 @@
-"""Read definitions/ from disk, validate every file, and normalise the shorthand."""
+"""Read definitions/ from disk, validate every file, resolve shared types and normalise the shorthand.
+
+Every problem of every file is collected, so one run reports them all (`DefinitionErrors`).
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
 
-from codegen.errors import DefinitionError
+from codegen.errors import DefinitionError, DefinitionErrors, Problems
+from codegen.reader import read_json
+from codegen.schema_check import SchemaChecker, TypeRegistry, describe, pointer_of, to_json_schema
 
 META_SCHEMA_FILE = "meta-schema.json"
 SERVICE_FILE = "_service.json"
-TYPE_NAMES = ("string", "integer", "number", "boolean")
+TYPES_FILE = "_types.json"
 
 
 @dataclass(frozen=True)
 class LoadedMethod:
-    """One method file, validated and normalised."""
+    """One method file, validated and normalised (shared types resolved inline, each marked with its title)."""
 
     name: str
     source: str
@@ -28,101 +31,151 @@ class LoadedMethod:
 
 @dataclass(frozen=True)
 class LoadedService:
-    """One service folder: its _service.json and its method files, sorted by name."""
+    """One service folder: its _service.json, its shared types and its method files, sorted by name."""
 
     folder: str
     source: str
     wire_path: str
     doc: str
     methods: tuple[LoadedMethod, ...]
+    types: dict[str, dict[str, Any]]  # shared type name -> resolved schema, in file order
+    types_source: str
 
 
 def load_definitions(root: Path) -> tuple[LoadedService, ...]:
-    """Load every service folder under root, in sorted order."""
-    meta = _read_json(root / META_SCHEMA_FILE, root)
-    method_validator = jsonschema.Draft202012Validator(meta)
-    service_validator = jsonschema.Draft202012Validator({"$defs": meta["$defs"], "$ref": "#/$defs/service"})
+    """Load every service folder under root, in sorted order; raise DefinitionErrors listing every problem."""
+    problems = Problems()
+    meta = read_json(root / META_SCHEMA_FILE, _display(root / META_SCHEMA_FILE, root))
+    defs = meta["$defs"]
+    validators = {
+        name: jsonschema.Draft202012Validator({"$defs": defs, "$ref": f"#/$defs/{name}"})
+        for name in ("service", "types")
+    }
+    validators["method"] = jsonschema.Draft202012Validator(meta)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     if not folders:
-        raise DefinitionError(
-            _display(root, root), "", "no service folders found; expected definitions/<Service>/<Method>.json"
+        raise DefinitionErrors(
+            [
+                DefinitionError(
+                    _display(root, root), "", "no service folders found; expected definitions/<Service>/<Method>.json"
+                )
+            ]
         )
-    return tuple(_load_service(folder, root, method_validator, service_validator) for folder in folders)
+    services = []
+    for folder in folders:
+        service = _load_service(folder, root, validators, problems)
+        if service is not None:
+            services.append(service)
+    problems.raise_if_any()
+    return tuple(services)
 
 
 def _load_service(
-    folder: Path,
-    root: Path,
-    method_validator: jsonschema.Draft202012Validator,
-    service_validator: jsonschema.Draft202012Validator,
-) -> LoadedService:
-    service_path = folder / SERVICE_FILE
-    if not service_path.is_file():
-        raise DefinitionError(
-            _display(service_path, root), "", 'missing service file; expected {"name": "/v1/<Service>", "doc": "..."}'
-        )
-    service = _read_json(service_path, root)
-    _validate(service_validator, service, _display(service_path, root))
-    expected_suffix = "/" + folder.name
-    if not service["name"].endswith(expected_suffix):
-        raise DefinitionError(
-            _display(service_path, root),
-            "/name",
-            f"service name {service['name']!r} does not match its folder {folder.name!r}; expected '/v1{expected_suffix}'",
-        )
-    method_paths = sorted(p for p in folder.glob("*.json") if p.name != SERVICE_FILE)
+    folder: Path, root: Path, validators: dict[str, jsonschema.Draft202012Validator], problems: Problems
+) -> LoadedService | None:
+    where = _display(folder, root)
+    if not folder.name.isascii() or not folder.name.isidentifier() or not folder.name[0].isupper():
+        problems.add(where, "", "service folder names must be ASCII CapitalisedIdentifiers, e.g. Rollout")
+        return None
+    service = _load_service_file(folder, root, validators["service"], problems)
+    types_path = folder / TYPES_FILE
+    types_source = _display(types_path, root)
+    registry = TypeRegistry(types_source, {})
+    if types_path.exists():
+        raw_types = _read(types_path, root, problems)
+        if raw_types is not None and _validate(validators["types"], raw_types, types_source, problems):
+            registry = TypeRegistry(types_source, raw_types["$defs"])
+    types = registry.resolve_all(problems)
     methods = []
-    for path in method_paths:
-        source = _display(path, root)
-        if not path.stem.isidentifier() or not path.stem[0].isupper():
-            raise DefinitionError(source, "", "method file names must be CapitalisedIdentifiers, e.g. Get.json")
-        raw = _read_json(path, root)
-        _validate(method_validator, raw, source)
-        definition = _normalise_method(raw, source)
-        _check_examples(definition, f"{service['name']}.{path.stem}", source)
-        methods.append(LoadedMethod(name=path.stem, source=source, definition=definition))
-    if not methods:
-        raise DefinitionError(_display(folder, root), "", "service folder has no method files")
+    for path in sorted(p for p in folder.glob("*.json") if p.name not in (SERVICE_FILE, TYPES_FILE)):
+        method = _load_method(path, root, service, registry, validators["method"], problems)
+        if method is not None:
+            methods.append(method)
+    stray = sorted(p.name for p in folder.glob("_*.json") if p.name not in (SERVICE_FILE, TYPES_FILE))
+    for name in stray:
+        problems.add(
+            f"{where}/{name}", "", f"unknown service file; expected {SERVICE_FILE}, {TYPES_FILE} or Method.json"
+        )
+    if not any(p.name not in (SERVICE_FILE, TYPES_FILE) for p in folder.glob("*.json")):
+        problems.add(where, "", "service folder has no method files")
+    if service is None:
+        return None
     return LoadedService(
         folder=folder.name,
-        source=_display(folder, root),
+        source=where,
         wire_path=service["name"],
         doc=service["doc"],
         methods=tuple(methods),
+        types=types,
+        types_source=types_source,
     )
 
 
-def _read_json(path: Path, root: Path) -> Any:
+def _load_service_file(
+    folder: Path, root: Path, validator: jsonschema.Draft202012Validator, problems: Problems
+) -> dict[str, Any] | None:
+    path = folder / SERVICE_FILE
+    source = _display(path, root)
+    if not path.is_file():
+        problems.add(source, "", 'missing service file; expected {"name": "/v1/<Service>", "doc": "..."}')
+        return None
+    service = _read(path, root, problems)
+    if service is None or not _validate(validator, service, source, problems):
+        return None
+    expected_suffix = "/" + folder.name
+    if not service["name"].endswith(expected_suffix):
+        problems.add(
+            source,
+            "/name",
+            f"service name {service['name']!r} does not match its folder {folder.name!r}; expected '/v1{expected_suffix}'",
+        )
+        return None
+    return dict(service)
+
+
+def _load_method(
+    path: Path,
+    root: Path,
+    service: dict[str, Any] | None,
+    registry: TypeRegistry,
+    validator: jsonschema.Draft202012Validator,
+    problems: Problems,
+) -> LoadedMethod | None:
+    source = _display(path, root)
+    if not path.stem.isascii() or not path.stem.isidentifier() or not path.stem[0].isupper():
+        problems.add(
+            source, "", "method file names must be ASCII CapitalisedIdentifiers (letters, digits, _), e.g. Get.json"
+        )
+        return None
+    raw = _read(path, root, problems)
+    if raw is None or not _validate(validator, raw, source, problems):
+        return None
+    checker = SchemaChecker(source, registry, problems)
+    definition = _normalise_method(raw, source, checker, problems)
+    if definition is None:
+        return None
+    if service is not None:
+        _check_examples(definition, f"{service['name']}.{path.stem}", source, problems)
+    return LoadedMethod(name=path.stem, source=source, definition=definition)
+
+
+def _read(path: Path, root: Path, problems: Problems) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DefinitionError(_display(path, root), "", f"cannot read file: {exc.strerror}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DefinitionError(
-            _display(path, root), "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from exc
+        return read_json(path, _display(path, root))
+    except DefinitionErrors as exc:
+        problems.extend(exc.errors)
+        return None
 
 
-def _validate(validator: jsonschema.Draft202012Validator, instance: Any, source: str) -> None:
-    error = best_match(validator.iter_errors(instance))
-    if error is not None:
-        raise DefinitionError(source, _pointer(error.absolute_path), _describe(error))
-
-
-def _describe(error: ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        allowed = sorted(schema.get("properties", {}))
-        return f"{error.message}; allowed keys: {', '.join(allowed)}"
-    if error.validator == "anyOf" and isinstance(error.instance, str):
-        return f"unknown type {error.instance!r}; expected one of {', '.join(TYPE_NAMES)} or a schema object"
-    return error.message
-
-
-def _pointer(parts: Any) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+def _validate(validator: jsonschema.Draft202012Validator, instance: Any, source: str, problems: Problems) -> bool:
+    """Report every place the file breaks the meta-schema (one message per place); True when it passes."""
+    reported: set[str] = set()
+    for error in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+        for pointer, message in describe(error):
+            if pointer not in reported:
+                reported.add(pointer)
+                problems.add(source, pointer, message)
+    return not reported
 
 
 def _display(path: Path, root: Path) -> str:
@@ -133,55 +186,33 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _normalise_method(raw: dict[str, Any], source: str) -> dict[str, Any]:
-    args = {name: _normalise_schema(schema, source, f"/args/{name}") for name, schema in raw["args"].items()}
+def _normalise_method(
+    raw: dict[str, Any], source: str, checker: SchemaChecker, problems: Problems
+) -> dict[str, Any] | None:
+    before = len(problems)
+    args = {name: checker.schema(schema, f"/args/{name}") for name, schema in raw["args"].items()}
     required = raw.get("required_args", [])
     for index, name in enumerate(required):
         if name not in args:
-            raise DefinitionError(
+            problems.add(
                 source,
                 f"/required_args/{index}",
-                f"required arg {name!r} is not declared in args; declared: {', '.join(args)}",
+                f"required arg {name!r} is not declared in args; declared: {', '.join(args) or 'none'}",
             )
+    for name, schema in args.items():
+        if name in required and "default" in schema:
+            problems.add(source, f"/args/{name}/default", "a required argument cannot have a default; drop one")
     result = raw.get("result")
-    return {
+    normalised = {
         **raw,
         "args": args,
         "required_args": list(required),
-        "result": None if result is None else _normalise_schema(result, source, "/result"),
+        "result": None if result is None else checker.schema(result, "/result"),
     }
+    return normalised if len(problems) == before else None
 
 
-def _normalise_schema(schema: Any, source: str, pointer: str) -> dict[str, Any]:
-    """Expand the bare-type shorthand and check what the meta-schema cannot express."""
-    if isinstance(schema, str):
-        return {"type": schema}
-    out = dict(schema)
-    kind = out["type"]
-    if "enum" in out and kind != "string":
-        raise DefinitionError(source, pointer + "/enum", f"enum is only supported on strings, not on type {kind!r}")
-    if kind == "array":
-        if "items" not in out:
-            raise DefinitionError(
-                source, pointer, 'an array needs "items", e.g. {"type": "array", "items": {"type": "string"}}'
-            )
-        out["items"] = _normalise_schema(out["items"], source, pointer + "/items")
-    elif "items" in out:
-        raise DefinitionError(source, pointer + "/items", f'"items" only applies to arrays, not to type {kind!r}')
-    if kind == "object":
-        props = out.get("properties", {})
-        out["properties"] = {k: _normalise_schema(v, source, f"{pointer}/properties/{k}") for k, v in props.items()}
-        for index, name in enumerate(out.get("required", [])):
-            if name not in props:
-                raise DefinitionError(
-                    source, f"{pointer}/required/{index}", f"required property {name!r} is not in properties"
-                )
-    elif "properties" in out or "required" in out:
-        raise DefinitionError(source, pointer, f'"properties"/"required" only apply to objects, not to type {kind!r}')
-    return out
-
-
-def _check_examples(definition: dict[str, Any], wire_name: str, source: str) -> None:
+def _check_examples(definition: dict[str, Any], wire_name: str, source: str, problems: Problems) -> None:
     """Examples are shown in the docs and replayed as contract tests, so they must call this method
     with args it accepts, and show a result of the declared shape."""
     args_schema = {
@@ -197,30 +228,33 @@ def _check_examples(definition: dict[str, Any], wire_name: str, source: str) -> 
         for index, command in enumerate(commands):
             at = f"{where}/request/cmds/{index}"
             if command["cmd"] != wire_name:
-                raise DefinitionError(
+                problems.add(
                     source, f"{at}/cmd", f"example calls {command['cmd']!r}, not this method; expected {wire_name!r}"
                 )
-            _check_value(args_schema, command.get("args", {}), source, f"{at}/args")
+                continue
+            _check_value(args_schema, command.get("args", {}), source, f"{at}/args", problems)
         answers = example["response"].get("resp", [])
         if len(answers) != len(commands):
-            raise DefinitionError(
+            problems.add(
                 source,
                 f"{where}/response/resp",
                 f"{len(answers)} responses for {len(commands)} commands; a frame answers each command once",
             )
+            continue
         for index, answer in enumerate(answers):
             at = f"{where}/response/resp/{index}"
             if answer.get("status", 0) != 0:
                 continue
             if result is None and "resp" in answer:
-                raise DefinitionError(source, f"{at}/resp", "this method declares no result; leave out resp")
+                problems.add(source, f"{at}/resp", "this method declares no result; leave out resp")
             if result is not None:
                 if "resp" not in answer:
-                    raise DefinitionError(source, at, "a successful answer of this method carries its result in resp")
-                _check_value(result, answer["resp"], source, f"{at}/resp")
+                    problems.add(source, at, "a successful answer of this method carries its result in resp")
+                else:
+                    _check_value(result, answer["resp"], source, f"{at}/resp", problems)
 
 
-def _check_value(schema: dict[str, Any], value: Any, source: str, pointer: str) -> None:
-    error = best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+def _check_value(schema: dict[str, Any], value: Any, source: str, pointer: str, problems: Problems) -> None:
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(to_json_schema(schema)).iter_errors(value))
     if error is not None:
-        raise DefinitionError(source, pointer + _pointer(error.absolute_path), error.message)
+        problems.add(source, pointer + pointer_of(error.absolute_path), error.message)

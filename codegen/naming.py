@@ -14,7 +14,9 @@ _BUILTINS = frozenset(dir(builtins))
 _ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "object", "type", "None", "Any", "Sequence"})
 
 # The package's own modules; a service module must not take one of these names.
-RUNTIME_MODULES = frozenset({"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods"})
+RUNTIME_MODULES = frozenset(
+    {"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods", "validation"}
+)
 
 # What Client, AsyncClient and Batch already have; a service attribute must not replace one.
 _CLIENT_ATTRIBUTES = frozenset({"aclose", "batch", "call", "close", "send"})
@@ -69,9 +71,9 @@ def module_name(service: str) -> str:
     return name
 
 
-def enum_member(value: str) -> str:
-    """inProgress -> IN_PROGRESS; a value that does not start with a letter gets a V_ prefix."""
-    name = snake(value).upper()
+def enum_member(value: str | int) -> str:
+    """inProgress -> IN_PROGRESS; a value that does not start with a letter (such as 3) gets a V_ prefix."""
+    name = snake(str(value)).upper()
     if not name[0].isalpha():
         name = "V_" + name
     return name

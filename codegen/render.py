@@ -73,6 +73,7 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["pyrepr"] = _pyrepr
+    env.filters["zip"] = lambda first, second: zip(first, second, strict=True)
     env.filters["docstring"] = _docstring
     env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env

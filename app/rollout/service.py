@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from rollout_api.errors import Conflict, InvalidArgument, NotFound, TooLarge
 from rollout_api.rollout.contract import RolloutService
@@ -13,12 +11,14 @@ from rollout_api.rollout.models import (
     CreateArgs,
     CreateResult,
     DeleteArgs,
+    Device,
+    DeviceState,
     GetArgs,
     GetResult,
     ListArgs,
     ListDevicesArgs,
-    ListDevicesResultItem,
-    ListResultItem,
+    Rollout,
+    RolloutState,
     SetDeviceStateArgs,
     SetStateArgs,
 )
@@ -26,15 +26,7 @@ from rollout_api.rollout.models import (
 from app.db import Session
 from app.keys import Caller
 from app.rollout import store
-from app.rollout.states import (
-    DEVICE_STATES,
-    DEVICE_TRANSITIONS,
-    ROLLOUT_STATES,
-    ROLLOUT_TRANSITIONS,
-    allowed,
-    refusal,
-    sources,
-)
+from app.rollout.states import DEVICE_TRANSITIONS, ROLLOUT_TRANSITIONS, allowed, refusal, sources
 from app.settings import Settings
 from app.sql import AnyRow
 
@@ -70,15 +62,11 @@ class RolloutHandlers:
 
     def get(self, args: GetArgs) -> GetResult:
         row = self._rollout(args.projectid, args.rolloutid, alone=True)
-        return GetResult.model_validate(_rollout_fields(row))
+        return _rollout(row)
 
-    def list(self, args: ListArgs) -> list[ListResultItem]:
+    def list(self, args: ListArgs) -> list[Rollout]:
         self._check_length("args.projectid", args.projectid)
         self._check_length("args.after", args.after)
-        if args.state is not None and args.state not in ROLLOUT_STATES:
-            *others, last = (repr(s) for s in ROLLOUT_STATES)
-            expected = f"{', '.join(others)} or {last}"
-            raise InvalidArgument(f"args.state: must be {expected}, got {json.dumps(args.state)}")
         after = None
         if args.after is not None:
             after = _rollout_key(args.after)
@@ -92,11 +80,11 @@ class RolloutHandlers:
             self._session,
             project_id=args.projectid,
             within=self._caller.projects,
-            state=args.state,
+            state=None if args.state is None else args.state.value,
             after=after,
             limit=args.limit,
         )
-        return [ListResultItem.model_validate({**_rollout_fields(r), "projectid": r.project_id}) for r in rows]
+        return [_rollout(r) for r in rows]
 
     def add_devices(self, args: AddDevicesArgs) -> None:
         if len(args.devices) > self._limits.max_devices_per_add:
@@ -111,34 +99,35 @@ class RolloutHandlers:
         store.add_devices(self._session, rollout_id=row.id, device_ids=args.devices)
 
     def set_state(self, args: SetStateArgs) -> None:
-        target = args.state.value
+        target = args.state
         row = self._rollout(args.projectid, args.rolloutid)
         for _ in range(_RACE_RETRIES):
-            if row.state == target:
+            current = RolloutState(row.state)
+            if current == target:
                 return
-            if not allowed(ROLLOUT_TRANSITIONS, row.state, target):
-                raise Conflict(refusal(f"rollout {row.id}", ROLLOUT_TRANSITIONS, ROLLOUT_STATES, row.state, target))
-            if store.move_rollout(self._session, rollout_id=row.id, expected=row.state, target=target):
+            if not allowed(ROLLOUT_TRANSITIONS, current, target):
+                raise Conflict(refusal(f"rollout {row.id}", ROLLOUT_TRANSITIONS, current, target))
+            if store.move_rollout(self._session, rollout_id=row.id, expected=current.value, target=target.value):
                 return
             row = self._rollout(args.projectid, args.rolloutid)
         raise Conflict(f"rollout {row.id} kept changing state; try again")
 
-    def list_devices(self, args: ListDevicesArgs) -> Iterable[ListDevicesResultItem]:
+    def list_devices(self, args: ListDevicesArgs) -> Iterable[Device]:
         self._check_length("args.after", args.after)
         row = self._rollout(args.projectid, args.rolloutid)
         state = None if args.state is None else args.state.value
         if args.limit is None:
             # Without a limit the answer may hold millions of devices: it streams, a batch at a time.
             stream = store.iter_devices(self._session, rollout_id=row.id, state=state, after=args.after)
-            return (ListDevicesResultItem.model_validate(_device_fields(r)) for r in stream)
+            return (_device(r) for r in stream)
         rows = store.list_devices(self._session, rollout_id=row.id, state=state, after=args.after, limit=args.limit)
-        return [ListDevicesResultItem.model_validate(_device_fields(r)) for r in rows]
+        return [_device(r) for r in rows]
 
     def set_device_state(self, args: SetDeviceStateArgs) -> None:
         if args.update_command_id is not None:
             self._check_id("args.updateCommandId", args.update_command_id)
         self._check_length("args.deviceid", args.deviceid)
-        target = args.state.value
+        target = args.state
         key = self._rollout_key(args.projectid, args.rolloutid)
         if key is not None and store.move_device_if_allowed(
             self._session,
@@ -146,7 +135,7 @@ class RolloutHandlers:
             rollout_id=key,
             device_id=args.deviceid,
             sources=sources(DEVICE_TRANSITIONS, target),
-            target=target,
+            target=target.value,
             update_command_id=args.update_command_id,
         ):
             return
@@ -157,17 +146,18 @@ class RolloutHandlers:
         find = self._device_finder(rollout.id, args.deviceid)
         device = find()
         for _ in range(_RACE_RETRIES):
-            if not allowed(DEVICE_TRANSITIONS, device.state, target):
+            current = DeviceState(device.state)
+            if not allowed(DEVICE_TRANSITIONS, current, target):
                 what = f"device {args.deviceid!r} of rollout {rollout.id}"
-                raise Conflict(refusal(what, DEVICE_TRANSITIONS, DEVICE_STATES, device.state, target))
-            if device.state == target and args.update_command_id in (None, device.update_command_id):
+                raise Conflict(refusal(what, DEVICE_TRANSITIONS, current, target))
+            if current == target and args.update_command_id in (None, device.update_command_id):
                 return
             moved = store.move_device(
                 self._session,
                 rollout_id=rollout.id,
                 device_id=args.deviceid,
-                expected=device.state,
-                target=target,
+                expected=current.value,
+                target=target.value,
                 update_command_id=args.update_command_id,
             )
             if moved:
@@ -240,18 +230,19 @@ def _rollout_key(rollout_id: str) -> int | None:
     return int(rollout_id)
 
 
-def _rollout_fields(row: AnyRow) -> dict[str, Any]:
-    fields = {"id": str(row.id), "state": row.state, "deviceFilter": row.device_filter, "firmwareid": row.firmware_id}
-    if row.name is not None:
-        fields["name"] = row.name
-    return fields
+def _rollout(row: AnyRow) -> Rollout:
+    return Rollout(
+        id_=str(row.id),
+        projectid=row.project_id,
+        name=row.name,
+        firmwareid=row.firmware_id,
+        device_filter=row.device_filter,
+        state=RolloutState(row.state),
+    )
 
 
-def _device_fields(row: AnyRow) -> dict[str, Any]:
-    fields = {"id": row.device_id, "state": row.state}
-    if row.update_command_id is not None:
-        fields["updateCommandId"] = row.update_command_id
-    return fields
+def _device(row: AnyRow) -> Device:
+    return Device(id_=row.device_id, state=DeviceState(row.state), update_command_id=row.update_command_id)
 
 
 def _implements_contract(handlers: RolloutHandlers) -> RolloutService:

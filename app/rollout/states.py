@@ -1,41 +1,42 @@
-"""The two state machines: a rollout's and a device's within a rollout."""
+"""The two state machines, keyed by the generated RolloutState and DeviceState enums."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
+from typing import TypeVar
 
-ROLLOUT_STATES = ("init", "inProgress", "paused", "finished")
-DEVICE_STATES = ("init", "started", "succeeded", "failed")
+from rollout_api.rollout.models import DeviceState, RolloutState
 
-ROLLOUT_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "init": frozenset({"inProgress", "finished"}),
-    "inProgress": frozenset({"paused", "finished"}),
-    "paused": frozenset({"inProgress", "finished"}),
-    "finished": frozenset(),
+S = TypeVar("S", bound=StrEnum)
+
+ROLLOUT_TRANSITIONS: Mapping[RolloutState, frozenset[RolloutState]] = {
+    RolloutState.INIT: frozenset({RolloutState.IN_PROGRESS, RolloutState.FINISHED}),
+    RolloutState.IN_PROGRESS: frozenset({RolloutState.PAUSED, RolloutState.FINISHED}),
+    RolloutState.PAUSED: frozenset({RolloutState.IN_PROGRESS, RolloutState.FINISHED}),
+    RolloutState.FINISHED: frozenset(),
 }
 
-DEVICE_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "init": frozenset({"started", "succeeded", "failed"}),
-    "started": frozenset({"succeeded", "failed"}),
-    "failed": frozenset({"started"}),
-    "succeeded": frozenset(),
+DEVICE_TRANSITIONS: Mapping[DeviceState, frozenset[DeviceState]] = {
+    DeviceState.INIT: frozenset({DeviceState.STARTED, DeviceState.SUCCEEDED, DeviceState.FAILED}),
+    DeviceState.STARTED: frozenset({DeviceState.SUCCEEDED, DeviceState.FAILED}),
+    DeviceState.FAILED: frozenset({DeviceState.STARTED}),
+    DeviceState.SUCCEEDED: frozenset(),
 }
 
 
-def allowed(transitions: Mapping[str, frozenset[str]], current: str, target: str) -> bool:
+def allowed(transitions: Mapping[S, frozenset[S]], current: S, target: S) -> bool:
     """Setting the state a thing already has is allowed: it makes retries safe."""
     return target == current or target in transitions[current]
 
 
-def refusal(
-    kind: str, transitions: Mapping[str, frozenset[str]], states: tuple[str, ...], current: str, target: str
-) -> str:
-    """The 409 message: what was asked, the current state, and what would be allowed."""
-    targets = [s for s in states if s in transitions[current]]
-    allowed_text = ", ".join(targets) if targets else f"none: {current} is final"
-    return f"cannot move {kind} from {current} to {target}; allowed from {current}: {allowed_text}"
+def refusal(kind: str, transitions: Mapping[S, frozenset[S]], current: S, target: S) -> str:
+    """The 409 message: what was asked, the current state, and what would be allowed (in the enum's order)."""
+    targets = [state.value for state in transitions if state in transitions[current]]
+    allowed_text = ", ".join(targets) if targets else f"none: {current.value} is final"
+    return f"cannot move {kind} from {current.value} to {target.value}; allowed from {current.value}: {allowed_text}"
 
 
-def sources(transitions: Mapping[str, frozenset[str]], target: str) -> frozenset[str]:
-    """Every state from which `target` may be set, itself included."""
-    return frozenset(current for current in transitions if allowed(transitions, current, target))
+def sources(transitions: Mapping[S, frozenset[S]], target: S) -> frozenset[str]:
+    """Every state from which `target` may be set, itself included, as the plain strings the database holds."""
+    return frozenset(current.value for current in transitions if allowed(transitions, current, target))

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("name", help="Service.Method, e.g. " + (_short_names() or ["Service.Method"])[0])
     call.add_argument("args", nargs="?", default="{}", help="the args object as JSON")
     for spec in METHODS.values():
-        method = methods.add_parser(f"{spec.service}.{spec.method}", help=spec.doc, description=spec.doc)
+        doc = f"{spec.doc} Deprecated." if spec.deprecated else spec.doc
+        method = methods.add_parser(f"{spec.service}.{spec.method}", help=doc, description=doc)
         required = set(spec.definition["required_args"])
         for name, schema in spec.definition["args"].items():
             option = _option(schema)
@@ -78,10 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _option(schema: Mapping[str, Any]) -> dict[str, Any]:
     """argparse settings for one argument, from its JSON Schema."""
-    help_text = schema.get("doc", "")
+    notes = [schema.get("doc", "")]
+    if "default" in schema:
+        notes.append(f"Default: {json.dumps(schema['default'])}.")
+    if schema.get("deprecated"):
+        notes.append("Deprecated.")
+    help_text = " ".join(note for note in notes if note)
     kind = schema.get("type")
     if "enum" in schema:
-        return {"choices": list(schema["enum"]), "help": help_text}
+        return {"choices": list(schema["enum"]), "type": int if kind == "integer" else str, "help": help_text}
     if kind == "integer":
         return {"type": int, "help": help_text}
     if kind == "number":
@@ -90,7 +96,7 @@ def _option(schema: Mapping[str, Any]) -> dict[str, Any]:
         return {"action": argparse.BooleanOptionalAction, "help": help_text}
     if kind == "array" and schema["items"].get("type") == "string":
         return {"nargs": "+", "metavar": "VALUE", "help": help_text}
-    if kind in ("array", "object"):
+    if kind in ("array", "object"):  # maps too: {"key": value, ...}
         return {"type": json.loads, "metavar": "JSON", "help": f"{help_text} (as JSON)".strip()}
     return {"help": help_text}
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rollout_api.rollout.contract import METHODS as ROLLOUT_METHODS
+from rollout_api.rollout.contract import TYPES as ROLLOUT_TYPES
 from rollout_api.spec import MethodSpec
 
 METHODS: Mapping[str, MethodSpec[Any, Any]] = {
@@ -17,3 +18,8 @@ SERVICES: Mapping[str, str] = {
     "Rollout": "Rollout service stores info about firmware rollouts.",
 }
 """Service name to its doc."""
+
+TYPES: Mapping[str, Mapping[str, Any]] = {
+    **ROLLOUT_TYPES,
+}
+"""Every service's shared types by name (the generator keeps the names unique): the docs' named schemas."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -39,10 +40,28 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     """The normalised definition (args, required_args, result) as JSON Schema."""
     examples: tuple[Mapping[str, Any], ...]
     """Example request and response frames."""
+    deprecated: bool = False
+    """The method will be removed: calling it from the client warns with DeprecationWarning."""
+    deprecated_args: tuple[str, ...] = ()
+    """Wire names of the arguments that will be removed: giving one warns with DeprecationWarning."""
+
+    def warn_if_deprecated(self, args: Mapping[str, Any], *, stacklevel: int = 1) -> None:
+        """DeprecationWarning for a call of a deprecated method, and for each deprecated argument given."""
+        if self.deprecated:
+            warnings.warn(f"{self.wire_name} is deprecated", DeprecationWarning, stacklevel=stacklevel + 1)
+        for name in self.deprecated_args:
+            if args.get(name) is not None:
+                message = f"argument {name!r} of {self.wire_name} is deprecated"
+                warnings.warn(message, DeprecationWarning, stacklevel=stacklevel + 1)
+
+    def args_given(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments a caller gave: an optional argument passed as None counts as left out."""
+        required = self.definition["required_args"]
+        return {name: value for name, value in args.items() if value is not None or name in required}
 
     def dump_args(self, args: ArgsT) -> dict[str, Any]:
-        """The args object as it goes on the wire: wire names, unset optional arguments left out."""
-        return args.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The args object as it goes on the wire: wire names, arguments that were not given left out."""
+        return args.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     def dump_result(self, result: ResultT) -> Any:
         """The result as it goes on the wire; None when the method has no result."""

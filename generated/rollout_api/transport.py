@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rollout_api.envelope import ErrorBody, Response, ResponseFrame
 from rollout_api.errors import RpcError, TransportError, error_for_status
 from rollout_api.spec import MethodSpec
+from rollout_api.validation import validated_args
 
 T = TypeVar("T")
 
@@ -68,6 +69,7 @@ class Commands:
         self.items: list[tuple[MethodSpec[Any, Any], Mapping[str, Any], Pending[Any]]] = []
 
     def add(self, spec: MethodSpec[Any, T], args: Mapping[str, Any]) -> Pending[T]:
+        validated_args(spec, args)  # a bad argument raises InvalidArgument here, where the call is written
         pending: Pending[T] = Pending(spec)
         self.items.append((spec, args, pending))
         return pending
@@ -99,7 +101,7 @@ class FrameCodec:
     def encode(self, calls: Sequence[tuple[MethodSpec[Any, Any], Mapping[str, Any]]]) -> tuple[bytes, list[int]]:
         ids = [next(self._ids) for _ in calls]
         cmds = [
-            {"cmd": spec.wire_name, "id": command_id, "args": spec.dump_args(spec.args_model.model_validate(args))}
+            {"cmd": spec.wire_name, "id": command_id, "args": spec.dump_args(validated_args(spec, args))}
             for (spec, args), command_id in zip(calls, ids, strict=True)
         ]
         frame: dict[str, Any] = {"v": 1, "cmds": cmds}

@@ -8,17 +8,28 @@ rejection is about the bad value and not about a missing rollout, and proves tha
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from rollout_api.rollout.contract import CREATE
 
 from app.settings import Settings
 from tests.helpers import create_rollout, ok, snapshot
 
 MAX_ID = 2**53 - 1
-FILTER_HINT = "expected 'labelname=labelvalue', e.g. 'location=Bathroom'"
+_FILTER = CREATE.definition["args"]["deviceFilter"]
+
+
+def filter_refused(expression: str) -> str:
+    """The message for a deviceFilter that breaks its pattern: the value, the pattern and the arg's doc."""
+    return (
+        f"args.deviceFilter: {json.dumps(expression)} does not match the pattern {_FILTER['pattern']}; {_FILTER['doc']}"
+    )
+
+
 ROLLOUT_STATES_MSG = "must be 'init', 'inProgress', 'paused' or 'finished'"
 DEVICE_STATES_MSG = "must be 'init', 'started', 'succeeded' or 'failed'"
 # Placeholders filled in per test: the project, a real rollout in it, a real device in that rollout.
@@ -458,18 +469,18 @@ COMMAND_CASES: list[tuple[str, Any, int, str, bool]] = [
             f"Create-deviceFilter-{name}",
             _cmd("Create", projectid=PROJECT, firmwareid="fw", deviceFilter=expression),
             400,
-            f"args.deviceFilter: {expression!r} {problem}; {FILTER_HINT}",
+            filter_refused(expression),
             True,
         )
-        for name, expression, problem in [
-            ("empty", "", "must contain exactly one '='"),
-            ("no-equals", "a", "must contain exactly one '='"),
-            ("no-name", "=b", "has an empty label name or value"),
-            ("two-equals", "a=b=c", "must contain exactly one '='"),
-            ("leading-space", " a=b", "has whitespace around the name or value"),
-            ("space-before-equals", "a =b", "has whitespace around the name or value"),
-            ("trailing-space", "a=b ", "has whitespace around the name or value"),
-            ("no-value", "a=", "has an empty label name or value"),
+        for name, expression in [
+            ("empty", ""),
+            ("no-equals", "a"),
+            ("no-name", "=b"),
+            ("two-equals", "a=b=c"),
+            ("leading-space", " a=b"),
+            ("space-before-equals", "a =b"),
+            ("trailing-space", "a=b "),
+            ("no-value", "a="),
         ]
     ],
     # Ids: empty, too long.
@@ -621,7 +632,7 @@ ROUTE_CASES: list[tuple[str, str, bytes, int, str]] = [
         "Create",
         b'{"projectid": "<project>", "firmwareid": "fw", "deviceFilter": "a=b=c"}',
         400,
-        f"args.deviceFilter: 'a=b=c' must contain exactly one '='; {FILTER_HINT}",
+        filter_refused("a=b=c"),
     ),
     (
         "empty-device-id",

@@ -419,7 +419,13 @@ def test_results_never_contain_null(http: TestClient, project: str) -> None:
 
     got = ok(http, "Get", projectid=project, rolloutid=rollout_id)
     assert "name" not in got
-    assert got == {"id": rollout_id, "state": "init", "deviceFilter": "location=Bathroom", "firmwareid": "fw-1"}
+    assert got == {
+        "id": rollout_id,
+        "projectid": project,
+        "state": "init",
+        "deviceFilter": "location=Bathroom",
+        "firmwareid": "fw-1",
+    }
     assert_no_nulls(got)
 
     listed = ok(http, "List", projectid=project)

@@ -12,6 +12,7 @@ def test_create_then_get_and_list(http: TestClient, project: str) -> None:
     got = ok(http, "Get", projectid=project, rolloutid=rollout_id)
     assert got == {
         "id": rollout_id,
+        "projectid": project,
         "name": "Today's rollout",
         "state": "init",
         "deviceFilter": "location=Bathroom",

@@ -104,11 +104,9 @@ def test_failed_command_exits_1(server_url: str, client: Client, project: str) -
     assert done.stdout == ""
 
     with pytest.raises(InvalidArgument) as invalid:
-        client.rollout.create(projectid=project, firmwareid="f", device_filter="nope")
+        client.rollout.list(projectid=project, after="nope")
     expected = invalid.value.status_msg
-    done = run_cli(
-        "Rollout.Create", "--projectid", project, "--firmwareid", "f", "--deviceFilter", "nope", url=server_url
-    )
+    done = run_cli("Rollout.List", "--projectid", project, "--after", "nope", url=server_url)
     assert done.returncode == 1
     assert expected in done.stderr
     assert done.stdout == ""

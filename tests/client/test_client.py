@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -32,14 +33,11 @@ from rollout_api import (
 )
 from rollout_api.rollout.models import (
     CreateResult,
+    Device,
+    DeviceState,
     GetResult,
-    GetResultState,
-    ListDevicesResultItem,
-    ListDevicesResultItemState,
-    ListResultItem,
-    ListResultItemState,
-    SetDeviceStateArgsState,
-    SetStateArgsState,
+    Rollout,
+    RolloutState,
 )
 
 from tests.client.fixtures import MAX_COMMANDS, free_port
@@ -73,16 +71,21 @@ def test_every_method_sync(client: Client, project: str) -> None:
     got = client.rollout.get(projectid=project, rolloutid=rollout)
     assert isinstance(got, GetResult)
     assert got == GetResult(
-        id_=rollout, state=GetResultState.INIT, device_filter=FILTER, firmwareid=FIRMWARE, name="Today's"
+        id_=rollout,
+        projectid=project,
+        state=RolloutState.INIT,
+        device_filter=FILTER,
+        firmwareid=FIRMWARE,
+        name="Today's",
     )
 
     listed = client.rollout.list(projectid=project)
-    assert all(isinstance(item, ListResultItem) for item in listed)
+    assert all(isinstance(item, Rollout) for item in listed)
     assert listed == [
-        ListResultItem(
+        Rollout(
             id_=rollout,
             projectid=project,
-            state=ListResultItemState.INIT,
+            state=RolloutState.INIT,
             device_filter=FILTER,
             firmwareid=FIRMWARE,
             name="Today's",
@@ -91,29 +94,27 @@ def test_every_method_sync(client: Client, project: str) -> None:
 
     client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["dev-2", "dev-1", "dev-3"])
     devices = client.rollout.list_devices(projectid=project, rolloutid=rollout)
-    assert all(isinstance(item, ListDevicesResultItem) for item in devices)
-    assert [(d.id_, d.state) for d in devices] == [(f"dev-{i}", ListDevicesResultItemState.INIT) for i in (1, 2, 3)]
+    assert all(isinstance(item, Device) for item in devices)
+    assert [(d.id_, d.state) for d in devices] == [(f"dev-{i}", DeviceState.INIT) for i in (1, 2, 3)]
 
     client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
-    assert client.rollout.get(projectid=project, rolloutid=rollout).state == GetResultState.IN_PROGRESS
+    assert client.rollout.get(projectid=project, rolloutid=rollout).state == RolloutState.IN_PROGRESS
     assert [r.id_ for r in client.rollout.list(projectid=project, state="inProgress")] == [rollout]
     assert client.rollout.list(projectid=project, state="init") == []
 
     client.rollout.set_device_state(
         projectid=project, rolloutid=rollout, deviceid="dev-1", state="started", update_command_id="cmd-1"
     )
-    client.rollout.set_device_state(
-        projectid=project, rolloutid=rollout, deviceid="dev-2", state=SetDeviceStateArgsState.FAILED
-    )
+    client.rollout.set_device_state(projectid=project, rolloutid=rollout, deviceid="dev-2", state=DeviceState.FAILED)
     assert client.rollout.list_devices(projectid=project, rolloutid=rollout, state="started") == [
-        ListDevicesResultItem(id_="dev-1", state=ListDevicesResultItemState.STARTED, update_command_id="cmd-1")
+        Device(id_="dev-1", state=DeviceState.STARTED, update_command_id="cmd-1")
     ]
     assert client.rollout.list_devices(projectid=project, rolloutid=rollout, limit=1, after="dev-1") == [
-        ListDevicesResultItem(id_="dev-2", state=ListDevicesResultItemState.FAILED)
+        Device(id_="dev-2", state=DeviceState.FAILED)
     ]
 
-    client.rollout.set_state(projectid=project, rolloutid=rollout, state=SetStateArgsState.PAUSED)
-    assert client.rollout.get(projectid=project, rolloutid=rollout).state == GetResultState.PAUSED
+    client.rollout.set_state(projectid=project, rolloutid=rollout, state=RolloutState.PAUSED)
+    assert client.rollout.get(projectid=project, rolloutid=rollout).state == RolloutState.PAUSED
 
     client.rollout.delete(projectid=project, rolloutid=rollout)
     with pytest.raises(NotFound):
@@ -131,36 +132,38 @@ def test_every_method_async(server_url: str, project: str) -> None:
 
             got = await client.rollout.get(projectid=project, rolloutid=rollout)
             assert isinstance(got, GetResult)
-            assert got == GetResult(id_=rollout, state=GetResultState.INIT, device_filter=FILTER, firmwareid=FIRMWARE)
+            assert got == GetResult(
+                id_=rollout, projectid=project, state=RolloutState.INIT, device_filter=FILTER, firmwareid=FIRMWARE
+            )
 
             listed = await client.rollout.list(projectid=project)
             assert listed == [
-                ListResultItem(
+                Rollout(
                     id_=rollout,
                     projectid=project,
-                    state=ListResultItemState.INIT,
+                    state=RolloutState.INIT,
                     device_filter=FILTER,
                     firmwareid=FIRMWARE,
                 )
             ]
-            assert isinstance(listed[0], ListResultItem)
+            assert isinstance(listed[0], Rollout)
 
             await client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["b", "a"])
             devices = await client.rollout.list_devices(projectid=project, rolloutid=rollout)
             assert devices == [
-                ListDevicesResultItem(id_="a", state=ListDevicesResultItemState.INIT),
-                ListDevicesResultItem(id_="b", state=ListDevicesResultItemState.INIT),
+                Device(id_="a", state=DeviceState.INIT),
+                Device(id_="b", state=DeviceState.INIT),
             ]
-            assert isinstance(devices[0], ListDevicesResultItem)
+            assert isinstance(devices[0], Device)
 
-            await client.rollout.set_state(projectid=project, rolloutid=rollout, state=SetStateArgsState.IN_PROGRESS)
-            assert (await client.rollout.get(projectid=project, rolloutid=rollout)).state == GetResultState.IN_PROGRESS
+            await client.rollout.set_state(projectid=project, rolloutid=rollout, state=RolloutState.IN_PROGRESS)
+            assert (await client.rollout.get(projectid=project, rolloutid=rollout)).state == RolloutState.IN_PROGRESS
 
             await client.rollout.set_device_state(
                 projectid=project, rolloutid=rollout, deviceid="a", state="succeeded", update_command_id="u-7"
             )
             assert await client.rollout.list_devices(projectid=project, rolloutid=rollout, state="succeeded") == [
-                ListDevicesResultItem(id_="a", state=ListDevicesResultItemState.SUCCEEDED, update_command_id="u-7")
+                Device(id_="a", state=DeviceState.SUCCEEDED, update_command_id="u-7")
             ]
 
             await client.rollout.delete(projectid=project, rolloutid=rollout)
@@ -186,18 +189,46 @@ def test_error_tree() -> None:
 
 
 def test_invalid_argument(client: Client, project: str) -> None:
+    """A value the definition accepts but the server refuses: the server's 400, with the command id."""
     with pytest.raises(InvalidArgument) as caught:
-        client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter="location")
+        client.rollout.list(projectid=project, after="not-a-rollout-id")
     error = caught.value
     assert error.status == 400
     assert Status(error.status) is Status.INVALID_ARGUMENT
-    assert "deviceFilter" in error.status_msg
+    assert error.status_msg.startswith("args.after: 'not-a-rollout-id' is not a rollout id")
     assert isinstance(error.command_id, int)
     assert str(error) == f"400: {error.status_msg} (command {error.command_id})"
-    assert client.rollout.list(projectid=project) == []
 
-    with pytest.raises(InvalidArgument, match="state"):
-        client.rollout.list(projectid=project, state="running")
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("create", {"projectid": "p", "firmwareid": FIRMWARE, "device_filter": "location"}),
+        ("list", {"projectid": "p", "state": "running"}),
+        ("list_devices", {"projectid": "p", "rolloutid": "1", "limit": 0}),
+    ],
+)
+def test_values_the_definition_refuses_are_refused_before_sending(
+    server_url: str, method: str, args: dict[str, object]
+) -> None:
+    """The client checks args against the definition: same status and message as the server, nothing sent."""
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    offline = Client("http://unused", transport=httpx.MockTransport(record))
+    with pytest.raises(InvalidArgument) as caught:
+        getattr(offline.rollout, method)(**args)
+    assert sent == []
+    spec = next(s for s in METHODS.values() if s.attr == method)
+    wire = {spec.args_model.model_fields[k].alias or k: v for k, v in args.items()}
+    key = {"Authorization": f"Bearer {os.environ['ROLLOUT_API_KEY']}"}
+    answer = httpx.post(f"{server_url}{spec.wire_name}", json=wire, headers=key)
+    assert answer.status_code == 400
+    assert caught.value.status_msg == answer.json()["status_msg"]
+    assert caught.value.command_id is None
 
 
 def test_not_found(client: Client, project: str) -> None:
@@ -220,7 +251,7 @@ def test_conflict(client: Client, project: str) -> None:
         client.rollout.set_state(projectid=project, rolloutid=rollout, state="paused")
     assert caught.value.status == 409
     assert "cannot move" in caught.value.status_msg
-    assert client.rollout.get(projectid=project, rolloutid=rollout).state == GetResultState.INIT
+    assert client.rollout.get(projectid=project, rolloutid=rollout).state == RolloutState.INIT
 
     client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["d"])
     client.rollout.set_state(projectid=project, rolloutid=rollout, state="finished")
@@ -534,7 +565,8 @@ def test_retry_succeeds_after_a_connection_failure() -> None:
 
     with Client("http://mock", transport=httpx.MockTransport(handler)) as client:
         got = client.rollout.get(projectid="p", rolloutid="7")
-    assert got == GetResult(id_="7", state=GetResultState.PAUSED, device_filter=FILTER, firmwareid="f")
+    assert got == GetResult(id_="7", state=RolloutState.PAUSED, device_filter=FILTER, firmwareid="f")
+    assert got.projectid is None
     assert len(attempts) == 2
 
 
@@ -547,7 +579,7 @@ def test_mixed_batch(client: Client, project: str) -> None:
         got = batch.rollout.get(projectid=project, rolloutid=rollout)
         missing = batch.rollout.get(projectid=project, rolloutid=MISSING)
         added = batch.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["y", "x"])
-        bad = batch.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter="=x")
+        bad = batch.rollout.list(projectid=project, after="=x")
         new = batch.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER)
         illegal = batch.rollout.set_state(projectid=project, rolloutid=rollout, state="paused")
         devices = batch.rollout.list_devices(projectid=project, rolloutid=rollout)
@@ -587,14 +619,14 @@ def test_mixed_batch_async(server_url: str, project: str) -> None:
                 started = batch.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
                 missing = batch.rollout.delete(projectid=project, rolloutid=MISSING)
                 got = batch.rollout.get(projectid=project, rolloutid=rollout)
-                listed = batch.rollout.list(projectid=project, state="bogus")
+                listed = batch.rollout.list(projectid=project, after="bogus")
                 with pytest.raises(RuntimeError):
                     got.result()
             started.result()
             assert started.error is None
             assert isinstance(missing.error, NotFound)
             assert isinstance(got.result(), GetResult)
-            assert got.result().state == GetResultState.IN_PROGRESS
+            assert got.result().state == RolloutState.IN_PROGRESS
             assert isinstance(listed.error, InvalidArgument)
             with pytest.raises(InvalidArgument):
                 listed.result()
@@ -673,7 +705,7 @@ def test_iter_list_devices(server_url: str, client: Client, project: str, count:
             paging.rollout.iter_list_devices(projectid=project, rolloutid=rollout, state="failed", page_size=2)
         )
         assert [d.id_ for d in failed] == devices[::3]
-        assert all(d.state == ListDevicesResultItemState.FAILED for d in failed)
+        assert all(d.state == DeviceState.FAILED for d in failed)
 
     async def scenario() -> None:
         transport = AsyncCountingTransport()

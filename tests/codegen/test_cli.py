@@ -120,6 +120,7 @@ def test_bad_definition_exits_2_with_the_error_on_stderr(tmp_path: Path, write_d
     assert result.stderr == (
         "error: definitions/Shop/Get.json: /args/a: unknown type 'strin'; "
         "expected one of string, integer, number, boolean or a schema object\n"
+        f"1 problem(s) in {definitions}/; nothing was written\n"
     )
     assert not (tmp_path / "out").exists()
 
@@ -136,4 +137,5 @@ def test_main_returns_2_and_writes_nothing_for_a_bad_definition(
     assert captured.out == ""
     assert captured.err == (
         "error: definitions/Shop/Get.json: /required_args/0: required arg 'b' is not declared in args; declared: a\n"
+        f"1 problem(s) in {definitions}/; nothing was written\n"
     )

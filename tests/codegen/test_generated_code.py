@@ -56,6 +56,7 @@ def test_package_exports_what_it_declares(api: ModuleType) -> None:
     assert all(hasattr(api, name) for name in api.__all__)
     assert sorted(api.METHODS) == [
         "/v1/Inventory.AddItem",
+        "/v1/Inventory.Audit",
         "/v1/Inventory.ListItems",
         "/v1/Inventory.Move",
         "/v1/Inventory.Remove",
@@ -160,10 +161,12 @@ def test_args_models_reject_what_the_schema_forbids(api: ModuleType, model: str,
         getattr(_module("inventory.models"), model).model_validate(args, by_name=False)
 
 
-def test_result_models_ignore_unknown_keys_and_omit_unset_ones(api: ModuleType) -> None:
+def test_result_models_keep_unknown_keys_and_omit_unset_ones(api: ModuleType) -> None:
+    """A field a newer server added is kept (model_extra, and written back out), not dropped or refused."""
     spec = api.METHODS["/v1/Inventory.ListItems"]
     items = spec.load_result([{"id": "1", "sku": "s", "addedLater": True}])
-    assert spec.dump_result(items) == [{"id": "1", "sku": "s"}]
+    assert items[0].model_extra == {"addedLater": True}
+    assert spec.dump_result(items) == [{"id": "1", "sku": "s", "addedLater": True}]
     assert api.METHODS["/v1/Inventory.Remove"].load_result(None) is None
 
 
@@ -314,3 +317,87 @@ def test_iter_method_follows_after_until_a_short_page(api: ModuleType) -> None:
 def test_iter_method_default_page_size_respects_the_limit_maximum(api: ModuleType) -> None:
     with _paging_client(api, ["item_1"], []) as client:
         assert [item.id_ for item in client.inventory.iter_list_items(warehouse_id="w")] == ["item_1"]
+
+
+def _audit_client(api: ModuleType, sent: list[dict[str, Any]], result: dict[str, Any]) -> Any:
+    def answer(request: httpx.Request) -> httpx.Response:
+        (command,) = json.loads(request.content)["cmds"]
+        sent.append(command)
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": command["id"], "status": 0, "resp": result}]})
+
+    return api.Client("http://inventory.test", transport=httpx.MockTransport(answer))
+
+
+def test_schema_features_reach_the_models_and_the_client(api: ModuleType) -> None:
+    """Shared types, nullable, default, date-time, pattern, maps, integer enums and deprecation, end to end."""
+    models = _module("inventory.models")
+    sent: list[dict[str, Any]] = []
+    example = EXAMPLES["Audit[0]"]["response"]["resp"][0]["resp"]
+    with _audit_client(api, sent, example) as client, pytest.warns(DeprecationWarning) as warned:
+        report = client.inventory.audit(skus=["ABC-1"], owner=None, since="2026-01-01T00:00:00Z", verbose=True)
+    assert [str(w.message) for w in warned] == [
+        "/v1/Inventory.Audit is deprecated",
+        "argument 'verbose' of /v1/Inventory.Audit is deprecated",
+    ]
+    assert all(w.filename == __file__ for w in warned), "the warning points at the caller's line"
+    # A required nullable argument is sent as null; optional ones left out stay out (the server applies defaults).
+    assert sent[0]["args"] == {"skus": ["ABC-1"], "owner": None, "since": "2026-01-01T00:00:00Z", "verbose": True}
+    (stock,) = report.stock
+    assert isinstance(stock, models.Stock)
+    assert stock.checked_at.year == 2026 and stock.checked_at.tzinfo is not None
+    assert stock.labels == {"aisle": "7"}
+    assert stock.priority is models.Priority.V_2
+    assert stock.note is None and "note" in stock.model_fields_set
+    assert report.by_label == {"aisle": 4}
+    args = models.AuditArgs(skus=["ABC-1"], owner="me")
+    assert (args.min_priority, args.verbose) == (models.Priority.V_1, False), "defaults apply on the server side"
+
+
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        ({"skus": ["abc-1"], "owner": None}, "skus.0"),  # the shared Sku type's pattern
+        ({"skus": [], "owner": None}, "skus"),  # minItems
+        ({"skus": ["ABC-1"]}, "owner"),  # required, even though it may be null
+        ({"skus": ["ABC-1"], "owner": None, "since": "2026-01-01T00:00:00"}, "since"),  # no time zone
+        ({"skus": ["ABC-1"], "owner": None, "minPriority": 4}, "minPriority"),  # integer enum: closed in args
+    ],
+)
+def test_args_keep_every_rule_of_the_definition(api: ModuleType, args: dict[str, Any], refused: str) -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        _module("inventory.models").AuditArgs.model_validate(args, by_name=False)
+    assert [".".join(str(p) for p in e["loc"]) for e in caught.value.errors()] == [refused]
+
+
+def test_results_keep_what_a_newer_server_adds(api: ModuleType) -> None:
+    """Open enums and extra fields: an old client neither fails nor drops what it does not know."""
+    spec = api.METHODS["/v1/Inventory.Audit"]
+    newer = {
+        "stock": [{"sku": "ABC-1", "checkedAt": "2026-02-03T04:05:06Z", "priority": 9, "owner": "ops"}],
+        "auditor": "robot",
+    }
+    report = spec.load_result(newer)
+    (stock,) = report.stock
+    assert stock.priority == 9 and not isinstance(stock.priority, _module("inventory.models").Priority)
+    assert stock.model_extra == {"owner": "ops"}
+    assert report.model_extra == {"auditor": "robot"}
+    assert spec.dump_result(report) == {
+        "stock": [{"sku": "ABC-1", "checkedAt": "2026-02-03T04:05:06Z", "count": 0, "priority": 9, "owner": "ops"}],
+        "auditor": "robot",
+    }
+    listed = api.METHODS["/v1/Inventory.ListItems"].load_result([{"id": "1", "sku": "s", "category": "antiques"}])
+    assert listed[0].category == "antiques"
+
+
+def test_the_cli_marks_deprecated_methods_and_shows_defaults() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", PACKAGE, "Inventory.Audit", "--help"],
+        cwd=GOLDEN,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Deprecated" in done.stdout
+    assert "Default: 1" in " ".join(done.stdout.split())

@@ -180,6 +180,7 @@ def check_consistent(database_url: str, engine: Engine, api: Api, round_: Round)
     rollout = api.ok("Get", projectid=PROJECT, rolloutid=round_.rollout_id)
     assert rollout == {
         "id": round_.rollout_id,
+        "projectid": PROJECT,
         "name": "crash",
         "state": "init",
         "deviceFilter": "location=Lab",

@@ -130,7 +130,8 @@ def test_seed_examples_replay_in_order(live_server: LiveServer) -> None:
 
         got = replay(client, "Get", rollout_id, keys)["resp"]
         seed_got = seed_result("Get")
-        assert got == {**seed_got, "id": rollout_id}
+        # The seed's fields, and the project: the shared Rollout shape added it to Get's result.
+        assert got == {**seed_got, "id": rollout_id, "projectid": project}
         assert {k: got[k] for k in ("name", "deviceFilter", "firmwareid")} == {
             "name": create_args["name"],
             "deviceFilter": create_args["deviceFilter"],

@@ -18,14 +18,13 @@ from rollout_api.rollout.contract import (
 )
 from rollout_api.rollout.models import (
     CreateResult,
+    Device,
+    DeviceState,
     GetResult,
-    ListDevicesArgsState,
     ListDevicesResult,
-    ListDevicesResultItem,
     ListResult,
-    ListResultItem,
-    SetDeviceStateArgsState,
-    SetStateArgsState,
+    Rollout,
+    RolloutState,
 )
 from rollout_api.transport import AsyncCaller, Commands, Pending, SyncCaller
 
@@ -57,7 +56,7 @@ class RolloutClient:
         """Creates new rollout.
 
         Args:
-            device_filter: Filter expression, currently only 'labelname=labelvalue' supported.
+            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
@@ -106,7 +105,7 @@ class RolloutClient:
         self,
         *,
         projectid: str | None = None,
-        state: str | None = None,
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"] | None = None,
         limit: int | None = None,
         after: str | None = None,
     ) -> ListResult:
@@ -114,7 +113,7 @@ class RolloutClient:
 
         Args:
             projectid: ID of the project.
-            state: If present, only rollouts in specified state will be returned.
+            state: If present, only rollouts in this state are returned.
             limit: At most this many rollouts are returned (1..10000); without it, all of them.
             after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page.
         """
@@ -129,8 +128,12 @@ class RolloutClient:
         )
 
     def iter_list(
-        self, *, projectid: str | None = None, state: str | None = None, page_size: int = 1000
-    ) -> Iterator[ListResultItem]:
+        self,
+        *,
+        projectid: str | None = None,
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"] | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[Rollout]:
         """Every item list() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
@@ -147,7 +150,7 @@ class RolloutClient:
         rolloutid: str,
         limit: int | None = None,
         after: str | None = None,
-        state: ListDevicesArgsState | Literal["init", "started", "succeeded", "failed"] | None = None,
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"] | None = None,
     ) -> ListDevicesResult:
         """Returns the list of devices previously added to the rollout.
 
@@ -174,9 +177,9 @@ class RolloutClient:
         *,
         projectid: str,
         rolloutid: str,
-        state: ListDevicesArgsState | Literal["init", "started", "succeeded", "failed"] | None = None,
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"] | None = None,
         page_size: int = 1000,
-    ) -> Iterator[ListDevicesResultItem]:
+    ) -> Iterator[Device]:
         """Every item list_devices() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
@@ -192,7 +195,7 @@ class RolloutClient:
         self,
         *,
         projectid: str,
-        state: SetDeviceStateArgsState | Literal["init", "started", "succeeded", "failed"],
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"],
         deviceid: str,
         rolloutid: str,
         update_command_id: str | None = None,
@@ -221,7 +224,7 @@ class RolloutClient:
         self,
         *,
         projectid: str,
-        state: SetStateArgsState | Literal["init", "inProgress", "paused", "finished"],
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"],
         rolloutid: str,
     ) -> None:
         """Changes state of the rollout.
@@ -270,7 +273,7 @@ class AsyncRolloutClient:
         """Creates new rollout.
 
         Args:
-            device_filter: Filter expression, currently only 'labelname=labelvalue' supported.
+            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
@@ -319,7 +322,7 @@ class AsyncRolloutClient:
         self,
         *,
         projectid: str | None = None,
-        state: str | None = None,
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"] | None = None,
         limit: int | None = None,
         after: str | None = None,
     ) -> ListResult:
@@ -327,7 +330,7 @@ class AsyncRolloutClient:
 
         Args:
             projectid: ID of the project.
-            state: If present, only rollouts in specified state will be returned.
+            state: If present, only rollouts in this state are returned.
             limit: At most this many rollouts are returned (1..10000); without it, all of them.
             after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page.
         """
@@ -342,8 +345,12 @@ class AsyncRolloutClient:
         )
 
     async def iter_list(
-        self, *, projectid: str | None = None, state: str | None = None, page_size: int = 1000
-    ) -> AsyncIterator[ListResultItem]:
+        self,
+        *,
+        projectid: str | None = None,
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"] | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[Rollout]:
         """Every item list() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
@@ -361,7 +368,7 @@ class AsyncRolloutClient:
         rolloutid: str,
         limit: int | None = None,
         after: str | None = None,
-        state: ListDevicesArgsState | Literal["init", "started", "succeeded", "failed"] | None = None,
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"] | None = None,
     ) -> ListDevicesResult:
         """Returns the list of devices previously added to the rollout.
 
@@ -388,9 +395,9 @@ class AsyncRolloutClient:
         *,
         projectid: str,
         rolloutid: str,
-        state: ListDevicesArgsState | Literal["init", "started", "succeeded", "failed"] | None = None,
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"] | None = None,
         page_size: int = 1000,
-    ) -> AsyncIterator[ListDevicesResultItem]:
+    ) -> AsyncIterator[Device]:
         """Every item list_devices() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
@@ -407,7 +414,7 @@ class AsyncRolloutClient:
         self,
         *,
         projectid: str,
-        state: SetDeviceStateArgsState | Literal["init", "started", "succeeded", "failed"],
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"],
         deviceid: str,
         rolloutid: str,
         update_command_id: str | None = None,
@@ -436,7 +443,7 @@ class AsyncRolloutClient:
         self,
         *,
         projectid: str,
-        state: SetStateArgsState | Literal["init", "inProgress", "paused", "finished"],
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"],
         rolloutid: str,
     ) -> None:
         """Changes state of the rollout.
@@ -485,7 +492,7 @@ class RolloutBatch:
         """Creates new rollout.
 
         Args:
-            device_filter: Filter expression, currently only 'labelname=labelvalue' supported.
+            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
@@ -534,7 +541,7 @@ class RolloutBatch:
         self,
         *,
         projectid: str | None = None,
-        state: str | None = None,
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"] | None = None,
         limit: int | None = None,
         after: str | None = None,
     ) -> Pending[ListResult]:
@@ -542,7 +549,7 @@ class RolloutBatch:
 
         Args:
             projectid: ID of the project.
-            state: If present, only rollouts in specified state will be returned.
+            state: If present, only rollouts in this state are returned.
             limit: At most this many rollouts are returned (1..10000); without it, all of them.
             after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page.
         """
@@ -563,7 +570,7 @@ class RolloutBatch:
         rolloutid: str,
         limit: int | None = None,
         after: str | None = None,
-        state: ListDevicesArgsState | Literal["init", "started", "succeeded", "failed"] | None = None,
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"] | None = None,
     ) -> Pending[ListDevicesResult]:
         """Returns the list of devices previously added to the rollout.
 
@@ -589,7 +596,7 @@ class RolloutBatch:
         self,
         *,
         projectid: str,
-        state: SetDeviceStateArgsState | Literal["init", "started", "succeeded", "failed"],
+        state: DeviceState | Literal["init", "started", "succeeded", "failed"],
         deviceid: str,
         rolloutid: str,
         update_command_id: str | None = None,
@@ -618,7 +625,7 @@ class RolloutBatch:
         self,
         *,
         projectid: str,
-        state: SetStateArgsState | Literal["init", "inProgress", "paused", "finished"],
+        state: RolloutState | Literal["init", "inProgress", "paused", "finished"],
         rolloutid: str,
     ) -> Pending[None]:
         """Changes state of the rollout.

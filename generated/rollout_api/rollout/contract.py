@@ -14,14 +14,14 @@ from rollout_api.rollout.models import (
     CreateArgs,
     CreateResult,
     DeleteArgs,
+    Device,
     GetArgs,
     GetResult,
     ListArgs,
     ListDevicesArgs,
     ListDevicesResult,
-    ListDevicesResultItem,
     ListResult,
-    ListResultItem,
+    Rollout,
     SetDeviceStateArgs,
     SetStateArgs,
 )
@@ -47,11 +47,11 @@ class RolloutService(Protocol):
         """Returns info about a particular rollout."""
         ...
 
-    def list(self, args: ListArgs) -> Iterable[ListResultItem]:
+    def list(self, args: ListArgs) -> Iterable[Rollout]:
         """Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned."""
         ...
 
-    def list_devices(self, args: ListDevicesArgs) -> Iterable[ListDevicesResultItem]:
+    def list_devices(self, args: ListDevicesArgs) -> Iterable[Device]:
         """Returns the list of devices previously added to the rollout."""
         ...
 
@@ -79,10 +79,10 @@ class RolloutServiceBase:
     def get(self, args: GetArgs) -> GetResult:
         raise Unimplemented("/v1/Rollout.Get is not implemented by this server")
 
-    def list(self, args: ListArgs) -> Iterable[ListResultItem]:
+    def list(self, args: ListArgs) -> Iterable[Rollout]:
         raise Unimplemented("/v1/Rollout.List is not implemented by this server")
 
-    def list_devices(self, args: ListDevicesArgs) -> Iterable[ListDevicesResultItem]:
+    def list_devices(self, args: ListDevicesArgs) -> Iterable[Device]:
         raise Unimplemented("/v1/Rollout.ListDevices is not implemented by this server")
 
     def set_device_state(self, args: SetDeviceStateArgs) -> None:
@@ -158,8 +158,9 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
         "doc": "Creates new rollout.",
         "args": {
             "deviceFilter": {
-                "doc": "Filter expression, currently only 'labelname=labelvalue' supported.",
+                "doc": "Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.",
                 "type": "string",
+                "pattern": "^[^=\\s](?:[^=]*[^=\\s])?=[^=\\s](?:[^=]*[^=\\s])?$",
             },
             "projectid": {"doc": "ID of the project.", "type": "string", "minLength": 1},
             "name": {"doc": "Human-readable name for the rollout.", "type": "string"},
@@ -268,14 +269,26 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
         },
         "required_args": ["projectid", "rolloutid"],
         "result": {
+            "title": "Rollout",
+            "doc": "The rollout.",
             "type": "object",
             "properties": {
-                "deviceFilter": {"type": "string"},
-                "state": {"enum": ["init", "inProgress", "paused", "finished"], "type": "string"},
-                "id": {"type": "string"},
-                "firmwareid": {"type": "string"},
-                "name": {"type": "string"},
+                "id": {"doc": "ID of the rollout.", "type": "string"},
+                "projectid": {"doc": "ID of the project the rollout belongs to.", "type": "string"},
+                "name": {
+                    "doc": "Human-readable name; absent when the rollout was created without one.",
+                    "type": "string",
+                },
+                "firmwareid": {"doc": "ID of the firmware image.", "type": "string"},
+                "deviceFilter": {"doc": "Filter expression, 'labelname=labelvalue'.", "type": "string"},
+                "state": {
+                    "title": "RolloutState",
+                    "doc": "Where the rollout is.",
+                    "type": "string",
+                    "enum": ["init", "inProgress", "paused", "finished"],
+                },
             },
+            "required": ["id", "state", "firmwareid", "deviceFilter"],
         },
     },
     examples=(
@@ -325,13 +338,18 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
     roles=(),
     args_model=ListArgs,
     result=TypeAdapter(ListResult),
-    result_item=TypeAdapter(ListResultItem),
+    result_item=TypeAdapter(Rollout),
     definition={
         "doc": "Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
         "readonly": True,
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
-            "state": {"doc": "If present, only rollouts in specified state will be returned.", "type": "string"},
+            "state": {
+                "title": "RolloutState",
+                "doc": "If present, only rollouts in this state are returned.",
+                "type": "string",
+                "enum": ["init", "inProgress", "paused", "finished"],
+            },
             "limit": {
                 "doc": "At most this many rollouts are returned (1..10000); without it, all of them.",
                 "type": "integer",
@@ -347,15 +365,26 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
             "doc": "List of objects describing matching rollouts.",
             "type": "array",
             "items": {
+                "title": "Rollout",
+                "doc": "A rollout: which firmware goes to which devices, and where it is.",
                 "type": "object",
                 "properties": {
-                    "deviceFilter": {"type": "string"},
-                    "state": {"enum": ["init", "inProgress", "paused", "finished"], "type": "string"},
-                    "name": {"type": "string"},
-                    "projectid": {"type": "string"},
-                    "id": {"type": "string"},
-                    "firmwareid": {"type": "string"},
+                    "id": {"doc": "ID of the rollout.", "type": "string"},
+                    "projectid": {"doc": "ID of the project the rollout belongs to.", "type": "string"},
+                    "name": {
+                        "doc": "Human-readable name; absent when the rollout was created without one.",
+                        "type": "string",
+                    },
+                    "firmwareid": {"doc": "ID of the firmware image.", "type": "string"},
+                    "deviceFilter": {"doc": "Filter expression, 'labelname=labelvalue'.", "type": "string"},
+                    "state": {
+                        "title": "RolloutState",
+                        "doc": "Where the rollout is.",
+                        "type": "string",
+                        "enum": ["init", "inProgress", "paused", "finished"],
+                    },
                 },
+                "required": ["id", "state", "firmwareid", "deviceFilter"],
             },
         },
         "required_args": [],
@@ -409,7 +438,7 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
     roles=(),
     args_model=ListDevicesArgs,
     result=TypeAdapter(ListDevicesResult),
-    result_item=TypeAdapter(ListDevicesResultItem),
+    result_item=TypeAdapter(Device),
     definition={
         "doc": "Returns the list of devices previously added to the rollout.",
         "readonly": True,
@@ -427,22 +456,35 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
                 "type": "string",
             },
             "state": {
+                "title": "DeviceState",
                 "doc": "If present, only devices in this state are returned.",
-                "enum": ["init", "started", "succeeded", "failed"],
                 "type": "string",
+                "enum": ["init", "started", "succeeded", "failed"],
             },
         },
         "required_args": ["projectid", "rolloutid"],
         "result": {
+            "doc": "The devices, in ascending id order.",
+            "type": "array",
             "items": {
+                "title": "Device",
+                "doc": "A device of a rollout, and how far it has got.",
                 "type": "object",
                 "properties": {
-                    "state": {"enum": ["init", "started", "succeeded", "failed"], "type": "string"},
-                    "id": {"type": "string"},
-                    "updateCommandId": {"type": "string"},
+                    "id": {"doc": "ID of the device.", "type": "string"},
+                    "state": {
+                        "title": "DeviceState",
+                        "doc": "How far the device has got.",
+                        "type": "string",
+                        "enum": ["init", "started", "succeeded", "failed"],
+                    },
+                    "updateCommandId": {
+                        "doc": "The update command last stored for the device by SetDeviceState.",
+                        "type": "string",
+                    },
                 },
+                "required": ["id", "state"],
             },
-            "type": "array",
         },
     },
     examples=(
@@ -494,7 +536,12 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
         "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
-            "state": {"doc": "Target state.", "enum": ["init", "started", "succeeded", "failed"], "type": "string"},
+            "state": {
+                "title": "DeviceState",
+                "doc": "Target state.",
+                "type": "string",
+                "enum": ["init", "started", "succeeded", "failed"],
+            },
             "deviceid": {"doc": "ID of the device.", "type": "string"},
             "updateCommandId": {"type": "string", "minLength": 1},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -547,7 +594,12 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
         "doc": "Changes state of the rollout.",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
-            "state": {"doc": "Target state.", "enum": ["init", "inProgress", "paused", "finished"], "type": "string"},
+            "state": {
+                "title": "RolloutState",
+                "doc": "Target state.",
+                "type": "string",
+                "enum": ["init", "inProgress", "paused", "finished"],
+            },
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
         },
         "required_args": ["projectid", "rolloutid", "state"],
@@ -592,3 +644,53 @@ METHODS: Mapping[str, MethodSpec[Any, Any]] = {
     SET_STATE.wire_name: SET_STATE,
 }
 """The Rollout service's routing table: wire name to method record."""
+
+TYPES: Mapping[str, Mapping[str, Any]] = {
+    "RolloutState": {
+        "doc": "Where a rollout is: init -> inProgress <-> paused, and init, inProgress or paused -> finished (final).",
+        "type": "string",
+        "enum": ["init", "inProgress", "paused", "finished"],
+    },
+    "DeviceState": {
+        "doc": "Where a device of a rollout is: init -> started, succeeded or failed; started -> succeeded or failed; failed -> started (a retry); succeeded is final.",
+        "type": "string",
+        "enum": ["init", "started", "succeeded", "failed"],
+    },
+    "Rollout": {
+        "doc": "A rollout: which firmware goes to which devices, and where it is.",
+        "type": "object",
+        "properties": {
+            "id": {"doc": "ID of the rollout.", "type": "string"},
+            "projectid": {"doc": "ID of the project the rollout belongs to.", "type": "string"},
+            "name": {"doc": "Human-readable name; absent when the rollout was created without one.", "type": "string"},
+            "firmwareid": {"doc": "ID of the firmware image.", "type": "string"},
+            "deviceFilter": {"doc": "Filter expression, 'labelname=labelvalue'.", "type": "string"},
+            "state": {
+                "title": "RolloutState",
+                "doc": "Where the rollout is.",
+                "type": "string",
+                "enum": ["init", "inProgress", "paused", "finished"],
+            },
+        },
+        "required": ["id", "state", "firmwareid", "deviceFilter"],
+    },
+    "Device": {
+        "doc": "A device of a rollout, and how far it has got.",
+        "type": "object",
+        "properties": {
+            "id": {"doc": "ID of the device.", "type": "string"},
+            "state": {
+                "title": "DeviceState",
+                "doc": "How far the device has got.",
+                "type": "string",
+                "enum": ["init", "started", "succeeded", "failed"],
+            },
+            "updateCommandId": {
+                "doc": "The update command last stored for the device by SetDeviceState.",
+                "type": "string",
+            },
+        },
+        "required": ["id", "state"],
+    },
+}
+"""The Rollout service's shared types (definitions/Rollout/_types.json), resolved."""

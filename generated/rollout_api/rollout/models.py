@@ -6,61 +6,37 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+)
 
 
-class GetResultState(StrEnum):
-    INIT = "init"
-    IN_PROGRESS = "inProgress"
-    PAUSED = "paused"
-    FINISHED = "finished"
-
-
-class ListResultItemState(StrEnum):
-    INIT = "init"
-    IN_PROGRESS = "inProgress"
-    PAUSED = "paused"
-    FINISHED = "finished"
-
-
-class ListDevicesArgsState(StrEnum):
-    """If present, only devices in this state are returned."""
-
-    INIT = "init"
-    STARTED = "started"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class ListDevicesResultItemState(StrEnum):
-    INIT = "init"
-    STARTED = "started"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class SetDeviceStateArgsState(StrEnum):
-    """Target state."""
-
-    INIT = "init"
-    STARTED = "started"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class SetStateArgsState(StrEnum):
-    """Target state."""
+class RolloutState(StrEnum):
+    """Where a rollout is: init -> inProgress <-> paused, and init, inProgress or paused -> finished (final)."""
 
     INIT = "init"
     IN_PROGRESS = "inProgress"
     PAUSED = "paused"
     FINISHED = "finished"
+
+
+class DeviceState(StrEnum):
+    """Where a device of a rollout is: init -> started, succeeded or failed; started -> succeeded or failed; failed -> started (a retry); succeeded is final."""
+
+    INIT = "init"
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class AddDevicesArgs(BaseModel):
     """Arguments of Rollout.AddDevices."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     projectid: StrictStr = Field(description="ID of the project.")
     devices: list[Annotated[StrictStr, Field(min_length=1)]] = Field(description="List of the device IDs.")
@@ -70,10 +46,12 @@ class AddDevicesArgs(BaseModel):
 class CreateArgs(BaseModel):
     """Arguments of Rollout.Create."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     device_filter: StrictStr = Field(
-        alias="deviceFilter", description="Filter expression, currently only 'labelname=labelvalue' supported."
+        alias="deviceFilter",
+        pattern="^[^=\\s](?:[^=]*[^=\\s])?=[^=\\s](?:[^=]*[^=\\s])?$",
+        description="Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.",
     )
     projectid: StrictStr = Field(min_length=1, description="ID of the project.")
     firmwareid: StrictStr = Field(min_length=1, description="ID of the firmware image.")
@@ -83,7 +61,7 @@ class CreateArgs(BaseModel):
 class CreateResult(BaseModel):
     """The new rollout."""
 
-    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     id_: StrictStr = Field(alias="id", description="ID of the new rollout.")
 
@@ -91,7 +69,7 @@ class CreateResult(BaseModel):
 class DeleteArgs(BaseModel):
     """Arguments of Rollout.Delete."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     projectid: StrictStr = Field(description="ID of the project.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
@@ -100,30 +78,37 @@ class DeleteArgs(BaseModel):
 class GetArgs(BaseModel):
     """Arguments of Rollout.Get."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     projectid: StrictStr = Field(description="ID of the project.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
 
 
-class GetResult(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+class Rollout(BaseModel):
+    """A rollout: which firmware goes to which devices, and where it is."""
 
-    device_filter: StrictStr | None = Field(default=None, alias="deviceFilter")
-    state: GetResultState | None = Field(default=None)
-    id_: StrictStr | None = Field(default=None, alias="id")
-    firmwareid: StrictStr | None = Field(default=None)
-    name: StrictStr | None = Field(default=None)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    id_: StrictStr = Field(alias="id", description="ID of the rollout.")
+    firmwareid: StrictStr = Field(description="ID of the firmware image.")
+    device_filter: StrictStr = Field(alias="deviceFilter", description="Filter expression, 'labelname=labelvalue'.")
+    state: Annotated[RolloutState | StrictStr, Field(union_mode="left_to_right")] = Field(
+        description="Where the rollout is."
+    )
+    projectid: StrictStr | None = Field(default=None, description="ID of the project the rollout belongs to.")
+    name: StrictStr | None = Field(
+        default=None, description="Human-readable name; absent when the rollout was created without one."
+    )
 
 
 class ListArgs(BaseModel):
     """Arguments of Rollout.List."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     projectid: StrictStr | None = Field(default=None, description="ID of the project.")
-    state: StrictStr | None = Field(
-        default=None, description="If present, only rollouts in specified state will be returned."
+    state: RolloutState | None = Field(
+        default=None, description="If present, only rollouts in this state are returned."
     )
     limit: StrictInt | None = Field(
         default=None,
@@ -137,21 +122,10 @@ class ListArgs(BaseModel):
     )
 
 
-class ListResultItem(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
-
-    device_filter: StrictStr | None = Field(default=None, alias="deviceFilter")
-    state: ListResultItemState | None = Field(default=None)
-    name: StrictStr | None = Field(default=None)
-    projectid: StrictStr | None = Field(default=None)
-    id_: StrictStr | None = Field(default=None, alias="id")
-    firmwareid: StrictStr | None = Field(default=None)
-
-
 class ListDevicesArgs(BaseModel):
     """Arguments of Rollout.ListDevices."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     projectid: StrictStr = Field(description="ID of the project.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
@@ -165,26 +139,32 @@ class ListDevicesArgs(BaseModel):
         default=None,
         description="Only devices whose id is greater than this are returned: pass the last id of the previous page.",
     )
-    state: ListDevicesArgsState | None = Field(
-        default=None, description="If present, only devices in this state are returned."
+    state: DeviceState | None = Field(default=None, description="If present, only devices in this state are returned.")
+
+
+class Device(BaseModel):
+    """A device of a rollout, and how far it has got."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    id_: StrictStr = Field(alias="id", description="ID of the device.")
+    state: Annotated[DeviceState | StrictStr, Field(union_mode="left_to_right")] = Field(
+        description="How far the device has got."
     )
-
-
-class ListDevicesResultItem(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
-
-    state: ListDevicesResultItemState | None = Field(default=None)
-    id_: StrictStr | None = Field(default=None, alias="id")
-    update_command_id: StrictStr | None = Field(default=None, alias="updateCommandId")
+    update_command_id: StrictStr | None = Field(
+        default=None,
+        alias="updateCommandId",
+        description="The update command last stored for the device by SetDeviceState.",
+    )
 
 
 class SetDeviceStateArgs(BaseModel):
     """Arguments of Rollout.SetDeviceState."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     projectid: StrictStr = Field(description="ID of the project.")
-    state: SetDeviceStateArgsState = Field(description="Target state.")
+    state: DeviceState = Field(description="Target state.")
     deviceid: StrictStr = Field(description="ID of the device.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
     update_command_id: StrictStr | None = Field(default=None, alias="updateCommandId", min_length=1)
@@ -193,14 +173,23 @@ class SetDeviceStateArgs(BaseModel):
 class SetStateArgs(BaseModel):
     """Arguments of Rollout.SetState."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     projectid: StrictStr = Field(description="ID of the project.")
-    state: SetStateArgsState = Field(description="Target state.")
+    state: RolloutState = Field(description="Target state.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
 
 
-ListResult: TypeAlias = list[ListResultItem]
+GetResult: TypeAlias = Rollout
 
 
-ListDevicesResult: TypeAlias = list[ListDevicesResultItem]
+ListResult: TypeAlias = list[Rollout]
+
+
+ListResultItem: TypeAlias = Rollout
+
+
+ListDevicesResult: TypeAlias = list[Device]
+
+
+ListDevicesResultItem: TypeAlias = Device

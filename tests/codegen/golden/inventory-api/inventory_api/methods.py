@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from inventory_api.inventory.contract import METHODS as INVENTORY_METHODS
+from inventory_api.inventory.contract import TYPES as INVENTORY_TYPES
 from inventory_api.spec import MethodSpec
 
 METHODS: Mapping[str, MethodSpec[Any, Any]] = {
@@ -17,3 +18,8 @@ SERVICES: Mapping[str, str] = {
     "Inventory": "Inventory service keeps track of stock items and where they are stored.",
 }
 """Service name to its doc."""
+
+TYPES: Mapping[str, Mapping[str, Any]] = {
+    **INVENTORY_TYPES,
+}
+"""Every service's shared types by name (the generator keeps the names unique): the docs' named schemas."""

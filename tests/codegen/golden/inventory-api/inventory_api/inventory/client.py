@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime
 from typing import Literal
 
 from inventory_api.inventory.contract import (
     ADD_ITEM,
+    AUDIT,
     LIST_ITEMS,
     MOVE,
     REMOVE,
@@ -16,10 +18,13 @@ from inventory_api.inventory.models import (
     AddItemArgsCategory,
     AddItemArgsDimensions,
     AddItemResult,
+    AuditResult,
     ListItemsResult,
     ListItemsResultItem,
     MoveArgsItemsItem,
+    Priority,
     RemoveArgsType,
+    Sku,
 )
 from inventory_api.transport import AsyncCaller, Commands, Pending, SyncCaller
 
@@ -67,6 +72,34 @@ class InventoryClient:
                 "dimensions": dimensions,
             },
         )
+
+    def audit(
+        self,
+        *,
+        skus: Sequence[Sku],
+        owner: str | None,
+        since: datetime | None = None,
+        min_priority: Priority | Literal[1, 2, 3] | None = None,
+        verbose: bool | None = None,
+    ) -> AuditResult:
+        """Reports the stock of some skus. Deprecated: calling it warns with DeprecationWarning.
+
+        Args:
+            skus: The skus to report.
+            owner: Who asks; null for nobody in particular.
+            since: Only stock counted since then.
+            min_priority: Only skus at least this urgent. Default: 1.
+            verbose: Ignored. Default: false. Deprecated.
+        """
+        args = {
+            "skus": skus,
+            "owner": owner,
+            "since": since,
+            "minPriority": min_priority,
+            "verbose": verbose,
+        }
+        AUDIT.warn_if_deprecated(args, stacklevel=2)
+        return self._caller.call(AUDIT, args)
 
     def list_items(
         self, *, warehouse_id: str, limit: int | None = None, min_price: float | None = None, after: str | None = None
@@ -179,6 +212,34 @@ class AsyncInventoryClient:
                 "dimensions": dimensions,
             },
         )
+
+    async def audit(
+        self,
+        *,
+        skus: Sequence[Sku],
+        owner: str | None,
+        since: datetime | None = None,
+        min_priority: Priority | Literal[1, 2, 3] | None = None,
+        verbose: bool | None = None,
+    ) -> AuditResult:
+        """Reports the stock of some skus. Deprecated: calling it warns with DeprecationWarning.
+
+        Args:
+            skus: The skus to report.
+            owner: Who asks; null for nobody in particular.
+            since: Only stock counted since then.
+            min_priority: Only skus at least this urgent. Default: 1.
+            verbose: Ignored. Default: false. Deprecated.
+        """
+        args = {
+            "skus": skus,
+            "owner": owner,
+            "since": since,
+            "minPriority": min_priority,
+            "verbose": verbose,
+        }
+        AUDIT.warn_if_deprecated(args, stacklevel=2)
+        return await self._caller.call(AUDIT, args)
 
     async def list_items(
         self, *, warehouse_id: str, limit: int | None = None, min_price: float | None = None, after: str | None = None
@@ -294,6 +355,34 @@ class InventoryBatch:
                 "dimensions": dimensions,
             },
         )
+
+    def audit(
+        self,
+        *,
+        skus: Sequence[Sku],
+        owner: str | None,
+        since: datetime | None = None,
+        min_priority: Priority | Literal[1, 2, 3] | None = None,
+        verbose: bool | None = None,
+    ) -> Pending[AuditResult]:
+        """Reports the stock of some skus. Deprecated: calling it warns with DeprecationWarning.
+
+        Args:
+            skus: The skus to report.
+            owner: Who asks; null for nobody in particular.
+            since: Only stock counted since then.
+            min_priority: Only skus at least this urgent. Default: 1.
+            verbose: Ignored. Default: false. Deprecated.
+        """
+        args = {
+            "skus": skus,
+            "owner": owner,
+            "since": since,
+            "minPriority": min_priority,
+            "verbose": verbose,
+        }
+        AUDIT.warn_if_deprecated(args, stacklevel=2)
+        return self._commands.add(AUDIT, args)
 
     def list_items(
         self, *, warehouse_id: str, limit: int | None = None, min_price: float | None = None, after: str | None = None

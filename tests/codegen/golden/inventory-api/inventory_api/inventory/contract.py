@@ -12,6 +12,8 @@ from inventory_api.errors import Unimplemented
 from inventory_api.inventory.models import (
     AddItemArgs,
     AddItemResult,
+    AuditArgs,
+    AuditResult,
     ListItemsArgs,
     ListItemsResult,
     ListItemsResultItem,
@@ -26,6 +28,10 @@ class InventoryService(Protocol):
 
     def add_item(self, args: AddItemArgs) -> AddItemResult:
         """Adds a stock item and answers its id."""
+        ...
+
+    def audit(self, args: AuditArgs) -> AuditResult:
+        """Reports the stock of some skus."""
         ...
 
     def list_items(self, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
@@ -46,6 +52,9 @@ class InventoryServiceBase:
 
     def add_item(self, args: AddItemArgs) -> AddItemResult:
         raise Unimplemented("/v1/Inventory.AddItem is not implemented by this server")
+
+    def audit(self, args: AuditArgs) -> AuditResult:
+        raise Unimplemented("/v1/Inventory.Audit is not implemented by this server")
 
     def list_items(self, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
         raise Unimplemented("/v1/Inventory.ListItems is not implemented by this server")
@@ -140,6 +149,135 @@ ADD_ITEM: MethodSpec[AddItemArgs, AddItemResult] = MethodSpec(
             },
         },
     ),
+)
+
+
+AUDIT: MethodSpec[AuditArgs, AuditResult] = MethodSpec(
+    service="Inventory",
+    method="Audit",
+    wire_name="/v1/Inventory.Audit",
+    attr="audit",
+    doc="Reports the stock of some skus.",
+    readonly=True,
+    roles=(),
+    args_model=AuditArgs,
+    result=TypeAdapter(AuditResult),
+    result_item=None,
+    definition={
+        "doc": "Reports the stock of some skus.",
+        "deprecated": True,
+        "readonly": True,
+        "args": {
+            "skus": {
+                "doc": "The skus to report.",
+                "type": "array",
+                "items": {
+                    "title": "Sku",
+                    "doc": "A stock-keeping unit: three capitals, a dash, digits.",
+                    "type": "string",
+                    "pattern": "^[A-Z]{3}-[0-9]+$",
+                },
+                "minItems": 1,
+            },
+            "owner": {"doc": "Who asks; null for nobody in particular.", "type": "string", "nullable": True},
+            "since": {"doc": "Only stock counted since then.", "type": "string", "format": "date-time"},
+            "minPriority": {
+                "title": "Priority",
+                "doc": "Only skus at least this urgent.",
+                "type": "integer",
+                "enum": [1, 2, 3],
+                "default": 1,
+            },
+            "verbose": {"doc": "Ignored.", "type": "boolean", "default": False, "deprecated": True},
+        },
+        "required_args": ["skus", "owner"],
+        "result": {
+            "type": "object",
+            "properties": {
+                "stock": {
+                    "type": "array",
+                    "items": {
+                        "title": "Stock",
+                        "doc": "The stock of one sku.",
+                        "type": "object",
+                        "properties": {
+                            "sku": {
+                                "title": "Sku",
+                                "doc": "A stock-keeping unit: three capitals, a dash, digits.",
+                                "type": "string",
+                                "pattern": "^[A-Z]{3}-[0-9]+$",
+                            },
+                            "count": {"doc": "Units in stock.", "type": "integer", "default": 0},
+                            "checkedAt": {
+                                "doc": "When the stock was last counted.",
+                                "type": "string",
+                                "format": "date-time",
+                            },
+                            "labels": {
+                                "doc": "Free-form labels.",
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                                "properties": {},
+                            },
+                            "note": {"doc": "A remark, or null.", "type": "string", "nullable": True},
+                            "priority": {
+                                "title": "Priority",
+                                "doc": "How urgent a restock is: 1 soon, 3 now.",
+                                "type": "integer",
+                                "enum": [1, 2, 3],
+                            },
+                        },
+                        "required": ["sku", "checkedAt"],
+                    },
+                },
+                "byLabel": {
+                    "doc": "Units per label.",
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                    "properties": {},
+                },
+            },
+            "required": ["stock"],
+        },
+    },
+    examples=(
+        {
+            "request": {
+                "v": 1,
+                "cmds": [
+                    {
+                        "cmd": "/v1/Inventory.Audit",
+                        "id": 3,
+                        "args": {"skus": ["ABC-1"], "owner": None, "since": "2026-01-01T00:00:00Z"},
+                    }
+                ],
+            },
+            "response": {
+                "v": 1,
+                "resp": [
+                    {
+                        "id": 3,
+                        "status": 0,
+                        "resp": {
+                            "stock": [
+                                {
+                                    "sku": "ABC-1",
+                                    "count": 4,
+                                    "checkedAt": "2026-02-03T04:05:06Z",
+                                    "labels": {"aisle": "7"},
+                                    "note": None,
+                                    "priority": 2,
+                                }
+                            ],
+                            "byLabel": {"aisle": 4},
+                        },
+                    }
+                ],
+            },
+        },
+    ),
+    deprecated=True,
+    deprecated_args=("verbose",),
 )
 
 
@@ -317,8 +455,47 @@ REMOVE: MethodSpec[RemoveArgs, None] = MethodSpec(
 
 METHODS: Mapping[str, MethodSpec[Any, Any]] = {
     ADD_ITEM.wire_name: ADD_ITEM,
+    AUDIT.wire_name: AUDIT,
     LIST_ITEMS.wire_name: LIST_ITEMS,
     MOVE.wire_name: MOVE,
     REMOVE.wire_name: REMOVE,
 }
 """The Inventory service's routing table: wire name to method record."""
+
+TYPES: Mapping[str, Mapping[str, Any]] = {
+    "Priority": {"doc": "How urgent a restock is: 1 soon, 3 now.", "type": "integer", "enum": [1, 2, 3]},
+    "Sku": {
+        "doc": "A stock-keeping unit: three capitals, a dash, digits.",
+        "type": "string",
+        "pattern": "^[A-Z]{3}-[0-9]+$",
+    },
+    "Stock": {
+        "doc": "The stock of one sku.",
+        "type": "object",
+        "properties": {
+            "sku": {
+                "title": "Sku",
+                "doc": "A stock-keeping unit: three capitals, a dash, digits.",
+                "type": "string",
+                "pattern": "^[A-Z]{3}-[0-9]+$",
+            },
+            "count": {"doc": "Units in stock.", "type": "integer", "default": 0},
+            "checkedAt": {"doc": "When the stock was last counted.", "type": "string", "format": "date-time"},
+            "labels": {
+                "doc": "Free-form labels.",
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "properties": {},
+            },
+            "note": {"doc": "A remark, or null.", "type": "string", "nullable": True},
+            "priority": {
+                "title": "Priority",
+                "doc": "How urgent a restock is: 1 soon, 3 now.",
+                "type": "integer",
+                "enum": [1, 2, 3],
+            },
+        },
+        "required": ["sku", "checkedAt"],
+    },
+}
+"""The Inventory service's shared types (definitions/Inventory/_types.json), resolved."""

@@ -3,10 +3,22 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, TypeAlias
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_serializer,
+)
 
 
 class AddItemArgsCategory(StrEnum):
@@ -15,6 +27,14 @@ class AddItemArgsCategory(StrEnum):
     TOOLS = "tools"
     SPARE_PARTS = "spareParts"
     V_2ND_HAND = "2ndHand"
+
+
+class Priority(IntEnum):
+    """How urgent a restock is: 1 soon, 3 now."""
+
+    V_1 = 1
+    V_2 = 2
+    V_3 = 3
 
 
 class ListItemsResultItemCategory(StrEnum):
@@ -33,7 +53,7 @@ class RemoveArgsType(StrEnum):
 class AddItemArgsDimensions(BaseModel):
     """Outer size of the package."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     width: StrictInt = Field(ge=1, description="Width in mm.")
     height: StrictInt = Field(ge=1, description="Height in mm.")
@@ -43,7 +63,7 @@ class AddItemArgsDimensions(BaseModel):
 class AddItemArgs(BaseModel):
     """Arguments of Inventory.AddItem."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     sku: StrictStr = Field(min_length=1, max_length=32, description="Stock keeping unit, unique per item.")
     count: StrictInt = Field()
@@ -60,16 +80,74 @@ class AddItemArgs(BaseModel):
 class AddItemResult(BaseModel):
     """The new item."""
 
-    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     id_: StrictStr = Field(alias="id", description="ID of the new item.")
     created: StrictBool = Field(description="False when an item with this sku already existed.")
 
 
+class AuditArgs(BaseModel):
+    """Arguments of Inventory.Audit."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    skus: list[Sku] = Field(min_length=1, description="The skus to report.")
+    owner: StrictStr | None = Field(description="Who asks; null for nobody in particular.")
+    since: AwareDatetime | None = Field(default=None, description="Only stock counted since then.")
+    min_priority: Priority = Field(
+        default=Priority.V_1, alias="minPriority", description="Only skus at least this urgent. Default: 1."
+    )
+    verbose: StrictBool = Field(
+        default=False, description="Ignored. Default: false. Deprecated.", json_schema_extra={"deprecated": True}
+    )
+
+    @model_serializer(mode="wrap")
+    def _keep_nulls(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """null is a value of the nullable fields: one set to None stays in the output even where None is left out."""
+        data: dict[str, Any] = handler(self)
+        for name, wire in [("owner", "owner")]:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                data[wire if info.by_alias else name] = None
+        return data
+
+
+class Stock(BaseModel):
+    """The stock of one sku."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    sku: Sku = Field(description="A stock-keeping unit: three capitals, a dash, digits.")
+    checked_at: AwareDatetime = Field(alias="checkedAt", description="When the stock was last counted.")
+    count: StrictInt = Field(default=0, description="Units in stock. Default: 0.")
+    labels: dict[str, StrictStr] | None = Field(default=None, description="Free-form labels.")
+    note: StrictStr | None = Field(default=None, description="A remark, or null.")
+    priority: Annotated[Priority | StrictInt, Field(union_mode="left_to_right")] | None = Field(
+        default=None, description="How urgent a restock is: 1 soon, 3 now."
+    )
+
+    @model_serializer(mode="wrap")
+    def _keep_nulls(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """null is a value of the nullable fields: one set to None stays in the output even where None is left out."""
+        data: dict[str, Any] = handler(self)
+        for name, wire in [("note", "note")]:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                data[wire if info.by_alias else name] = None
+        return data
+
+
+class AuditResult(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    stock: list[Stock] = Field()
+    by_label: dict[str, Annotated[StrictInt, Field(ge=0)]] | None = Field(
+        default=None, alias="byLabel", description="Units per label."
+    )
+
+
 class ListItemsArgs(BaseModel):
     """Arguments of Inventory.ListItems."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     warehouse_id: StrictStr = Field(alias="warehouseId")
     limit: StrictInt | None = Field(default=None, ge=1, le=100, description="At most this many items (1..100).")
@@ -82,26 +160,28 @@ class ListItemsArgs(BaseModel):
 
 
 class ListItemsResultItemDimensions(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     width: StrictInt | None = Field(default=None)
     height: StrictInt | None = Field(default=None)
 
 
 class ListItemsResultItem(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     id_: StrictStr = Field(alias="id")
     sku: StrictStr = Field()
     count: StrictInt | None = Field(default=None)
     price: StrictFloat | StrictInt | None = Field(default=None)
-    category: ListItemsResultItemCategory | None = Field(default=None)
+    category: Annotated[ListItemsResultItemCategory | StrictStr, Field(union_mode="left_to_right")] | None = Field(
+        default=None
+    )
     tags: list[StrictStr] | None = Field(default=None)
     dimensions: ListItemsResultItemDimensions | None = Field(default=None)
 
 
 class MoveArgsItemsItem(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     sku: StrictStr = Field()
     count: StrictInt = Field(ge=1)
@@ -110,7 +190,7 @@ class MoveArgsItemsItem(BaseModel):
 class MoveArgs(BaseModel):
     """Arguments of Inventory.Move."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     from_: StrictStr = Field(alias="from", description="Warehouse the items leave.")
     to: StrictStr = Field(description="Warehouse the items arrive at.")
@@ -123,10 +203,13 @@ class MoveArgs(BaseModel):
 class RemoveArgs(BaseModel):
     """Arguments of Inventory.Remove."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     id_: StrictStr = Field(alias="id", description="ID of the item.")
     type_: RemoveArgsType | None = Field(default=None, alias="type", description="Why the item goes.")
+
+
+Sku: TypeAlias = Annotated[StrictStr, Field(pattern="^[A-Z]{3}-[0-9]+$")]
 
 
 ListItemsResult: TypeAlias = list[ListItemsResultItem]
