@@ -281,7 +281,9 @@ def _build_service(service: LoadedService, problems: Problems) -> ServiceIR:
         aliases=tuple(types.aliases),
         client_names=_names_used(methods, types),
         has_pattern='"pattern"' in json.dumps([m.definition for m in service.methods]),
-        shared_types={name: {k: v for k, v in schema.items() if k != "title"} for name, schema in service.types.items()},
+        shared_types={
+            name: {k: v for k, v in schema.items() if k != "title"} for name, schema in service.types.items()
+        },
     )
 
 
