@@ -10,6 +10,7 @@ from typing import Any
 
 from codegen.build import build_api
 from codegen.errors import DefinitionError
+from codegen.formatter import RuffUnavailable
 from codegen.loader import load_definitions
 from codegen.output import compare, write
 from codegen.render import render_api
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         files = generate_files(
             Path(args.definitions), package=args.package, distribution=args.distribution, version=args.version
         )
-    except DefinitionError as exc:
+    except (DefinitionError, RuffUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     output = Path(args.output)
