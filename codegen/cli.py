@@ -10,6 +10,7 @@ from typing import Any
 
 from codegen.build import build_api
 from codegen.errors import DefinitionError, DefinitionErrors
+from codegen.formatter import RuffUnavailable
 from codegen.loader import load_definitions
 from codegen.output import compare, write
 from codegen.render import render_api
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         for error in errors:
             print(f"error: {error}", file=sys.stderr)
         print(f"{len(errors)} problem(s) in {args.definitions}/; nothing was written", file=sys.stderr)
+        return 2
+    except RuffUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     output = Path(args.output)
     if args.check:
