@@ -181,6 +181,43 @@ def _names(services: tuple[LoadedService, ...], package: str) -> tuple[PythonNam
     return python_names(build_api(services, package=package, distribution="-", version="0"))
 
 
+def api_changes_since_commit(definitions: Path, package: str) -> list[str]:
+    """After `python -m codegen` wrote generated/: which methods were added, removed or changed compared with
+    the committed definitions (HEAD), which is what generated/ was last generated from. Empty outside a git
+    repository, when nothing changed, or when the committed definitions cannot be read."""
+    try:
+        old_services = load_snapshot(
+            git_definitions("HEAD", definitions),
+            folder_name=definitions.resolve().name,
+            meta_schema=definitions / META_SCHEMA_FILE,
+        )
+        new_services = load_definitions(definitions)
+        old = ApiVersion(old_services, _names(old_services, package))
+        new = ApiVersion(new_services, _names(new_services, package))
+    except (SnapshotError, DefinitionError, OSError):
+        return []
+    changes = compare(old, new)
+    old_methods = {m.source: f"{s.wire_path}.{m.name}" for s in old.services for m in s.methods}
+    new_methods = {m.source: f"{s.wire_path}.{m.name}" for s in new.services for m in s.methods}
+    lines = [
+        f"  added:   {wire}: needs an implementation in the server (answers 501 until then)"
+        for source, wire in new_methods.items()
+        if source not in old_methods
+    ]
+    lines += [f"  removed: {wire}" for source, wire in old_methods.items() if source not in new_methods]
+    for source, wire in new_methods.items():
+        counts = Counter(c.category for c in changes if c.file == source)
+        if source in old_methods and counts:
+            lines.append(f"  changed: {wire}: " + ", ".join(f"{counts[c]} {c}" for c in CATEGORIES if counts[c]))
+    if not lines:
+        return []
+    return [
+        f"API changes since the last commit ({definitions}/ at HEAD):",
+        *lines,
+        "what old clients see: python -m codegen breaking --against HEAD",
+    ]
+
+
 def _pointer(pointer: str) -> str:
     return "" if pointer == "/" else pointer
 

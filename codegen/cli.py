@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     drift = write(files, output)
     touched = len(drift.changed) + len(drift.missing) + len(drift.extra)
     print(f"wrote {output}/: {len(files)} files, {touched} changed")
+    for line in breaking_cli.api_changes_since_commit(Path(args.definitions), args.package):
+        print(line)
     return 0
 
 

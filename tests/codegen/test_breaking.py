@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from codegen import breaking_cli, naming
+from codegen import breaking_cli, cli, naming
 from tests.codegen.support import REPO, child_env, copy_definitions, run_codegen
 
 Definition = dict[str, Any]
@@ -763,6 +763,35 @@ def test_against_outside_a_git_repository_exits_2(checkout: Checkout) -> None:
 
     assert result.code == 2
     assert "is not in a git repository" in result.err
+
+
+# --- after `python -m codegen` --------------------------------------------------------------------------
+
+
+def test_generate_reports_the_api_changes_since_the_last_commit(
+    repository: Checkout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository.path("Rename").write_text(json.dumps(RENAME), encoding="utf-8")
+    repository.path("Delete").unlink()
+    repository.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+
+    output = repository.root / "generated"
+    code = cli.main(["--definitions", str(repository.definitions), "--output", str(output), "--package", "rollout_api"])
+
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        f"API changes since the last commit ({repository.definitions}/ at HEAD):",
+        "  added:   /v1/Rollout.Rename: needs an implementation in the server (answers 501 until then)",
+        "  removed: /v1/Rollout.Delete",
+        "  changed: /v1/Rollout.Get: 1 wire",
+        "what old clients see: python -m codegen breaking --against HEAD",
+    ]
+
+
+def test_generate_says_nothing_more_outside_git_or_without_changes(repository: Checkout, tmp_path: Path) -> None:
+    assert breaking_cli.api_changes_since_commit(repository.definitions, "rollout_api") == []
+    outside = Checkout(tmp_path / "outside")
+    assert breaking_cli.api_changes_since_commit(outside.definitions, "rollout_api") == []
 
 
 # --- the command line ---------------------------------------------------------------------------------
