@@ -162,7 +162,12 @@ def _update_baseline(definitions: Path, new: ApiVersion, baseline: Path, allow_l
         accepted = len(read_allow_list(allow_list))
     except SnapshotError:
         accepted = 0
-    write_baseline(baseline, definition_files(definitions), new.names)
+    try:
+        files = definition_files(definitions)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot snapshot {definitions}/: {exc}", file=sys.stderr)
+        return 2
+    write_baseline(baseline, files, new.names)
     allow_list.parent.mkdir(parents=True, exist_ok=True)
     allow_list.write_text("[]\n", encoding="utf-8")
     print(f"wrote {baseline} from {definitions}/ ({len(new.services)} services, {len(new.names)} Python names)")
