@@ -7,7 +7,7 @@ from pathlib import Path
 import nox
 
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["check_generated", "lint", "typecheck", "tests"]
+nox.options.sessions = ["check_generated", "breaking", "lint", "typecheck", "tests"]
 
 SOURCES = ["app", "codegen", "generated/rollout_api", "tests", "bench", "noxfile.py"]
 
@@ -66,6 +66,19 @@ def check_generated(session: nox.Session) -> None:
     """Fail if generated/ differs from what definitions/ generate."""
     install_project(session, "codegen")
     session.run("python", "-m", "codegen", "--check")
+
+
+@nox.session
+def breaking(session: nox.Session) -> None:
+    """Fail on wire or code breaking API changes against the baseline (or a git ref: nox -s breaking -- main).
+
+    Other arguments go to `python -m codegen breaking`, e.g. `nox -s breaking -- --update-baseline` (the release step).
+    """
+    install_project(session, "codegen")
+    args = list(session.posargs)
+    if args and not args[0].startswith("-"):
+        args[:1] = ["--against", args[0]]
+    session.run("python", "-m", "codegen", "breaking", *args)
 
 
 @nox.session(default=False)

@@ -1,4 +1,5 @@
-"""`python -m codegen`: write generated/, or with --check report how it differs."""
+"""`python -m codegen`: write generated/, or with --check report how it differs; `python -m codegen breaking`
+checks definitions/ for changes that break old clients."""
 
 import sys
 

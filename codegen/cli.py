@@ -1,4 +1,8 @@
-"""Command line: settings come from [tool.codegen] in pyproject.toml, flags override them."""
+"""Command line: settings come from [tool.codegen] in pyproject.toml, flags override them.
+
+`python -m codegen` writes generated/, `--check` reports how it differs; `python -m codegen breaking ...`
+is the breaking-change check (codegen/breaking_cli.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from codegen import breaking_cli
 from codegen.build import build_api
 from codegen.errors import DefinitionError, DefinitionErrors
 from codegen.formatter import RuffUnavailable
@@ -23,7 +28,11 @@ def generate_files(definitions: Path, *, package: str, distribution: str, versio
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser(_project_settings(Path("pyproject.toml"))).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    settings = _project_settings(Path("pyproject.toml"))
+    if argv[:1] == ["breaking"]:
+        return breaking_cli.main(argv[1:], settings)
+    args = _parser(settings).parse_args(argv)
     try:
         files = generate_files(
             Path(args.definitions), package=args.package, distribution=args.distribution, version=args.version
@@ -49,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     drift = write(files, output)
     touched = len(drift.changed) + len(drift.missing) + len(drift.extra)
     print(f"wrote {output}/: {len(files)} files, {touched} changed")
+    for line in breaking_cli.api_changes_since_commit(Path(args.definitions), args.package):
+        print(line)
     return 0
 
 
@@ -63,7 +74,13 @@ def _project_settings(pyproject: Path) -> dict[str, Any]:
 
 
 def _parser(settings: dict[str, Any]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m codegen",
+        description="Write generated/ from definitions/, or with --check report how it differs.",
+        epilog="Breaking-change check: `python -m codegen breaking [--against REF | --update-baseline]` compares "
+        "definitions/ with the API baseline (api/baseline.json) or a git ref and classifies each change as wire, "
+        "code or safe; `python -m codegen breaking --help` tells more.",
+    )
     parser.add_argument("--definitions", default=settings.get("definitions", "definitions"), help="definitions folder")
     parser.add_argument("--output", default=settings.get("output", "generated"), help="output folder")
     parser.add_argument("--package", default=settings.get("package", "api_client"), help="Python package name")

@@ -1,0 +1,838 @@
+"""`python -m codegen breaking`: every kind of change is found, named by file and pointer, and classified."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codegen import breaking_cli, cli, naming
+from tests.codegen.support import REPO, child_env, copy_definitions, run_codegen
+
+Definition = dict[str, Any]
+Edit = Callable[[Definition], object]
+
+# Keywords the lead's meta-schema adds; the copies here accept them already, so that these tests
+# exercise the comparison of every keyword whichever meta-schema is checked out.
+_NEW_SCHEMA_KEYWORDS = {
+    "pattern": {"type": "string"},
+    "format": {"type": "string"},
+    "nullable": {"type": "boolean"},
+    "default": True,
+    "deprecated": {"type": "boolean"},
+}
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def lines(self, category: str) -> list[str]:
+        return [line for line in self.out.splitlines() if line.startswith(f"{category}: ")]
+
+
+class Checkout:
+    """A copy of the repository's definitions (without examples, so any edit keeps them loadable), with
+    its own baseline and allow-list under api/."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.definitions = copy_definitions(root)
+        meta_path = self.definitions / "meta-schema.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        for key, schema in _NEW_SCHEMA_KEYWORDS.items():
+            meta["$defs"]["schema"]["properties"].setdefault(key, schema)
+        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        for path in self.definitions.glob("*/*.json"):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data.pop("examples", None)
+            path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        self.baseline = root / "api" / "baseline.json"
+        self.allow_list = root / "api" / "breaking-allow.json"
+
+    def path(self, method: str) -> Path:
+        return self.definitions / "Rollout" / f"{method}.json"
+
+    def edit(self, method: str, change: Edit) -> None:
+        data = json.loads(self.path(method).read_text(encoding="utf-8"))
+        change(data)
+        self.path(method).write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+    def allow(self, *entries: dict[str, str]) -> None:
+        self.allow_list.write_text(json.dumps(list(entries)), encoding="utf-8")
+
+    def run(self, *args: str) -> Run:
+        out, err = io.StringIO(), io.StringIO()
+        options = ["--definitions", str(self.definitions), "--package", "rollout_api"]
+        options += ["--baseline", str(self.baseline), "--allow-list", str(self.allow_list)]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = breaking_cli.main([*options, *args], {})
+        return Run(code, out.getvalue(), err.getvalue())
+
+    def release(self) -> None:
+        result = self.run("--update-baseline")
+        assert result.code == 0, result.out + result.err
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Checkout:
+    released = Checkout(tmp_path)
+    released.release()
+    return released
+
+
+def _line(category: str, method: str, pointer: str, message: str) -> str:
+    return f"{category}: definitions/Rollout/{method}.json: {pointer}: {message}"
+
+
+# --- wire ---------------------------------------------------------------------------------------------
+
+
+def _rename_arg(data: Definition) -> None:
+    data["args"]["filter"] = data["args"].pop("deviceFilter")
+    data["required_args"] = ["filter" if a == "deviceFilter" else a for a in data["required_args"]]
+
+
+def _rename_result_field(data: Definition) -> None:
+    data["result"]["properties"]["title"] = data["result"]["properties"].pop("name")
+
+
+WIRE = {
+    "arg removed": (
+        "Create",
+        lambda d: d["args"].pop("name"),
+        "/args/name",
+        "arg `name` removed: an old client that sends `name` (client.rollout.create(name=)) gets 400 (unknown argument)",
+    ),
+    "arg renamed": (
+        "Create",
+        _rename_arg,
+        "/args/deviceFilter",
+        "arg `deviceFilter` renamed to `filter`: an old client that sends `deviceFilter` "
+        "(client.rollout.create(device_filter=)) gets 400 (unknown argument)",
+    ),
+    "arg type changed": (
+        "List",
+        lambda d: d["args"]["limit"].update(type="string"),
+        "/args/limit",
+        "type changed from integer to string: an old client's integer value (client.rollout.list(limit=)) gets 400",
+    ),
+    "optional arg made required": (
+        "List",
+        lambda d: d.update(required_args=["projectid"]),
+        "/args/projectid",
+        "arg `projectid` is now required: an old client that leaves it out gets 400",
+    ),
+    "new required arg": (
+        "Delete",
+        lambda d: (d["args"].update(reason="string"), d["required_args"].append("reason")),
+        "/args/reason",
+        "new required arg `reason`: an old client does not send it and gets 400",
+    ),
+    "maximum lowered": (
+        "List",
+        lambda d: d["args"]["limit"].update(maximum=100),
+        "/args/limit/maximum",
+        "maximum lowered from 10000 to 100: an old client's values outside the new limit get 400",
+    ),
+    "maxLength added": (
+        "Create",
+        lambda d: d["args"]["name"].update(maxLength=64),
+        "/args/name/maxLength",
+        "maxLength 64 added: an old client's values outside the new limit get 400",
+    ),
+    "minLength raised in array items": (
+        "AddDevices",
+        lambda d: d["args"]["devices"]["items"].update(minLength=3),
+        "/args/devices/items/minLength",
+        "minLength raised from 1 to 3: an old client's values outside the new limit get 400",
+    ),
+    "enum value removed from args": (
+        "SetState",
+        lambda d: d["args"]["state"]["enum"].remove("paused"),
+        "/args/state/enum",
+        "enum value 'paused' removed: an old client that sends it (client.rollout.set_state(state=)) gets 400",
+    ),
+    "plain string arg gains an enum": (
+        "List",
+        lambda d: d["args"]["state"].update(enum=["init", "finished"]),
+        "/args/state/enum",
+        "now limited to 'init', 'finished': an old client's other values (client.rollout.list(state=)) get 400",
+    ),
+    "pattern added": (
+        "Create",
+        lambda d: d["args"]["deviceFilter"].update(pattern="^[^=]+=[^=]+$"),
+        "/args/deviceFilter/pattern",
+        "pattern '^[^=]+=[^=]+$' added: an old client's values that do not match get 400",
+    ),
+    "method removed": (
+        "Get",
+        None,
+        "/",
+        "method /v1/Rollout.Get removed: an old client's call answers 404 (No handler for /v1/Rollout.Get)",
+    ),
+    "result field removed": (
+        "Get",
+        lambda d: d["result"]["properties"].pop("name"),
+        "/result/properties/name",
+        "result field `name` removed: an old client's GetResult.name is always None: the server no longer sends `name`",
+    ),
+    "result field renamed": (
+        "Get",
+        _rename_result_field,
+        "/result/properties/name",
+        "result field `name` renamed to `title`: an old client's GetResult.name is always None: "
+        "the server no longer sends `name` (it sends `title` instead)",
+    ),
+    "result field retyped": (
+        "Get",
+        lambda d: d["result"]["properties"]["name"].update(type="integer"),
+        "/result/properties/name",
+        "type changed from string to integer: an old client expects string (GetResult.name) "
+        "and fails to read the result",
+    ),
+    "required result field removed": (
+        "Create",
+        lambda d: (d["result"]["properties"].pop("id"), d["result"].pop("required")),
+        "/result/properties/id",
+        "result field `id` removed: an old client fails to read the result: CreateResult.id_ is required "
+        "and the server no longer sends `id`",
+    ),
+    "required result field made optional": (
+        "Create",
+        lambda d: d["result"].pop("required"),
+        "/result/properties/id",
+        "result field `id` is no longer always sent: an old client fails to read a result without it "
+        "(CreateResult.id_ is required)",
+    ),
+    "required result field made nullable": (
+        "Create",
+        lambda d: d["result"]["properties"]["id"].update(nullable=True),
+        "/result/properties/id/nullable",
+        "may be null now: an old client (CreateResult.id_) cannot hold None and fails to read it",
+    ),
+    "result item field retyped": (
+        "ListDevices",
+        lambda d: d["result"]["items"]["properties"]["id"].update(type="integer"),
+        "/result/items/properties/id",
+        "type changed from string to integer: an old client expects string (ListDevicesResultItem.id_) "
+        "and fails to read the result",
+    ),
+    "role removed": (
+        "AddDevices",
+        lambda d: d.update(roles=["admin"]),
+        "/roles",
+        "role 'backend' may no longer call it: an old client with that role gets 403",
+    ),
+    "roles added where every role could call": (
+        "Delete",
+        lambda d: d.update(roles=["admin"]),
+        "/roles",
+        "only 'admin' may call it now: an old client with another role gets 403",
+    ),
+    "readonly dropped": (
+        "Get",
+        lambda d: d.pop("readonly"),
+        "/readonly",
+        "no longer readonly: old clients retry it after a connection failure, so a retry may apply a write twice",
+    ),
+    "result removed": (
+        "Create",
+        lambda d: d.pop("result"),
+        "/result",
+        "answers no result any more: an old client expects CreateResult and fails",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WIRE)
+def test_wire_breaking_change_fails_naming_file_and_pointer(checkout: Checkout, case: str) -> None:
+    method, edit, pointer, message = WIRE[case]
+    if edit is None:
+        checkout.path(method).unlink()
+    else:
+        checkout.edit(method, edit)
+
+    result = checkout.run()
+
+    assert result.code == 1, result.out + result.err
+    assert _line("wire", method, pointer, message) in result.lines("wire")
+    assert result.lines("code") == [], "a name that vanishes with a wire break is not reported twice"
+    assert "not in the allow-list" in result.err
+
+
+def test_nullable_removed_from_an_arg_is_wire(checkout: Checkout) -> None:
+    checkout.edit("Create", lambda d: d["args"]["name"].update(nullable=True))
+    checkout.release()
+    checkout.edit("Create", lambda d: d["args"]["name"].pop("nullable"))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    assert result.lines("wire") == [
+        _line(
+            "wire",
+            "Create",
+            "/args/name/nullable",
+            "no longer nullable: an old client that sends null (client.rollout.create(name=)) gets 400",
+        )
+    ]
+
+
+def test_changed_default_of_an_arg_is_wire(checkout: Checkout) -> None:
+    checkout.edit("List", lambda d: d["args"]["limit"].update(default=100))
+    checkout.release()
+    checkout.edit("List", lambda d: d["args"]["limit"].update(default=1000))
+
+    result = checkout.run()
+
+    assert result.lines("wire") == [
+        _line(
+            "wire",
+            "List",
+            "/args/limit/default",
+            "default changed from 100 to 1000: an old client that leaves it out no longer gets 100",
+        )
+    ]
+
+
+def test_unknown_schema_keyword_changed_is_wire_to_review(checkout: Checkout) -> None:
+    meta_path = checkout.definitions / "meta-schema.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["$defs"]["schema"]["properties"]["x-unit"] = {"type": "string"}
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    checkout.edit("List", lambda d: d["args"]["limit"].update({"x-unit": "rollouts"}))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    (line,) = result.lines("wire")
+    assert line.startswith("wire: definitions/Rollout/List.json: /args/limit/x-unit: `x-unit` changed from None to")
+    assert "review it" in line
+
+
+# --- safe ---------------------------------------------------------------------------------------------
+
+RENAME = {
+    "doc": "Renames the rollout.",
+    "args": {"projectid": "string", "rolloutid": "string", "name": "string"},
+    "required_args": ["projectid", "rolloutid", "name"],
+}
+
+SAFE = {
+    "method added": (
+        "Rename",
+        None,
+        "/",
+        "new method /v1/Rollout.Rename: needs an implementation in the server (answers 501 until then)",
+    ),
+    "optional arg added": (
+        "Get",
+        lambda d: d["args"].update(fields={"type": "array", "items": "string"}),
+        "/args/fields",
+        "new optional arg `fields`: old clients leave it out",
+    ),
+    "required arg made optional": (
+        "Create",
+        lambda d: d["required_args"].remove("deviceFilter"),
+        "/args/deviceFilter",
+        "arg `deviceFilter` is no longer required",
+    ),
+    "result field added": (
+        "Get",
+        lambda d: d["result"]["properties"].update(createdAt="integer"),
+        "/result/properties/createdAt",
+        "new result field `createdAt`: old clients ignore it",
+    ),
+    "constraint widened": (
+        "List",
+        lambda d: d["args"]["limit"].update(maximum=20000),
+        "/args/limit/maximum",
+        "maximum raised from 10000 to 20000: the limit is wider",
+    ),
+    "minLength removed": (
+        "Create",
+        lambda d: d["args"]["projectid"].pop("minLength"),
+        "/args/projectid/minLength",
+        "minLength 1 removed: the limit is wider",
+    ),
+    "doc changed": ("Get", lambda d: d.update(doc="Returns one rollout."), "/doc", "doc changed"),
+    "arg doc changed": (
+        "Get",
+        lambda d: d["args"]["projectid"].update(doc="The project."),
+        "/args/projectid",
+        "doc changed",
+    ),
+    "deprecated added": (
+        "Get",
+        lambda d: d["args"]["projectid"].update(deprecated=True),
+        "/args/projectid/deprecated",
+        "deprecated: old clients keep working; new code gets a warning",
+    ),
+    "enum value added to args": (
+        "SetState",
+        lambda d: d["args"]["state"]["enum"].append("cancelled"),
+        "/args/state/enum",
+        "enum value 'cancelled' added",
+    ),
+    "enum value added to a result": (
+        "Get",
+        lambda d: d["result"]["properties"]["state"]["enum"].append("cancelled"),
+        "/result/properties/state/enum",
+        "enum value 'cancelled' added: old clients keep the unknown value",
+    ),
+    "optional result field made nullable": (
+        "Get",
+        lambda d: d["result"]["properties"]["name"].update(nullable=True),
+        "/result/properties/name/nullable",
+        "may be null now: old clients read null as None, as when it is left out",
+    ),
+    "result constraint narrowed": (
+        "Get",
+        lambda d: d["result"]["properties"]["name"].update(maxLength=1024),
+        "/result/properties/name/maxLength",
+        "maxLength 1024 added: the server sends values within a narrower limit",
+    ),
+    "readonly added": (
+        "Delete",
+        lambda d: d.update(readonly=True),
+        "/readonly",
+        "now readonly: new clients may retry it after a connection failure",
+    ),
+    "role added": ("AddDevices", lambda d: d["roles"].append("user"), "/roles", "role 'user' may call it now"),
+    "integer arg widened to number": (
+        "List",
+        lambda d: d["args"]["limit"].update(type="number"),
+        "/args/limit",
+        "type changed from integer to number: old values still fit",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SAFE)
+def test_safe_change_passes(checkout: Checkout, case: str) -> None:
+    method, edit, pointer, message = SAFE[case]
+    if edit is None:
+        checkout.path(method).write_text(json.dumps(RENAME), encoding="utf-8")
+    else:
+        checkout.edit(method, edit)
+
+    result = checkout.run()
+
+    assert result.code == 0, result.out + result.err
+    assert result.lines("safe") == [_line("safe", method, pointer, message)]
+    assert result.out.splitlines()[-1].startswith("summary: 0 wire, 0 code, 1 safe (0 allowed) against the baseline")
+
+
+def test_examples_changed_is_safe(checkout: Checkout) -> None:
+    shutil.copyfile(REPO / "definitions" / "Rollout" / "Get.json", checkout.path("Get"))
+
+    result = checkout.run()
+
+    assert result.code == 0, result.out + result.err
+    assert result.lines("safe") == [_line("safe", "Get", "/examples", "examples changed")]
+
+
+def test_unchanged_definitions_pass_with_an_empty_report(checkout: Checkout) -> None:
+    result = checkout.run()
+
+    assert result.code == 0, result.out + result.err
+    assert result.out == f"summary: 0 wire, 0 code, 0 safe (0 allowed) against the baseline {checkout.baseline}\n"
+    assert result.err == ""
+
+
+# --- code ---------------------------------------------------------------------------------------------
+
+
+def test_enum_value_removed_from_a_result_is_safe_on_the_wire_but_breaks_code(checkout: Checkout) -> None:
+    checkout.edit("Get", lambda d: d["result"]["properties"]["state"]["enum"].remove("paused"))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    assert result.lines("safe") == [
+        _line(
+            "safe", "Get", "/result/properties/state/enum", "enum value 'paused' removed: the server no longer sends it"
+        )
+    ]
+    assert result.lines("code") == [
+        _line(
+            "code",
+            "Get",
+            "/result/properties/state/enum",
+            "enum member rollout_api.rollout.models.GetResultState.PAUSED no longer exists: "
+            "code that uses it fails with AttributeError",
+        )
+    ]
+    assert result.lines("wire") == []
+
+
+def test_a_naming_rule_change_is_a_code_change(checkout: Checkout, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The definitions stay as released, but the generator now keeps camelCase argument names."""
+    field_name = naming.field_name
+    monkeypatch.setattr(naming, "field_name", lambda wire: wire if wire == "deviceFilter" else field_name(wire))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    assert result.lines("wire") == []
+    assert _line(
+        "code",
+        "Create",
+        "/args/deviceFilter",
+        "keyword argument client.rollout.create(device_filter=) is now client.rollout.create(deviceFilter=): "
+        "calls that pass it fail with TypeError under the old name",
+    ) in result.lines("code")
+    assert _line(
+        "code",
+        "Get",
+        "/result/properties/deviceFilter",
+        "field rollout_api.rollout.models.GetResult.device_filter is now "
+        "rollout_api.rollout.models.GetResult.deviceFilter: code that reads it fails with AttributeError "
+        "under the old name",
+    ) in result.lines("code")
+
+
+def test_a_renamed_class_is_reported_once_not_per_member(checkout: Checkout, monkeypatch: pytest.MonkeyPatch) -> None:
+    pascal = naming.pascal
+    monkeypatch.setattr(naming, "pascal", lambda name: "Status" if name == "state" else pascal(name))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    assert _line(
+        "code",
+        "Get",
+        "/result/properties/state",
+        "class rollout_api.rollout.models.GetResultState is now rollout_api.rollout.models.GetResultStatus: "
+        "code that imports it fails under the old name",
+    ) in result.lines("code")
+    assert not [line for line in result.lines("code") if "GetResultState." in line]
+
+
+def test_an_object_that_was_a_dict_becomes_a_class_is_a_code_change(tmp_path: Path) -> None:
+    checkout = Checkout(tmp_path)
+    checkout.edit("Get", lambda d: d["result"]["properties"].update(labels={"type": "object"}))
+    checkout.release()
+    checkout.edit("Get", lambda d: d["result"]["properties"]["labels"].update(properties={"room": "string"}))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    assert result.lines("code") == [
+        _line(
+            "code",
+            "Get",
+            "/result/properties/labels",
+            "now a model class, no longer a dict: code that indexes it breaks",
+        )
+    ]
+
+
+# --- the allow-list -----------------------------------------------------------------------------------
+
+
+def test_allow_list_lets_a_listed_change_pass_and_says_why(checkout: Checkout) -> None:
+    checkout.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+    checkout.allow(
+        {
+            "file": "definitions/Rollout/Get.json",
+            "pointer": "/result/properties/name",
+            "category": "wire",
+            "reason": "no client reads the name",
+        }
+    )
+
+    result = checkout.run()
+
+    assert result.code == 0, result.out + result.err
+    assert result.lines("wire") == []
+    assert result.out.splitlines()[0] == (
+        "allowed wire: definitions/Rollout/Get.json: /result/properties/name: result field `name` removed: "
+        "an old client's GetResult.name is always None: the server no longer sends `name` "
+        "(reason: no client reads the name)"
+    )
+    assert "1 wire, 0 code, 0 safe (1 allowed)" in result.out
+    assert result.err == ""
+
+
+def test_allow_list_entry_for_a_whole_file_uses_the_pointer_slash(checkout: Checkout) -> None:
+    checkout.path("Delete").unlink()
+    checkout.allow(
+        {"file": "definitions/Rollout/Delete.json", "pointer": "/", "category": "wire", "reason": "never used"}
+    )
+
+    assert checkout.run().code == 0
+
+
+def test_allow_list_entry_needs_a_reason(checkout: Checkout) -> None:
+    checkout.allow({"file": "definitions/Rollout/Get.json", "pointer": "/roles", "category": "wire", "reason": " "})
+
+    result = checkout.run()
+
+    assert result.code == 2
+    assert result.err == (
+        f"error: the allow-list {checkout.allow_list}, entry 0: a reason is required: "
+        "say why old clients can live with this change\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"file": "x"}', "must be a JSON list of entries like"),
+        ('[{"file": "x", "pointer": "/", "category": "wire"}]', "entry 0: expected exactly the keys file, pointer"),
+        ('[{"file": "x", "pointer": "/", "category": "safe", "reason": "r"}]', "category must be 'wire' or 'code'"),
+    ],
+)
+def test_unreadable_allow_list_exits_2(checkout: Checkout, content: str, message: str) -> None:
+    checkout.allow_list.write_text(content, encoding="utf-8")
+
+    result = checkout.run()
+
+    assert result.code == 2
+    assert result.out == ""
+    assert message in result.err
+
+
+def test_stale_allow_list_entry_warns_but_passes(checkout: Checkout) -> None:
+    checkout.allow(
+        {"file": "definitions/Rollout/Get.json", "pointer": "/roles", "category": "wire", "reason": "planned"}
+    )
+
+    result = checkout.run()
+
+    assert result.code == 0
+    assert result.err == (
+        f"warning: {checkout.allow_list}, entry 0 (wire at definitions/Rollout/Get.json /roles) matches no change; "
+        "remove it\n"
+    )
+
+
+def test_update_baseline_accepts_the_changes_and_empties_the_allow_list(checkout: Checkout) -> None:
+    checkout.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+    checkout.allow(
+        {
+            "file": "definitions/Rollout/Get.json",
+            "pointer": "/result/properties/name",
+            "category": "wire",
+            "reason": "r",
+        }
+    )
+
+    released = checkout.run("--update-baseline")
+
+    assert released.code == 0, released.err
+    assert released.out.splitlines()[1] == f"emptied {checkout.allow_list}: the release accepts its 1 entry"
+    assert json.loads(checkout.allow_list.read_text(encoding="utf-8")) == []
+    assert checkout.run().code == 0
+
+
+# --- the baseline -------------------------------------------------------------------------------------
+
+
+def test_repository_definitions_match_the_committed_baseline() -> None:
+    result = run_codegen("breaking")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "against the baseline api/baseline.json" in result.stdout
+
+
+def test_committed_allow_list_is_readable() -> None:
+    assert breaking_cli.read_allow_list(REPO / "api" / "breaking-allow.json") is not None
+
+
+def test_missing_baseline_exits_2(checkout: Checkout) -> None:
+    checkout.baseline.unlink()
+
+    result = checkout.run()
+
+    assert result.code == 2
+    assert result.err.startswith(f"error: no API baseline at {checkout.baseline}; `python -m codegen breaking")
+
+
+@pytest.mark.parametrize("content", ["{", '{"format": 99}', '{"format": 1, "definitions": {}}'])
+def test_unreadable_baseline_exits_2(checkout: Checkout, content: str) -> None:
+    checkout.baseline.write_text(content, encoding="utf-8")
+
+    result = checkout.run()
+
+    assert result.code == 2
+    assert str(checkout.baseline) in result.err
+    assert "--update-baseline" in result.err
+
+
+def test_baseline_that_does_not_load_exits_2(checkout: Checkout) -> None:
+    data = json.loads(checkout.baseline.read_text(encoding="utf-8"))
+    del data["definitions"]["Rollout/Get.json"]["doc"]
+    checkout.baseline.write_text(json.dumps(data), encoding="utf-8")
+
+    result = checkout.run()
+
+    assert result.code == 2
+    assert result.err.startswith(
+        f"error: the definitions in the baseline {checkout.baseline} do not load: definitions/Rollout/Get.json: /:"
+    )
+
+
+def test_a_bad_definition_in_the_working_tree_exits_2(checkout: Checkout) -> None:
+    checkout.edit("Get", lambda d: d.pop("doc"))
+
+    result = checkout.run()
+
+    assert result.code == 2
+    assert result.err.startswith("error: definitions/Rollout/Get.json: /: 'doc' is a required property")
+
+
+# --- git refs -----------------------------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
+    result = subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60)
+    return result.stdout
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Checkout:
+    """A checkout whose definitions are committed in a git repository of their own."""
+    checkout = Checkout(tmp_path)
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", "definitions")
+    _git(tmp_path, "commit", "-q", "-m", "API v1")
+    _git(tmp_path, "tag", "v1")
+    return checkout
+
+
+def test_against_a_git_ref(repository: Checkout) -> None:
+    repository.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+    _git(repository.root, "commit", "-q", "-am", "drop name")
+    repository.edit("List", lambda d: d["args"]["limit"].update(maximum=20000))
+
+    against_tag = repository.run("--against", "v1")
+    against_head = repository.run("--against", "HEAD")
+
+    assert against_tag.code == 1
+    assert _line("wire", "Get", "/result/properties/name", "result field `name` removed") in " ".join(
+        against_tag.lines("wire")
+    )
+    assert against_tag.out.splitlines()[-1] == (
+        f"summary: 1 wire, 0 code, 1 safe (0 allowed) against {repository.definitions}/ at v1"
+    )
+    assert against_head.code == 0, against_head.out + against_head.err
+    assert against_head.lines("safe") == [
+        _line("safe", "List", "/args/limit/maximum", "maximum raised from 10000 to 20000: the limit is wider")
+    ]
+
+
+def test_bad_ref_exits_2_with_a_message(repository: Checkout) -> None:
+    result = repository.run("--against", "no-such-ref")
+
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.startswith("error: 'no-such-ref' is not a commit in the git repository at ")
+
+
+def test_ref_without_definitions_exits_2(repository: Checkout) -> None:
+    (repository.root / "README").write_text("x", encoding="utf-8")
+    _git(repository.root, "rm", "-rq", "definitions")
+    _git(repository.root, "add", "README")
+    _git(repository.root, "commit", "-q", "-m", "no API")
+    _git(repository.root, "checkout", "-q", "v1", "--", "definitions")
+
+    result = repository.run("--against", "HEAD")
+
+    assert result.code == 2
+    assert result.err == "error: definitions/ does not exist at 'HEAD'\n"
+
+
+def test_against_outside_a_git_repository_exits_2(checkout: Checkout) -> None:
+    result = checkout.run("--against", "HEAD")
+
+    assert result.code == 2
+    assert "is not in a git repository" in result.err
+
+
+# --- after `python -m codegen` --------------------------------------------------------------------------
+
+
+def test_generate_reports_the_api_changes_since_the_last_commit(
+    repository: Checkout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository.path("Rename").write_text(json.dumps(RENAME), encoding="utf-8")
+    repository.path("Delete").unlink()
+    repository.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+
+    output = repository.root / "generated"
+    code = cli.main(["--definitions", str(repository.definitions), "--output", str(output), "--package", "rollout_api"])
+
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        f"API changes since the last commit ({repository.definitions}/ at HEAD):",
+        "  added:   /v1/Rollout.Rename: needs an implementation in the server (answers 501 until then)",
+        "  removed: /v1/Rollout.Delete",
+        "  changed: /v1/Rollout.Get: 1 wire",
+        "what old clients see: python -m codegen breaking --against HEAD",
+    ]
+
+
+def test_generate_says_nothing_more_outside_git_or_without_changes(repository: Checkout, tmp_path: Path) -> None:
+    assert breaking_cli.api_changes_since_commit(repository.definitions, "rollout_api") == []
+    outside = Checkout(tmp_path / "outside")
+    assert breaking_cli.api_changes_since_commit(outside.definitions, "rollout_api") == []
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+def test_command_in_a_copy_of_the_repository_fails_on_a_wire_break(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "definitions", "api"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copyfile(source, tmp_path / name)
+    get = tmp_path / "definitions" / "Rollout" / "Get.json"
+    data = json.loads(get.read_text(encoding="utf-8"))
+    data["result"]["properties"]["title"] = data["result"]["properties"].pop("name")
+    get.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "codegen", "breaking"],
+        cwd=tmp_path,
+        env=child_env({"PYTHONPATH": str(REPO)}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "wire: definitions/Rollout/Get.json: /result/properties/name: result field `name` renamed to `title`"
+        in result.stdout
+    )
+    assert "summary: 1 wire, 0 code, 0 safe (0 allowed) against the baseline api/baseline.json" in result.stdout
+
+
+def test_help_mentions_the_breaking_check() -> None:
+    result = run_codegen("--help")
+
+    assert result.returncode == 0
+    assert "python -m codegen breaking" in result.stdout
+    breaking_help = run_codegen("breaking", "--help")
+    assert breaking_help.returncode == 0
+    assert "--against REF" in breaking_help.stdout
+    assert "--update-baseline" in breaking_help.stdout
