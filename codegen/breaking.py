@@ -195,7 +195,17 @@ class _ServiceNames:
                 self.add(f"{qualified}.{f.name}", "field", file, at, qualified)
                 self.types(f.annotation, properties.get(f.wire), file, at)
         elif name in self.aliases:
-            self.types(self.aliases[name].annotation, schema, file, pointer)
+            target = self.aliases[name].annotation
+            # An alias of one class (GetResult = Rollout) offers that class's fields under its own name too.
+            if target in self.models:
+                properties = schema.get("properties") or {}
+                for f in self.models[target].fields:
+                    at = f"{pointer}/properties/{f.wire}"
+                    self.add(f"{qualified}.{f.name}", "field", file, at, qualified)
+            elif target in self.enums:
+                for member, _ in self.enums[target].members:
+                    self.add(f"{qualified}.{member}", "enum member", file, f"{pointer}/enum", qualified)
+            self.types(target, schema, file, pointer)
 
     def types(self, annotation: str, schema: Mapping[str, Any] | None, file: str, pointer: str) -> None:
         """Place the classes an annotation uses at the schema node that defines them (through items/maps)."""
@@ -481,7 +491,11 @@ class _MethodComparison:
                 return
         for key in _DOC_KEYS:
             if old.get(key) != new.get(key):
-                self.add("safe", pointer, "doc changed" if key in ("doc", "description") else f"{key} changed")
+                if key == "title":
+                    # The loader marks a resolved shared type with its name: moving a schema into _types.json.
+                    self.add("safe", pointer, f"now the shared type {new.get(key)}" if new.get(key) else "inlined")
+                else:
+                    self.add("safe", pointer, "doc changed" if key in ("doc", "description") else f"{key} changed")
         self.deprecated(old, new, pointer)
         self.enum(old.get("enum"), new.get("enum"), pointer, direction, subject_text)
         self.bounds(old, new, pointer, direction)
