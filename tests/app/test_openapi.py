@@ -101,3 +101,30 @@ def test_shared_types_are_named_component_schemas(document: dict[str, Any]) -> N
         arg("Create", "deviceFilter")["pattern"]
         == METHODS["/v1/Rollout.Create"].definition["args"]["deviceFilter"]["pattern"]
     )
+
+
+def test_schema_features_are_rendered_as_openapi_3_1() -> None:
+    """nullable, default, format, pattern, maps and deprecated say in the docs what the models check."""
+    shared = {"Level": {"type": "integer", "enum": [1, 2]}}
+    level = {"title": "Level", "type": "integer", "enum": [1, 2]}
+    assert json_schema({"doc": "A note.", "type": "string", "nullable": True, "deprecated": True}, shared) == {
+        "description": "A note.",
+        "type": ["string", "null"],
+        "deprecated": True,
+    }
+    assert json_schema({**level, "nullable": True, "default": 1, "doc": "How bad."}, shared) == {
+        "anyOf": [{"$ref": "#/components/schemas/Level", "default": 1, "description": "How bad."}, {"type": "null"}]
+    }
+    when = {"type": "string", "format": "date-time", "pattern": "Z$"}
+    assert json_schema(when, shared) == when
+    labels = {"type": "object", "additionalProperties": {"doc": "A label.", "type": "string"}}
+    assert json_schema(labels, shared) == {
+        "type": "object",
+        "additionalProperties": {"description": "A label.", "type": "string"},
+    }
+    # A property may be called "doc" or "title": only schema keywords are translated.
+    record = {"type": "object", "properties": {"doc": {"type": "string"}, "title": level}}
+    assert json_schema(record, shared) == {
+        "type": "object",
+        "properties": {"doc": {"type": "string"}, "title": {"$ref": "#/components/schemas/Level"}},
+    }
