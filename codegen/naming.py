@@ -14,7 +14,7 @@ _BUILTINS = frozenset(dir(builtins))
 _ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "object", "type", "None", "Any", "Sequence"})
 
 # The package's own modules; a service module must not take one of these names.
-RUNTIME_MODULES = frozenset({"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods"})
+RUNTIME_MODULES = frozenset({"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods", "server"})
 
 # What Client, AsyncClient and Batch already have; a service attribute must not replace one.
 _CLIENT_ATTRIBUTES = frozenset({"aclose", "batch", "call", "close", "send"})
