@@ -27,12 +27,17 @@ from tests.helpers import sample_args, snapshot
 ADMIN = Caller(principal=TEST_PRINCIPAL, role="admin", projects=None)
 ALL_METHODS = f"Methods: {', '.join(sorted(METHODS))}"
 # A method added to the definitions that the app's class does not have yet: a copy of the first Rollout
-# method under a new name, as the generator would add it to the method table.
+# method under a new name (one no real method will take), as the generator would add it to the table.
 _TEMPLATE = next(spec for spec in METHODS.values() if spec.service == "Rollout")
-RENAME: MethodSpec[Any, Any] = dataclasses.replace(
-    _TEMPLATE, method="Rename", wire_name="/v1/Rollout.Rename", attr="rename", doc="Renames the rollout.", examples=()
+LATER: MethodSpec[Any, Any] = dataclasses.replace(
+    _TEMPLATE,
+    method="ImplementedLater",
+    wire_name="/v1/Rollout.ImplementedLater",
+    attr="implemented_later",
+    doc="A method defined before it is implemented.",
+    examples=(),
 )
-NOT_IMPLEMENTED = "/v1/Rollout.Rename is not implemented by this server"
+NOT_IMPLEMENTED = "/v1/Rollout.ImplementedLater is not implemented by this server"
 
 
 def _client(application: RpcApp, key: str) -> TestClient:
@@ -40,25 +45,25 @@ def _client(application: RpcApp, key: str) -> TestClient:
 
 
 @pytest.fixture
-def with_rename(settings: Settings, caplog: pytest.LogCaptureFixture) -> Iterator[RpcApp]:
-    """The app with Rename in its method table, started while the log is captured."""
+def with_later(settings: Settings, caplog: pytest.LogCaptureFixture) -> Iterator[RpcApp]:
+    """The app with ImplementedLater in its method table, started while the log is captured."""
     with caplog.at_level(logging.WARNING, logger="app.web"):
-        application = create_app(settings, methods={**METHODS, RENAME.wire_name: RENAME})
+        application = create_app(settings, methods={**METHODS, LATER.wire_name: LATER})
     yield application
     application.state.engine.dispose()
 
 
 def test_defined_method_without_implementation_answers_501_on_both_routes(
-    with_rename: RpcApp, admin_key: str, project: str
+    with_later: RpcApp, admin_key: str, project: str
 ) -> None:
-    args = sample_args(RENAME, projectid=project)
-    with _client(with_rename, admin_key) as client:
+    args = sample_args(LATER, projectid=project)
+    with _client(with_later, admin_key) as client:
         before = snapshot(client)
-        frame = {"v": 1, "src": TEST_PRINCIPAL, "cmds": [{"cmd": RENAME.wire_name, "id": 1, "args": args}]}
+        frame = {"v": 1, "src": TEST_PRINCIPAL, "cmds": [{"cmd": LATER.wire_name, "id": 1, "args": args}]}
         response = client.post("/v1", json=frame)
         assert response.status_code == 200, response.text
         assert response.json()["resp"] == [{"id": 1, "status": 501, "status_msg": NOT_IMPLEMENTED}]
-        routed = client.post(RENAME.wire_name, json=args)
+        routed = client.post(LATER.wire_name, json=args)
         assert routed.status_code == 501, routed.text
         assert routed.json() == {"status": 501, "status_msg": NOT_IMPLEMENTED}
         assert snapshot(client) == before
@@ -67,11 +72,11 @@ def test_defined_method_without_implementation_answers_501_on_both_routes(
         assert listed.status_code == 200, listed.text
 
 
-def test_start_warns_about_each_unimplemented_method(with_rename: RpcApp, caplog: pytest.LogCaptureFixture) -> None:
+def test_start_warns_about_each_unimplemented_method(with_later: RpcApp, caplog: pytest.LogCaptureFixture) -> None:
     # The app started in the fixture, so its log is the setup phase's.
     logged = caplog.get_records("setup")
     warnings = [r.getMessage() for r in logged if r.name == "app.web" and r.levelno == logging.WARNING]
-    assert warnings == ["/v1/Rollout.Rename is defined but not implemented by this server; it answers 501"]
+    assert warnings == ["/v1/Rollout.ImplementedLater is defined but not implemented by this server; it answers 501"]
 
 
 def test_start_warns_about_nothing_when_every_method_is_implemented(
