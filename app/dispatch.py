@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import time
@@ -25,7 +26,10 @@ from app.keys import Caller
 
 log = logging.getLogger("app.dispatch")
 
-HandlerFactory = Callable[[Session, Caller], object]
+Handler = Callable[[Session, Caller, Any], Any]
+"""Runs one method for one command: its session, its caller and the validated args in, the result out."""
+# Longer names are not compared with the methods' (difflib's cost grows with the product of the lengths).
+_MAX_SUGGESTED_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -40,13 +44,16 @@ class Outcome:
 
 
 class Dispatcher:
-    """Looks a command up in the method table, checks its args, and runs it in its own transaction."""
+    """Looks a command up in the method table, checks its args, and runs it in its own transaction.
+
+    `handlers` maps a wire name to its handler; a method of the table without one answers 501.
+    """
 
     def __init__(
         self,
         *,
         methods: Mapping[str, MethodSpec[Any, Any]],
-        handlers: Mapping[str, HandlerFactory],
+        handlers: Mapping[str, Handler],
         engine: Engine,
         server_address: str,
     ) -> None:
@@ -102,7 +109,7 @@ class Dispatcher:
     def _command(self, command: Command, received: float, caller: Caller, lease: ConnectionLease) -> Outcome:
         spec = self.methods.get(command.cmd)
         if spec is None:
-            return Outcome(Status.NOT_FOUND, message=f"No handler for {command.cmd}")
+            return Outcome(Status.NOT_FOUND, message=no_handler(command.cmd, self.methods))
         now = time.time()
         if command.deadline is not None and now > command.deadline:
             return Outcome(
@@ -125,13 +132,13 @@ class Dispatcher:
             args = spec.args_model.model_validate(raw_args, by_alias=True, by_name=False)
         except ValidationError as exc:
             return Outcome(Status.INVALID_ARGUMENT, message=describe_validation_error(exc, spec))
-        factory = self._handlers.get(spec.service)
+        handler = self._handlers.get(spec.wire_name)
         try:
-            if factory is None:
+            if handler is None:
                 raise RpcError(f"{spec.wire_name} is not implemented by this server", status=Status.UNIMPLEMENTED)
             with ExitStack() as scope:
                 session = scope.enter_context(lease.transaction(writes=not spec.readonly))
-                result = getattr(factory(session, caller), spec.attr)(args)
+                result = handler(session, caller, args)
                 if spec.result_item is not None and not isinstance(result, list):
                     # An array handed over as an iterator streams: its transaction stays open until it is read.
                     return Outcome(Status.OK, stream=_streamed(spec, result, scope.pop_all()))
@@ -146,6 +153,35 @@ class Dispatcher:
     def _has_result(self, cmd: str) -> bool:
         spec = self.methods.get(cmd)
         return spec is not None and spec.result is not None
+
+
+def no_handler(cmd: str, methods: Mapping[str, MethodSpec[Any, Any]]) -> str:
+    """Why a command or route names no method: the nearest method when one is near, and every method."""
+    message = f"No handler for {cmd}"
+    suggestion = nearest_method(cmd, methods)
+    message += f"; did you mean {suggestion}?" if suggestion else "."
+    return f"{message} Methods: {', '.join(sorted(methods))}"
+
+
+def nearest_method(cmd: str, methods: Mapping[str, MethodSpec[Any, Any]]) -> str | None:
+    """The method meant by a wrong case, a missing /v1/ prefix or a small typo in the service or method name."""
+    if len(cmd) > _MAX_SUGGESTED_LENGTH:
+        return None
+    name = cmd.lstrip("/")
+    name = "/" + (name if name.lower().startswith("v1/") else f"v1/{name}")
+    by_lower = {wire_name.lower(): wire_name for wire_name in methods}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    service, _, method = name.removeprefix("/v1/").partition(".")
+    services = {spec.service.lower(): spec.service for spec in methods.values()}
+    near_service = difflib.get_close_matches(service.lower(), services, n=1)
+    if not near_service:
+        return None
+    named = {
+        spec.method.lower(): spec.wire_name for spec in methods.values() if spec.service == services[near_service[0]]
+    }
+    near_method = difflib.get_close_matches(method.lower(), named, n=1)
+    return named[near_method[0]] if near_method else None
 
 
 def _streamed(spec: MethodSpec[Any, Any], items: Iterable[Any], scope: ExitStack) -> Iterator[Any]:

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from rollout_api.methods import METHODS, SERVICES
+from rollout_api.server import Binding, Implementations, bind, unimplemented
+from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import Authenticator
-from app.db import make_engine
-from app.dispatch import Dispatcher, HandlerFactory
+from app.db import Session, make_engine
+from app.dispatch import Dispatcher, Handler, nearest_method, no_handler
 from app.docs import mount_docs
 from app.exchange import Exchange, error
+from app.keys import Caller
 from app.openapi import openapi_builder
-from app.rollout.service import rollout_handlers
-from app.rpc_asgi import RpcApp
+from app.rollout.service import RolloutHandlers
+from app.rpc_asgi import FRAME_PATH, RpcApp
 from app.settings import Settings
+
+log = logging.getLogger("app.web")
 
 API_DOC = (
     "Which firmware goes to which devices, and how far each device has got. "
@@ -28,16 +35,23 @@ API_DOC = (
 )
 
 
-def handler_factories(settings: Settings) -> Mapping[str, HandlerFactory]:
-    """Which class implements each service: the one place the app names its services."""
-    return {"Rollout": rollout_handlers(settings)}
+IMPLEMENTATIONS = Implementations(rollout=RolloutHandlers)
+"""The class that implements each service: the one place the app names its services. mypy checks each
+class against its service's contract, naming a method it lacks, and a service added to definitions/ is
+a missing argument here until a class implements it."""
 
 
-def create_app(settings: Settings) -> RpcApp:
+def create_app(
+    settings: Settings,
+    *,
+    implementations: Implementations = IMPLEMENTATIONS,
+    methods: Mapping[str, MethodSpec[Any, Any]] = METHODS,
+) -> RpcApp:
     engine = make_engine(settings.database_url)
-    dispatcher = Dispatcher(
-        methods=METHODS, handlers=handler_factories(settings), engine=engine, server_address=settings.server_address
-    )
+    for spec in unimplemented(implementations, methods):
+        log.warning("%s is defined but not implemented by this server; it answers 501", spec.wire_name)
+    handlers = method_handlers(bind(implementations, methods), settings)
+    dispatcher = Dispatcher(methods=methods, handlers=handlers, engine=engine, server_address=settings.server_address)
     authenticator = Authenticator(engine, disabled=settings.auth_disabled, cache_seconds=settings.auth_cache_seconds)
     # Local SQLite reads take microseconds; PostgreSQL reads wait on the network, so they keep to threads.
     quick_reads = engine.dialect.name == "sqlite"
@@ -57,20 +71,44 @@ def create_app(settings: Settings) -> RpcApp:
     )
     fastapi.add_exception_handler(StarletteHTTPException, _http_error)
     mount_docs(fastapi)
-    fastapi.openapi = openapi_builder(fastapi, METHODS, SERVICES)  # type: ignore[method-assign]  # documented override
+    fastapi.openapi = openapi_builder(fastapi, methods, SERVICES)  # type: ignore[method-assign]  # documented override
     workers = ThreadPoolExecutor(max_workers=settings.worker_threads, thread_name_prefix="rollout-worker")
     return RpcApp(
-        fastapi=fastapi, exchange=exchange, methods=METHODS, max_body_bytes=settings.max_body_bytes, workers=workers
+        fastapi=fastapi, exchange=exchange, methods=methods, max_body_bytes=settings.max_body_bytes, workers=workers
     )
+
+
+def method_handlers(bindings: Mapping[str, Binding], settings: Settings) -> dict[str, Handler]:
+    """The handler of each implemented method, by wire name; the others are left out (they answer 501)."""
+    return {
+        wire_name: _handler(binding.implementation, binding.function, settings)
+        for wire_name, binding in bindings.items()
+        if binding.function is not None
+    }
+
+
+def _handler(implementation: Any, function: Callable[[Any, Any], Any], settings: Settings) -> Handler:
+    """Each command gets its own instance of the service's class: (session, caller, settings) is what it holds."""
+
+    def handle(session: Session, caller: Caller, args: Any) -> Any:
+        return function(implementation(session, caller, settings), args)
+
+    return handle
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Routing errors (no such path, wrong HTTP method) in the API's own error shape."""
     assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
     if exc.status_code == 404:
-        status, body = error(Status.NOT_FOUND, f"No handler for {request.url.path}")
+        methods: Mapping[str, MethodSpec[Any, Any]] = request.app.state.dispatcher.methods
+        # Under /v1/ only a method can have been meant; elsewhere, say so only when a method is near.
+        meant_a_method = path.startswith(FRAME_PATH + "/") or nearest_method(path, methods) is not None
+        status, body = error(
+            Status.NOT_FOUND, no_handler(path, methods) if meant_a_method else f"No handler for {path}"
+        )
     elif exc.status_code == 405:
-        status, body = error(405, f"{request.method} is not allowed on {request.url.path}")
+        status, body = error(405, f"{request.method} is not allowed on {path}")
     else:
         status, body = error(exc.status_code, str(exc.detail))
     # Starlette's 405 carries the Allow header; keep it.

@@ -15,7 +15,7 @@ _ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "object", "type", 
 
 # The package's own modules; a service module must not take one of these names.
 RUNTIME_MODULES = frozenset(
-    {"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods", "validation"}
+    {"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods", "server", "validation"}
 )
 
 # What Client, AsyncClient and Batch already have; a service attribute must not replace one.

@@ -119,7 +119,8 @@ def free_port() -> int:
 class LiveServer:
     """`python -m app serve` in a child process, as a user would run it."""
 
-    def __init__(self, database_url: str, **env: str) -> None:
+    def __init__(self, database_url: str, *, cwd: Path = ROOT, **env: str) -> None:
+        """env is added to this process's environment; cwd is where `python -m app` runs."""
         self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -127,7 +128,7 @@ class LiveServer:
         # A file, not a pipe: nobody has to keep reading the request log for the server to keep running.
         self.log = tempfile.NamedTemporaryFile(prefix="rollout-server-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "app", "serve"], cwd=cwd, env=environ, stdout=self.log, stderr=subprocess.STDOUT
         )
         self._wait_ready()
 

@@ -1,11 +1,18 @@
-"""Small helpers for tests that talk to the service through raw frames."""
+"""Small helpers for tests that talk to the service through raw frames, and args made from definitions.
+
+Only the generated package is imported at module level: the client's own test session has no FastAPI.
+"""
 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from fastapi.testclient import TestClient
+from rollout_api import MethodSpec
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 _ids = itertools.count(1)
 
@@ -45,3 +52,45 @@ def snapshot(http: TestClient) -> dict[str, list[tuple[Any, ...]]]:
             table: sorted(tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}")))
             for table in ("rollout", "rollout_device")
         }
+
+
+def sample_args(spec: MethodSpec[Any, Any], **known: Any) -> dict[str, Any]:
+    """Valid args for a method, from its definition: `known` values by wire name, a sample for every other
+    required argument. Tests that iterate the method table call each method, old or new, with these."""
+    definition = spec.definition
+    # An argument with a pattern takes its value from the method's example, which the generator checked.
+    example = spec.examples[0]["request"]["cmds"][0].get("args", {}) if spec.examples else {}
+    return {
+        **{
+            name: example[name]
+            if "pattern" in definition["args"][name] and name in example
+            else sample_value(definition["args"][name])
+            for name in definition["required_args"]
+        },
+        **{name: value for name, value in known.items() if name in definition["args"]},
+    }
+
+
+def sample_value(schema: Mapping[str, Any]) -> Any:
+    """The simplest value a JSON schema of the definitions accepts."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if "pattern" in schema:
+        raise ValueError(f"no sample value for a pattern without an example: {schema['pattern']!r}")
+    if "default" in schema:
+        return schema["default"]
+    if kind == "string" and schema.get("format") == "date-time":
+        return "2026-01-01T00:00:00Z"
+    if kind == "string":
+        return "x" * max(1, schema.get("minLength", 1))
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [sample_value(schema["items"])] * max(1, schema.get("minItems", 1))
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: sample_value(properties[name]) for name in schema.get("required", [])}
+    raise ValueError(f"no sample value for the schema {schema!r}")

@@ -1,11 +1,10 @@
-"""The Rollout service's eight methods, implementing the generated RolloutService contract."""
+"""The Rollout service's methods, implementing the generated RolloutService contract (bound in app/web.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
 from rollout_api.errors import Conflict, InvalidArgument, NotFound, TooLarge
-from rollout_api.rollout.contract import RolloutService
 from rollout_api.rollout.models import (
     AddDevicesArgs,
     CreateArgs,
@@ -36,7 +35,8 @@ _MAX_ROLLOUT_KEY_DIGITS = 18  # keeps the id inside a signed 64-bit integer
 
 
 class RolloutHandlers:
-    """One instance per command: it holds that command's session and the configured limits."""
+    """Implements RolloutService. One instance per command: it holds that command's session and caller and
+    the configured limits."""
 
     def __init__(self, session: Session, caller: Caller, settings: Settings) -> None:
         self._session = session
@@ -243,15 +243,3 @@ def _rollout(row: AnyRow) -> Rollout:
 
 def _device(row: AnyRow) -> Device:
     return Device(id_=row.device_id, state=DeviceState(row.state), update_command_id=row.update_command_id)
-
-
-def _implements_contract(handlers: RolloutHandlers) -> RolloutService:
-    """mypy proves here that RolloutHandlers satisfies the generated contract."""
-    return handlers
-
-
-def rollout_handlers(settings: Settings) -> Callable[[Session, Caller], RolloutHandlers]:
-    def factory(session: Session, caller: Caller) -> RolloutHandlers:
-        return RolloutHandlers(session, caller, settings)
-
-    return factory

@@ -17,15 +17,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from rollout_api import METHODS as ALL_METHODS
 
 from app.db import transaction
 from app.keys import create_key, grant_project, revoke_key
 from app.rpc_asgi import RpcApp
 from tests.conftest import make_key
-from tests.helpers import call, create_rollout, ok, snapshot
+from tests.helpers import call, create_rollout, ok, sample_args, snapshot
 
-METHODS = ("Create", "Get", "List", "ListDevices", "SetState", "AddDevices", "SetDeviceState", "Delete")
-BACKEND_ONLY = ("AddDevices", "SetDeviceState")
+SPECS = {spec.method: spec for spec in ALL_METHODS.values() if spec.service == "Rollout"}
+METHODS = sorted(SPECS)
 ROLES = ("user", "backend", "admin")
 SIDES = ("own", "other")  # own: project A, granted to the user; other: project B, granted to nobody
 SERVER = "//api.cesanta.com"
@@ -124,6 +125,9 @@ def prepare(http: TestClient, method: str, project: str) -> Case:
         args["devices"] = [f"{project}/device_new"]
     elif method == "SetDeviceState":
         args.update(deviceid=device, state="started", updateCommandId="cmd-1")
+    elif method not in ("Get", "ListDevices", "Delete"):
+        # A method this module does not know yet: its definition's required args, on this rollout.
+        args = sample_args(SPECS[method], **args, deviceid=device)
     return Case(args=args, rollout_id=rollout_id, device=device)
 
 
@@ -158,12 +162,12 @@ def check_effect(http: TestClient, method: str, project: str, case: Case, entry:
         assert devices == [{"id": case.device, "state": "started", "updateCommandId": "cmd-1"}]
     elif method == "Delete":
         assert call(http, "Get", projectid=project, rolloutid=rollout_id)["status"] == 404
-    else:  # pragma: no cover - METHODS lists every method handled above
-        raise AssertionError(method)
+    # A method this module does not know yet is checked for its status alone.
 
 
 def expected_status(role: str, method: str, side: str) -> int:
-    if role == "user" and method in BACKEND_ONLY:
+    roles = SPECS[method].roles
+    if roles and role not in roles:
         return 403  # the role check comes first, whichever the project
     if role == "user" and side == "other" and method != "List":
         return 404  # List answers [] instead

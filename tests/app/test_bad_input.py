@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from rollout_api import METHODS
 from rollout_api.rollout.contract import CREATE
 
 from app.settings import Settings
@@ -32,6 +33,8 @@ def filter_refused(expression: str) -> str:
 
 ROLLOUT_STATES_MSG = "must be 'init', 'inProgress', 'paused' or 'finished'"
 DEVICE_STATES_MSG = "must be 'init', 'started', 'succeeded' or 'failed'"
+METHODS_MSG = f"Methods: {', '.join(sorted(METHODS))}"
+"""How a 404 for an unknown method ends: every method of the table."""
 # Placeholders filled in per test: the project, a real rollout in it, a real device in that rollout.
 PROJECT, ROLLOUT, DEVICE, TOO_LONG, MAX_LEN = "<project>", "<rollout>", "<device>", "<too-long>", "<max-len>"
 
@@ -155,9 +158,31 @@ COMMAND_CASES: list[tuple[str, Any, int, str, bool]] = [
         'cmds[0].cmd: must be a string, got a number; e.g. "/v1/Service.Method"',
         True,
     ),
-    ("cmd-unknown-method", {"id": 7, "cmd": "/v1/Rollout.Nope"}, 404, "No handler for /v1/Rollout.Nope", True),
-    ("cmd-unknown-service", {"id": 7, "cmd": "/v1/Nope.Get"}, 404, "No handler for /v1/Nope.Get", True),
-    ("cmd-without-version", {"id": 7, "cmd": "Rollout.Get"}, 404, "No handler for Rollout.Get", True),
+    # An unknown method: the nearest one when it is near (wrong case, no /v1/ prefix, a typo), and every method.
+    (
+        "cmd-unknown-method",
+        {"id": 7, "cmd": "/v1/Rollout.Nope"},
+        404,
+        f"No handler for /v1/Rollout.Nope. {METHODS_MSG}",
+        True,
+    ),
+    ("cmd-unknown-service", {"id": 7, "cmd": "/v1/Nope.Get"}, 404, f"No handler for /v1/Nope.Get. {METHODS_MSG}", True),
+    *[
+        (
+            f"cmd-{case}",
+            {"id": 7, "cmd": cmd},
+            404,
+            f"No handler for {cmd}; did you mean /v1/Rollout.Get? {METHODS_MSG}",
+            True,
+        )
+        for case, cmd in [
+            ("without-version", "Rollout.Get"),
+            ("without-v1", "/Rollout.Get"),
+            ("wrong-case", "/v1/rollout.get"),
+            ("typo-in-service", "/v1/Rolout.Get"),
+            ("typo-in-method", "/v1/Rollout.Gte"),
+        ]
+    ],
     (
         "unknown-command-field",
         _get(id=7, arg={"projectid": PROJECT}),

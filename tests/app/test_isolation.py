@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from rollout_api import METHODS as ALL_METHODS
 
-from tests.helpers import call, create_rollout, ok, snapshot
+from tests.helpers import call, create_rollout, ok, sample_args, snapshot
 
-# Each method that names a rollout, with the rest of its args (the device is the one in project A's rollout).
-ArgsFor = Callable[[str], dict[str, Any]]
-METHODS: dict[str, ArgsFor] = {
-    "Get": lambda device: {},
-    "ListDevices": lambda device: {},
-    "SetState": lambda device: {"state": "inProgress"},
-    "SetDeviceState": lambda device: {"deviceid": device, "state": "started"},
-    "AddDevices": lambda device: {"devices": [device, f"{device}_new"]},
-    "Delete": lambda device: {},
-}
+SPECS = {spec.method: spec for spec in ALL_METHODS.values() if spec.service == "Rollout"}
+# Each Rollout method that names a rollout, by its definition: it requires a rolloutid.
+METHODS = sorted(name for name, spec in SPECS.items() if "rolloutid" in spec.definition["required_args"])
+
+
+def args_for(method: str, device: str) -> dict[str, Any]:
+    """The method's args besides projectid and rolloutid; the device is the one in project A's rollout."""
+    state = "inProgress" if method == "SetState" else "started"
+    args = sample_args(SPECS[method], deviceid=device, devices=[device, f"{device}_new"], state=state)
+    return {name: value for name, value in args.items() if name not in ("projectid", "rolloutid")}
 
 
 def other_project() -> str:
@@ -59,7 +59,7 @@ def test_other_project_gets_404_like_a_missing_rollout(
     rollout_id, device = rollout_of_a
     project_b = other_project()
     missing = missing_rollout_id(http, project_b)
-    args = METHODS[method](device)
+    args = args_for(method, device)
     before = snapshot(http)
 
     foreign = call(http, method, projectid=project_b, rolloutid=rollout_id, **args)
@@ -83,7 +83,7 @@ def test_unknown_ids_answer_404_like_a_deleted_rollout(
     http: TestClient, project: str, method: str, missing: str
 ) -> None:
     rollout_id = missing_rollout_id(http, project)
-    args = METHODS[method](f"{project}/device_1")
+    args = args_for(method, f"{project}/device_1")
     deleted = call(http, method, projectid=project, rolloutid=rollout_id, **args)
     unknown = call(http, method, projectid=project, rolloutid=missing, **args)
     assert deleted["status"] == 404, deleted
@@ -115,9 +115,12 @@ def test_project_a_is_unchanged_after_every_method_from_b(
     got_before = ok(http, "Get", projectid=project, rolloutid=rollout_id)
     devices_before = ok(http, "ListDevices", projectid=project, rolloutid=rollout_id)
 
-    # The most destructive order: everything that writes, Delete last.
-    for method in ("SetState", "SetDeviceState", "AddDevices", "Get", "ListDevices", "Delete"):
-        entry = call(http, method, projectid=project_b, rolloutid=rollout_id, **METHODS[method](device))
+    # The most destructive order: everything that writes first, then the reads, Delete last.
+    order = sorted(
+        METHODS, key=lambda m: (m == "Delete", next(s.readonly for s in ALL_METHODS.values() if s.method == m))
+    )
+    for method in order:
+        entry = call(http, method, projectid=project_b, rolloutid=rollout_id, **args_for(method, device))
         assert entry["status"] == 404, (method, entry)
     for state in ("paused", "finished"):
         entry = call(http, "SetState", projectid=project_b, rolloutid=rollout_id, state=state)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from rollout_api import (
     DeadlineExceeded,
     Error,
     InvalidArgument,
+    MethodSpec,
     NotFound,
     PermissionDenied,
     RpcError,
@@ -40,14 +42,14 @@ from rollout_api.rollout.models import (
     RolloutState,
 )
 
+from codegen.naming import module_name
 from tests.client.fixtures import MAX_COMMANDS, free_port
+from tests.helpers import sample_args
 
 FILTER = "location=Bathroom"
 FIRMWARE = "fw-2.1.0"
 MISSING = "999999999"
 """A rollout id no test creates."""
-READ_ONLY = {"get", "list", "list_devices"}
-"""The methods that change nothing, so the client may re-send them."""
 
 
 def create(client: Client, project: str, name: str | None = None) -> str:
@@ -468,49 +470,29 @@ def refusing(attempts: list[httpx.Request]) -> httpx.MockTransport:
     return httpx.MockTransport(handler)
 
 
-SYNC_CALLS: dict[str, Callable[[Client], object]] = {
-    "create": lambda c: c.rollout.create(projectid="p", firmwareid="f", device_filter=FILTER),
-    "get": lambda c: c.rollout.get(projectid="p", rolloutid="1"),
-    "list": lambda c: c.rollout.list(projectid="p"),
-    "add_devices": lambda c: c.rollout.add_devices(projectid="p", rolloutid="1", devices=["d"]),
-    "set_state": lambda c: c.rollout.set_state(projectid="p", rolloutid="1", state="inProgress"),
-    "list_devices": lambda c: c.rollout.list_devices(projectid="p", rolloutid="1"),
-    "set_device_state": lambda c: c.rollout.set_device_state(
-        projectid="p", rolloutid="1", deviceid="d", state="failed"
-    ),
-    "delete": lambda c: c.rollout.delete(projectid="p", rolloutid="1"),
-}
-
-ASYNC_CALLS: dict[str, Callable[[AsyncClient], Awaitable[object]]] = {
-    "create": lambda c: c.rollout.create(projectid="p", firmwareid="f", device_filter=FILTER),
-    "get": lambda c: c.rollout.get(projectid="p", rolloutid="1"),
-    "list": lambda c: c.rollout.list(projectid="p"),
-    "add_devices": lambda c: c.rollout.add_devices(projectid="p", rolloutid="1", devices=["d"]),
-    "set_state": lambda c: c.rollout.set_state(projectid="p", rolloutid="1", state="inProgress"),
-    "list_devices": lambda c: c.rollout.list_devices(projectid="p", rolloutid="1"),
-    "set_device_state": lambda c: c.rollout.set_device_state(
-        projectid="p", rolloutid="1", deviceid="d", state="failed"
-    ),
-    "delete": lambda c: c.rollout.delete(projectid="p", rolloutid="1"),
-}
+def typed_method(client: Client | AsyncClient, spec: MethodSpec[Any, Any]) -> Callable[..., Any]:
+    """client.<service>.<method> for the spec: the attribute names the generator gives them."""
+    return getattr(getattr(client, module_name(spec.service)), spec.attr)  # type: ignore[no-any-return]
 
 
-def test_read_only_methods_are_the_ones_readme_names() -> None:
-    assert {spec.attr for spec in METHODS.values()} == set(SYNC_CALLS) == set(ASYNC_CALLS)
-    assert {spec.attr for spec in METHODS.values() if spec.readonly} == READ_ONLY
+def python_args(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
+    """Valid args for the spec's typed client method: keyword names as in Python, values from the definition."""
+    args = spec.args_model.model_validate(sample_args(spec))
+    return {name: getattr(args, name) for name in args.model_fields_set}
 
 
-@pytest.mark.parametrize("method", sorted(SYNC_CALLS))
-def test_only_read_only_methods_are_retried(method: str) -> None:
+@pytest.mark.parametrize("wire_name", sorted(METHODS))
+def test_only_read_only_methods_are_retried(wire_name: str) -> None:
+    spec = METHODS[wire_name]
     retries = 1
-    expected = 1 + retries if method in READ_ONLY else 1
+    expected = 1 + retries if spec.readonly else 1
 
     attempts: list[httpx.Request] = []
     with (
         Client("http://mock", retries=retries, transport=refusing(attempts)) as client,
         pytest.raises(TransportError, match="http://mock"),
     ):
-        SYNC_CALLS[method](client)
+        typed_method(client, spec)(**python_args(spec))
     assert len(attempts) == expected
     assert len({request.content for request in attempts}) == 1  # the same frame each time
 
@@ -519,7 +501,7 @@ def test_only_read_only_methods_are_retried(method: str) -> None:
     async def scenario() -> None:
         async with AsyncClient("http://mock", retries=retries, transport=refusing(async_attempts)) as client:
             with pytest.raises(TransportError):
-                await ASYNC_CALLS[method](client)
+                await typed_method(client, spec)(**python_args(spec))
 
     asyncio.run(scenario())
     assert len(async_attempts) == expected

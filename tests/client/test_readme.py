@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from rollout_api import Client
+from rollout_api import METHODS, Client
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -138,3 +138,11 @@ def test_examples_run_twice(server_url: str, tmp_path: Path, example: str) -> No
     path = against(server_url, example, tmp_path)
     first, second = run_python(path), run_python(path)
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
+
+
+def test_readme_names_the_read_only_methods() -> None:
+    """The retries paragraph lists the methods the client re-sends: those whose definition says readonly."""
+    text = " ".join(README.read_text().split())
+    (listed,) = re.findall(r"re-sends read-only methods \(([^)]*)\)", text)
+    read_only = {spec.method for spec in METHODS.values() if spec.readonly}
+    assert set(re.findall(r"`(\w+)`", listed)) == read_only, "update the README's list of read-only methods"

@@ -1,54 +1,63 @@
-"""Every example request frame of the seed, replayed over real HTTP against a live server.
+"""Every example request frame of the definitions, replayed over real HTTP against a live server.
 
 The seed's examples refer to rollout "123"; here Create's example runs first and every later frame
 names the rollout Create answered instead. The order makes each example succeed as the seed shows it:
 SetState (to inProgress) runs before Get and List, so Get shows the seed's state and List's state
-filter finds the rollout; devices are added before their state is set; Delete comes last.
+filter finds the rollout; devices are added before their state is set; Delete comes last. A method
+added to the definitions runs after the seed's and before Delete; one without an example is skipped.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from graphlib import TopologicalSorter
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-import rollout_api
+from rollout_api import METHODS, MethodSpec
 
 from tests.conftest import LiveServer
 
-DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 SEED_ROLLOUT_ID = "123"
 SEED_DEVICE = "//api.cesanta.com/device_123"
-# The order the examples are replayed in (see the module docstring).
-REPLAY_ORDER = ("Create", "SetState", "Get", "List", "AddDevices", "SetDeviceState", "ListDevices", "Delete")
+FIRST, LAST = "Create", "Delete"
+"""Create makes the rollout every other example works on; Delete ends it."""
+NEEDS = {"SetState": {FIRST}, "Get": {"SetState"}, "List": {"SetState"}, "AddDevices": {FIRST}}
+NEEDS |= {"SetDeviceState": {"AddDevices"}, "ListDevices": {"SetDeviceState"}}
+"""What each seed example needs to have run before it, to answer as the seed shows."""
+ROLLOUT_METHODS: dict[str, MethodSpec[Any, Any]] = {s.method: s for s in METHODS.values() if s.service == "Rollout"}
 
 
-def load_examples() -> dict[str, list[dict[str, Any]]]:
-    """Method wire name (/v1/Service.Method) -> the examples in its definition file."""
-    examples: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(DEFINITIONS.glob("*/*.json")):
-        if path.name.startswith("_"):
-            continue
-        service = json.loads((path.parent / "_service.json").read_text())["name"]
-        examples[f"{service}.{path.stem}"] = json.loads(path.read_text()).get("examples", [])
-    return examples
+def replay_order() -> list[str]:
+    """The Rollout methods with an example, each after what it needs; the others after the seed's, then Delete."""
+    with_example = sorted(name for name, spec in ROLLOUT_METHODS.items() if spec.examples)
+    seed = set(NEEDS) | {FIRST}
+    order = TopologicalSorter[str]()
+    for name in with_example:
+        if name == LAST:
+            order.add(name, *(m for m in with_example if m != LAST))
+        elif name in seed:
+            order.add(name, *(NEEDS.get(name, set()) & set(with_example)))
+        else:
+            order.add(name, *(m for m in with_example if m in seed))
+    return list(order.static_order())
 
 
-EXAMPLES = load_examples()
+REPLAY_ORDER = replay_order()
 
 
 def only_example(method: str) -> dict[str, Any]:
-    (example,) = EXAMPLES[f"/v1/Rollout.{method}"]
-    return example
+    examples = ROLLOUT_METHODS[method].examples
+    assert len(examples) == 1, f"{method}: expected exactly one example, found {len(examples)}"
+    return copy.deepcopy(dict(examples[0]))
 
 
 def result_schema(method: str) -> Mapping[str, Any]:
-    schema: Mapping[str, Any] = rollout_api.METHODS[f"/v1/Rollout.{method}"].definition["result"]
+    schema: Mapping[str, Any] = ROLLOUT_METHODS[method].definition["result"]
     return schema
 
 
@@ -62,12 +71,12 @@ def with_rollout(request: dict[str, Any], rollout_id: str) -> dict[str, Any]:
     return request
 
 
-def replay(client: httpx.Client, method: str, rollout_id: str | None, keys: dict[str, str]) -> dict[str, Any]:
+def replay(client: httpx.Client, method: str, rollout_id: str | None, key_for: Callable[[str], str]) -> dict[str, Any]:
     """POST the method's example request; check the frame against the example response; return the entry."""
     example = only_example(method)
     request = example["request"] if rollout_id is None else with_rollout(example["request"], rollout_id)
     expected = example["response"]
-    response = client.post("/v1", json=request, headers={"Authorization": f"Bearer {keys[request['src']]}"})
+    response = client.post("/v1", json=request, headers={"Authorization": f"Bearer {key_for(request['src'])}"})
     assert response.status_code == 200, f"{method}: HTTP {response.status_code}: {response.text}"
     got = response.json()
     context = f"{method}: sent {json.dumps(request)}\n got {json.dumps(got)}\n seed {json.dumps(expected)}"
@@ -94,75 +103,81 @@ def seed_result(method: str) -> Any:
     return entry["resp"]
 
 
-def test_every_method_is_replayed() -> None:
-    """A method added to definitions/ must get a place in the replay order, or this fails."""
-    assert sorted(f"/v1/Rollout.{m}" for m in REPLAY_ORDER) == sorted(EXAMPLES)
-    assert sorted(EXAMPLES) == sorted(rollout_api.METHODS)
-    for method in REPLAY_ORDER:
-        assert len(EXAMPLES[f"/v1/Rollout.{method}"]) == 1, f"{method}: expected exactly one example"
+def test_replay_order_puts_each_seed_example_after_what_it_needs() -> None:
+    assert REPLAY_ORDER[0] == FIRST
+    assert REPLAY_ORDER[-1] == LAST
+    for method, needed in NEEDS.items():
+        assert all(REPLAY_ORDER.index(n) < REPLAY_ORDER.index(method) for n in needed), (method, REPLAY_ORDER)
 
 
-@pytest.mark.parametrize("method", REPLAY_ORDER)
+@pytest.mark.parametrize("method", sorted(ROLLOUT_METHODS))
+def test_every_method_with_an_example_is_replayed(method: str) -> None:
+    if not ROLLOUT_METHODS[method].examples:
+        pytest.skip(f"Rollout.{method} has no example in its definition (examples are optional)")
+    assert method in REPLAY_ORDER
+
+
+@pytest.mark.parametrize("method", sorted(ROLLOUT_METHODS))
 def test_example_response_matches_result_schema(method: str) -> None:
     """The seed's own example responses satisfy the result schemas the replay checks against."""
+    if not ROLLOUT_METHODS[method].examples:
+        pytest.skip(f"Rollout.{method} has no example in its definition (examples are optional)")
     (entry,) = only_example(method)["response"]["resp"]
     if "resp" in entry:
         jsonschema.Draft202012Validator(result_schema(method)).validate(entry["resp"])
     else:
-        assert rollout_api.METHODS[f"/v1/Rollout.{method}"].definition.get("result") is None
+        assert ROLLOUT_METHODS[method].definition.get("result") is None
 
 
 def test_seed_examples_replay_in_order(live_server: LiveServer) -> None:
-    create_args = only_example("Create")["request"]["cmds"][0]["args"]
+    create_args = only_example(FIRST)["request"]["cmds"][0]["args"]
     project = create_args["projectid"]
-    # The seed's frames come from a user and from the backend's updater; each sends its own key.
-    keys = {
-        "//api.cesanta.com/user_123": live_server.key("//api.cesanta.com/user_123", "admin"),
-        "//api.cesanta.com/cloud.updater": live_server.key("//api.cesanta.com/cloud.updater", "backend"),
-    }
+    # Each frame's src sends its own key: the backend's updater as a backend, every other src as an admin.
+    keys: dict[str, str] = {}
+
+    def key_for(src: str) -> str:
+        if src not in keys:
+            keys[src] = live_server.key(src, "backend" if src == "//api.cesanta.com/cloud.updater" else "admin")
+        return keys[src]
+
+    rollout_id: str | None = None
     with httpx.Client(base_url=live_server.url, timeout=30.0) as client:
-        created = replay(client, "Create", None, keys)
-        rollout_id = created["resp"]["id"]
-        assert isinstance(rollout_id, str) and rollout_id, created
-        assert set(created["resp"]) == set(seed_result("Create"))
-
-        replay(client, "SetState", rollout_id, keys)
-
-        got = replay(client, "Get", rollout_id, keys)["resp"]
-        seed_got = seed_result("Get")
-        # The seed's fields, and the project: the shared Rollout shape added it to Get's result.
-        assert got == {**seed_got, "id": rollout_id, "projectid": project}
-        assert {k: got[k] for k in ("name", "deviceFilter", "firmwareid")} == {
-            "name": create_args["name"],
-            "deviceFilter": create_args["deviceFilter"],
-            "firmwareid": create_args["firmwareid"],
-        }
-
-        listed = replay(client, "List", rollout_id, keys)["resp"]
-        # Other tests may use the seed's project too: find this rollout, check the filter held for all.
-        list_args = only_example("List")["request"]["cmds"][0]["args"]
-        assert all(item["state"] == list_args["state"] for item in listed), listed
-        assert all(item.get("projectid", project) == project for item in listed), listed
-        ids = [item["id"] for item in listed]
-        assert ids == sorted(ids, key=int), "List answers in id order"
-        (ours,) = [item for item in listed if item["id"] == rollout_id]
-        (seed_item,) = seed_result("List")
-        assert {k: v for k, v in ours.items() if k != "projectid"} == {**seed_item, "id": rollout_id}
-
-        replay(client, "AddDevices", rollout_id, keys)
-        replay(client, "SetDeviceState", rollout_id, keys)
-
-        devices = replay(client, "ListDevices", rollout_id, keys)["resp"]
-        device_state = only_example("SetDeviceState")["request"]["cmds"][0]["args"]["state"]
-        # No updateCommandId was ever set, so none is answered (the seed's example shows one that was).
-        assert devices == [{"id": SEED_DEVICE, "state": device_state}]
-        assert device_state == "succeeded"
-
-        replay(client, "Delete", rollout_id, keys)
+        for method in REPLAY_ORDER:
+            entry = replay(client, method, rollout_id, key_for)
+            if method == FIRST:
+                rollout_id = entry["resp"]["id"]
+                assert isinstance(rollout_id, str) and rollout_id, entry
+                assert set(entry["resp"]) == set(seed_result(FIRST))
+            elif method == "Get":
+                got = entry["resp"]
+                # The seed's fields, and the project: the shared Rollout shape added it to Get's result.
+                assert got == {**seed_result("Get"), "id": rollout_id, "projectid": project}
+                assert {k: got[k] for k in ("name", "deviceFilter", "firmwareid")} == {
+                    "name": create_args["name"],
+                    "deviceFilter": create_args["deviceFilter"],
+                    "firmwareid": create_args["firmwareid"],
+                }
+            elif method == "List":
+                listed = entry["resp"]
+                # Other tests may use the seed's project too: find this rollout, check the filter held for all.
+                list_args = only_example("List")["request"]["cmds"][0]["args"]
+                assert all(item["state"] == list_args["state"] for item in listed), listed
+                assert all(item.get("projectid", project) == project for item in listed), listed
+                ids = [item["id"] for item in listed]
+                assert ids == sorted(ids, key=int), "List answers in id order"
+                (ours,) = [item for item in listed if item["id"] == rollout_id]
+                (seed_item,) = seed_result("List")
+                assert {k: v for k, v in ours.items() if k != "projectid"} == {**seed_item, "id": rollout_id}
+            elif method == "ListDevices":
+                device_state = only_example("SetDeviceState")["request"]["cmds"][0]["args"]["state"]
+                # No updateCommandId was ever set, so none is answered (the seed's example shows one that was).
+                assert entry["resp"] == [{"id": SEED_DEVICE, "state": device_state}]
+                assert device_state == "succeeded"
 
         # And the rollout is really gone: Get's example now answers 404.
+        assert rollout_id is not None
         request = with_rollout(only_example("Get")["request"], rollout_id)
-        after = client.post("/v1", json=request, headers={"Authorization": f"Bearer {keys[request['src']]}"})
+        after = client.post("/v1", json=request, headers={"Authorization": f"Bearer {key_for(request['src'])}"})
         assert after.status_code == 200, after.text
         (entry,) = after.json()["resp"]
         assert entry["status"] == 404, entry

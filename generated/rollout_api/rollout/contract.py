@@ -64,6 +64,30 @@ class RolloutService(Protocol):
         ...
 
 
+class RolloutServiceImplementation(Protocol):
+    """A class whose instances implement RolloutService, checked as the class object itself.
+
+    Each member is the method as the class holds it, called with an instance first; so a type checker
+    names the method a class lacks or declares differently. rollout_api.server.Implementations takes one.
+    """
+
+    def add_devices(self, instance: Any, args: AddDevicesArgs, /) -> None: ...
+
+    def create(self, instance: Any, args: CreateArgs, /) -> CreateResult: ...
+
+    def delete(self, instance: Any, args: DeleteArgs, /) -> None: ...
+
+    def get(self, instance: Any, args: GetArgs, /) -> GetResult: ...
+
+    def list(self, instance: Any, args: ListArgs, /) -> Iterable[Rollout]: ...
+
+    def list_devices(self, instance: Any, args: ListDevicesArgs, /) -> Iterable[Device]: ...
+
+    def set_device_state(self, instance: Any, args: SetDeviceStateArgs, /) -> None: ...
+
+    def set_state(self, instance: Any, args: SetStateArgs, /) -> None: ...
+
+
 class RolloutServiceBase:
     """Answers 501 for every method: subclass it and override the methods you implement."""
 

@@ -47,6 +47,24 @@ class InventoryService(Protocol):
         ...
 
 
+class InventoryServiceImplementation(Protocol):
+    """A class whose instances implement InventoryService, checked as the class object itself.
+
+    Each member is the method as the class holds it, called with an instance first; so a type checker
+    names the method a class lacks or declares differently. inventory_api.server.Implementations takes one.
+    """
+
+    def add_item(self, instance: Any, args: AddItemArgs, /) -> AddItemResult: ...
+
+    def audit(self, instance: Any, args: AuditArgs, /) -> AuditResult: ...
+
+    def list_items(self, instance: Any, args: ListItemsArgs, /) -> Iterable[ListItemsResultItem]: ...
+
+    def move(self, instance: Any, args: MoveArgs, /) -> None: ...
+
+    def remove(self, instance: Any, args: RemoveArgs, /) -> None: ...
+
+
 class InventoryServiceBase:
     """Answers 501 for every method: subclass it and override the methods you implement."""
 
