@@ -16,6 +16,27 @@ Arguments are checked as a server reads them (old clients send values the old sc
 new schema must accept them all); results as an old client reads them (old clients validate results with
 the old schema, but ignore unknown fields and keep unknown enum values). Schema keywords this module does
 not know are compared by equality and any change is reported as *wire*, to be reviewed and allow-listed.
+
+Shared types (`_types.json`). The loader resolves each `$ref` inline, so a method's definition holds the
+shared type wherever it uses it, marked with `"title": <Name>`. A change inside a shared type is reported
+once per use, at the method file and the JSON pointer of that use (Get.json /result/properties/name for
+Rollout.name used as Get's result), because what an old client sees depends on the use: the same enum
+value removed from RolloutState is *wire* where an argument takes it and *safe* where a result sends it,
+and the message names the call or field that breaks (client.rollout.set_state(state=), GetResult.name).
+Each such line ends with where the change was made (`Change.origin`), e.g. (one line, wrapped here):
+
+    wire: definitions/Rollout/Get.json: /result/properties/name: result field `name` removed: ...
+      [in the shared type Rollout: definitions/Rollout/_types.json: /$defs/Rollout/properties/name]
+
+The allow-list accepts such a change per use, by the method file and pointer, like any other change. A
+change made beside the `$ref` (the use's doc, `nullable`, `default`, `deprecated`) belongs to that use and
+names no shared type. A shared type that no method uses is not on the wire, so its changes are not reported.
+
+The Python names of a shared type's class (Rollout, Rollout.name, RolloutState.PAUSED) are made once, so
+they are placed in `_types.json` (/$defs/Rollout/properties/name); names made for one use stay in the
+method file (GetResult = Rollout and its fields GetResult.name at Get.json /result/properties/name,
+ListResultItem at List.json /result/items). A *code* change is reported where its name is placed, and
+not at all when a *wire* change at a use comes from the same place in `_types.json`.
 """
 
 from __future__ import annotations
@@ -26,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from codegen.ir import ApiIR, EnumIR, MethodIR, ModelIR, ServiceIR
-from codegen.loader import LoadedMethod, LoadedService
+from codegen.loader import TYPES_FILE, LoadedMethod, LoadedService
 
 Category = Literal["wire", "code", "safe"]
 CATEGORIES: tuple[Category, ...] = ("wire", "code", "safe")
@@ -64,16 +85,30 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where in `_types.json` a change reported at a use of a shared type was made."""
+
+    type_name: str
+    file: str
+    pointer: str
+
+
+@dataclass(frozen=True)
 class Change:
-    """One difference: where it is (file and JSON pointer in the new or, if gone, the old definitions) and what it does."""
+    """One difference: where it is (file and JSON pointer in the new or, if gone, the old definitions) and what it
+    does; for a change inside a shared type, `origin` says where in `_types.json` it was made."""
 
     category: Category
     file: str
     pointer: str
     message: str
+    origin: Origin | None = None
 
     def line(self) -> str:
-        return f"{self.category}: {self.file}: {self.pointer or '/'}: {self.message}"
+        text = f"{self.category}: {self.file}: {self.pointer or '/'}: {self.message}"
+        if self.origin is not None:
+            text += f" [in the shared type {self.origin.type_name}: {self.origin.file}: {self.origin.pointer}]"
+        return text
 
 
 @dataclass(frozen=True)
@@ -141,6 +176,8 @@ class _ServiceNames:
         self.models: dict[str, ModelIR] = {m.name: m for m in service.models}
         self.enums: dict[str, EnumIR] = {e.name: e for e in service.enums}
         self.aliases = {a.name: a for a in service.aliases}
+        self.shared: dict[str, Any] = service.shared_types
+        self.types_file = f"{service.source}/{TYPES_FILE}"
         self.names = names
         self.placed: set[str] = set()
 
@@ -167,6 +204,10 @@ class _ServiceNames:
         result = method.definition.get("result")
         if method.result_type is not None and result is not None:
             self.place(method.result_type, result, method.source, "/result")
+            # ListResultItem = Rollout: the name the item class has for this method, made at its items.
+            item = f"{method.result_type}Item"
+            if item in self.aliases and isinstance(result.get("items"), Mapping):
+                self.place(item, result["items"], method.source, "/result/items")
 
     def place(
         self,
@@ -177,10 +218,14 @@ class _ServiceNames:
         *,
         properties_pointer: str | None = None,
     ) -> None:
-        """Record the class `name` made by the schema node at pointer, then its fields or members."""
+        """Record the class `name` made by the schema node at pointer, then its fields or members.
+        A shared type's class is made once, by its definition in _types.json, so it is placed there."""
         if name in self.placed:
             return
         self.placed.add(name)
+        if name in self.shared:
+            schema, file, pointer = self.shared[name], self.types_file, f"/$defs/{_escape(name)}"
+            properties_pointer = None
         qualified = f"{self.models_module}.{name}"
         schema = schema or {}
         self.add(qualified, "class", file, pointer, self.module)
@@ -245,7 +290,7 @@ def compare(old: ApiVersion, new: ApiVersion) -> list[Change]:
     for folder, after in new_services.items():
         if folder not in old_services:
             changes += [_method_added(after, m) for m in after.methods]
-    changes += _code_changes(old.names, new.names, changes, gone_folders)
+    changes += _code_changes(old.names, new.names, changes, gone_folders, _shared_uses(new.services))
     return changes
 
 
@@ -274,7 +319,7 @@ def _compare_service(
         if name not in new_methods:
             changes.append(_method_removed(before, method))
         else:
-            _MethodComparison(method, new_methods[name], after, old_names, changes).run()
+            _MethodComparison(method, new_methods[name], before, after, old_names, changes).run()
     changes += [_method_added(after, m) for name, m in new_methods.items() if name not in old_methods]
 
 
@@ -302,6 +347,7 @@ class _MethodComparison:
         self,
         before: LoadedMethod,
         after: LoadedMethod,
+        old_service: LoadedService,
         service: LoadedService,
         old_names: Mapping[tuple[str, str], Sequence[PythonName]],
         changes: list[Change],
@@ -312,9 +358,29 @@ class _MethodComparison:
         self.wire_name = f"{service.wire_path}.{after.name}"
         self.old_names = old_names
         self.changes = changes
+        self.old_types, self.new_types = old_service.types, service.types
+        self.types_file = service.types_source
+        # The shared types the schema being compared lies in, outermost first: (type name, pointer of the use).
+        self.shared: list[tuple[str, str]] = []
 
-    def add(self, category: Category, pointer: str, message: str) -> None:
-        self.changes.append(Change(category, self.file, pointer, message))
+    def add(self, category: Category, pointer: str, message: str, *, source: str | None = None) -> None:
+        """Report a change at pointer; `source` is the pointer of the keyword whose change it is, when that is
+        not the pointer itself (a type change at /result comes from /result/type)."""
+        origin = self.origin(pointer, pointer if source is None else source)
+        self.changes.append(Change(category, self.file, pointer, message, origin))
+
+    def origin(self, pointer: str, source: str) -> Origin | None:
+        """Where in _types.json the change was made, if it was made in a shared type: the innermost shared type
+        around it whose own definition differs at that place. A change beside the $ref (the use's doc,
+        nullable, default, deprecated) leaves the type as it was, so it belongs to the use."""
+        for name, root in reversed(self.shared):
+            if source != root and not source.startswith(root + "/"):
+                continue
+            rest = source[len(root) :]
+            if _at(self.old_types.get(name), rest) != _at(self.new_types.get(name), rest):
+                # pointer lies at or below root too: it is the property or node that source belongs to.
+                return Origin(name, self.types_file, f"/$defs/{_escape(name)}{pointer[len(root) :]}")
+        return None
 
     def python(self, pointer: str, *kinds: str) -> str | None:
         """The old Python name made at this pointer, of the first of these kinds that exists."""
@@ -439,15 +505,22 @@ class _MethodComparison:
                 self.add("wire", at, f"new required {what} `{name}`: an old client does not send it and gets 400")
             else:
                 self.add("safe", at, f"new optional {what} `{name}`: old clients leave it out")
+        # An object's "required" list sits beside its properties; a method's required_args is not in a shared type.
+        required = None if top_level else f"{pointer.removesuffix('/properties')}/required"
         for name in before:
             if name not in after:
                 continue
             at = f"{pointer}/{_escape(name)}"
             was, now = name in old_required, name in new_required
             if direction == _IN and now and not was:
-                self.add("wire", at, f"{what} `{name}` is now required: an old client that leaves it out gets 400")
+                self.add(
+                    "wire",
+                    at,
+                    f"{what} `{name}` is now required: an old client that leaves it out gets 400",
+                    source=required,
+                )
             elif direction == _IN and was and not now:
-                self.add("safe", at, f"{what} `{name}` is no longer required")
+                self.add("safe", at, f"{what} `{name}` is no longer required", source=required)
             elif direction == _OUT and was and not now:
                 field = self.python(at, "field") or f"`{name}`"
                 self.add(
@@ -455,14 +528,29 @@ class _MethodComparison:
                     at,
                     f"{what} `{name}` is no longer always sent: an old client fails to read a result "
                     f"without it ({field} is required)",
+                    source=required,
                 )
             elif direction == _OUT and now and not was:
-                self.add("safe", at, f"{what} `{name}` is now always sent")
+                self.add("safe", at, f"{what} `{name}` is now always sent", source=required)
             self.schema(_as_schema(before[name]), _as_schema(after[name]), at, direction, optional_property=not was)
 
     # --- one schema node ------------------------------------------------------------------------------
 
     def schema(
+        self, old: Mapping[str, Any], new: Mapping[str, Any], pointer: str, direction: str, *, optional_property: bool
+    ) -> None:
+        """Compare one schema node; within a shared type used on both sides, changes name where they were made."""
+        title = new.get("title")
+        shared = title if isinstance(title, str) and old.get("title") == title else None
+        if shared is not None:
+            self.shared.append((shared, pointer))
+        try:
+            self.node(old, new, pointer, direction, optional_property=optional_property)
+        finally:
+            if shared is not None:
+                self.shared.pop()
+
+    def node(
         self, old: Mapping[str, Any], new: Mapping[str, Any], pointer: str, direction: str, *, optional_property: bool
     ) -> None:
         subject = self.python(pointer, "keyword argument", "field", "class")
@@ -472,13 +560,20 @@ class _MethodComparison:
             widened = (direction == _IN and (before_type, after_type) == ("integer", "number")) or (
                 direction == _OUT and (before_type, after_type) == ("number", "integer")
             )
+            typed = f"{pointer}/type"
             if widened:
-                self.add("safe", pointer, f"type changed from {before_type} to {after_type}: old values still fit")
+                self.add(
+                    "safe",
+                    pointer,
+                    f"type changed from {before_type} to {after_type}: old values still fit",
+                    source=typed,
+                )
             elif direction == _IN:
                 self.add(
                     "wire",
                     pointer,
                     f"type changed from {before_type} to {after_type}: an old client's {before_type} value{subject_text} gets 400",
+                    source=typed,
                 )
                 return
             else:
@@ -487,15 +582,19 @@ class _MethodComparison:
                     pointer,
                     f"type changed from {before_type} to {after_type}: an old client expects {before_type}"
                     f"{subject_text} and fails to read the result",
+                    source=typed,
                 )
                 return
         for key in _DOC_KEYS:
             if old.get(key) != new.get(key):
+                at = f"{pointer}/{key}"
                 if key == "title":
                     # The loader marks a resolved shared type with its name: moving a schema into _types.json.
-                    self.add("safe", pointer, f"now the shared type {new.get(key)}" if new.get(key) else "inlined")
+                    message = f"now the shared type {new.get(key)}" if new.get(key) else "inlined"
+                    self.add("safe", pointer, message, source=at)
                 else:
-                    self.add("safe", pointer, "doc changed" if key in ("doc", "description") else f"{key} changed")
+                    message = "doc changed" if key in ("doc", "description") else f"{key} changed"
+                    self.add("safe", pointer, message, source=at)
         self.deprecated(old, new, pointer)
         self.enum(old.get("enum"), new.get("enum"), pointer, direction, subject_text)
         self.bounds(old, new, pointer, direction)
@@ -651,16 +750,16 @@ class _MethodComparison:
         old_required, new_required = set(old.get("required", ())), set(new.get("required", ()))
         if before == after and old_required == new_required:
             return
+        at = f"{pointer}/properties"
         if not before and after:
             if direction == _IN:
-                self.add(
-                    "wire", pointer, "only the declared fields are accepted now: an old client's other keys get 400"
-                )
+                message = "only the declared fields are accepted now: an old client's other keys get 400"
+                self.add("wire", pointer, message, source=at)
             else:
-                self.add("code", pointer, "now a model class, no longer a dict: code that indexes it breaks")
+                self.add("code", pointer, "now a model class, no longer a dict: code that indexes it breaks", source=at)
             return
         if before and not after and direction == _IN:
-            self.add("safe", pointer, "any fields are accepted now")
+            self.add("safe", pointer, "any fields are accepted now", source=at)
             return
         self.properties(before, after, old_required, new_required, f"{pointer}/properties", direction)
 
@@ -728,6 +827,25 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+_MISSING = object()
+
+
+def _at(schema: Any, pointer: str) -> Any:
+    """The value at a JSON pointer within a schema, or _MISSING."""
+    if schema is None:
+        return _MISSING
+    node = schema
+    for token in pointer.split("/")[1:]:
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return _MISSING
+    return node
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -752,20 +870,61 @@ def _names_by_location(names: Iterable[PythonName]) -> dict[tuple[str, str], lis
     return index
 
 
+def _shared_uses(services: Iterable[LoadedService]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(method file, pointer) -> (_types.json, pointer) for every schema node that is, or lies in, a shared type:
+    the class made there for a use is the shared type's class, placed in _types.json."""
+    uses: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def walk(schema: Any, file: str, pointer: str, types_file: str, origin: str | None) -> None:
+        if not isinstance(schema, Mapping):
+            return
+        if isinstance(schema.get("title"), str):
+            origin = f"/$defs/{_escape(schema['title'])}"
+        if origin is not None:
+            uses[(file, pointer)] = (types_file, origin)
+            if "enum" in schema:
+                uses[(file, f"{pointer}/enum")] = (types_file, f"{origin}/enum")
+        for name, value in (schema.get("properties") or {}).items():
+            inner = None if origin is None else f"{origin}/properties/{_escape(name)}"
+            walk(value, file, f"{pointer}/properties/{_escape(name)}", types_file, inner)
+        for key in ("items", "additionalProperties"):
+            inner = None if origin is None else f"{origin}/{key}"
+            walk(schema.get(key), file, f"{pointer}/{key}", types_file, inner)
+
+    for service in services:
+        for method in service.methods:
+            for name, arg in method.definition["args"].items():
+                walk(arg, method.source, f"/args/{_escape(name)}", service.types_source, None)
+            walk(method.definition.get("result"), method.source, "/result", service.types_source, None)
+    return uses
+
+
 def _code_changes(
-    old: Sequence[PythonName], new: Sequence[PythonName], changes: Sequence[Change], gone_folders: Sequence[str]
+    old: Sequence[PythonName],
+    new: Sequence[PythonName],
+    changes: Sequence[Change],
+    gone_folders: Sequence[str],
+    shared_uses: Mapping[tuple[str, str], tuple[str, str]],
 ) -> list[Change]:
-    """Old names that no longer exist, except where a wire change at or above them already says so, and
-    except the members of a name that is itself reported (a renamed class, not each of its fields)."""
+    """Old names that no longer exist, except where a wire change at or above them (or at the place in
+    _types.json it comes from) already says so, and except the members of a name that is itself reported
+    (a renamed class, not each of its fields). A successor is a new name of the same kind at the old name's
+    place or, if there is none, at the shared type the new definitions use there (GetResultState -> RolloutState)."""
     old_by_name, new_by_name = {n.name for n in old}, {n.name for n in new}
     gone = {n.name: n for n in old if n.name not in new_by_name}
     appeared = _names_by_location(n for n in new if n.name not in old_by_name)
-    breaks = [(c.file, c.pointer) for c in changes if c.category == "wire"] + [(f, "") for f in gone_folders]
+    present = _names_by_location(new)
+    wire = [c for c in changes if c.category == "wire"]
+    breaks = [(c.file, c.pointer) for c in wire] + [(f, "") for f in gone_folders]
+    breaks += [(c.origin.file, c.origin.pointer) for c in wire if c.origin is not None]
     out = []
     for name in gone.values():
         if name.parent in gone or any(_within(name, file, pointer) for file, pointer in breaks):
             continue
         successors = [n for n in appeared.get((name.file, name.pointer), ()) if n.kind == name.kind]
+        if not successors and (name.file, name.pointer) in shared_uses:
+            # What the use makes now is the shared type's class, whether or not other uses made it before.
+            successors = [n for n in present.get(shared_uses[(name.file, name.pointer)], ()) if n.kind == name.kind]
         what = f"{name.kind} {name.name}"
         if len(successors) == 1:
             message = f"{what} is now {successors[0].name}: {_CODE_EFFECT[name.kind]} under the old name"

@@ -15,7 +15,8 @@ The allow-list (`api/breaking-allow.json`) is a JSON list of the breaking change
       "category": "wire", "reason": "no client reads name yet"}]
 
 An entry allows every change of its category at exactly that file and pointer ("/" is the whole file);
-the reason is required. An entry that matches nothing is stale: a warning, not a failure.
+the reason is required. A change in a shared type (`_types.json`) is reported, and allowed, at each method
+file and pointer that uses it (see codegen/breaking.py). An entry that matches nothing is stale: a warning, not a failure.
 `--update-baseline` empties it, since the release has accepted what it declared.
 """
 

@@ -1,4 +1,9 @@
-"""`python -m codegen breaking`: every kind of change is found, named by file and pointer, and classified."""
+"""`python -m codegen breaking`: every kind of change is found, named by file and pointer, and classified.
+
+The definitions are the repository's: methods that use shared types from definitions/Rollout/_types.json
+(Rollout, Device, RolloutState, DeviceState). A change inside a shared type is reported at each use (the
+method file and the pointer where the method uses the type), ending with where it was made in _types.json.
+"""
 
 from __future__ import annotations
 
@@ -15,21 +20,12 @@ from typing import Any
 
 import pytest
 
-from codegen import breaking_cli, cli, naming
+from codegen import breaking, breaking_cli, cli, naming
 from tests.codegen.support import REPO, child_env, copy_definitions, run_codegen
 
 Definition = dict[str, Any]
 Edit = Callable[[Definition], object]
-
-# Keywords the lead's meta-schema adds; the copies here accept them already, so that these tests
-# exercise the comparison of every keyword whichever meta-schema is checked out.
-_NEW_SCHEMA_KEYWORDS = {
-    "pattern": {"type": "string"},
-    "format": {"type": "string"},
-    "nullable": {"type": "boolean"},
-    "default": True,
-    "deprecated": {"type": "boolean"},
-}
+TYPES = "_types"  # Checkout.edit(TYPES, ...) edits definitions/Rollout/_types.json
 
 
 @dataclass
@@ -49,11 +45,6 @@ class Checkout:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.definitions = copy_definitions(root)
-        meta_path = self.definitions / "meta-schema.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        for key, schema in _NEW_SCHEMA_KEYWORDS.items():
-            meta["$defs"]["schema"]["properties"].setdefault(key, schema)
-        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         for path in self.definitions.glob("*/*.json"):
             data = json.loads(path.read_text(encoding="utf-8"))
             data.pop("examples", None)
@@ -62,6 +53,7 @@ class Checkout:
         self.allow_list = root / "api" / "breaking-allow.json"
 
     def path(self, method: str) -> Path:
+        """A method file of the Rollout service, or its _types.json (TYPES)."""
         return self.definitions / "Rollout" / f"{method}.json"
 
     def edit(self, method: str, change: Edit) -> None:
@@ -96,6 +88,52 @@ def _line(category: str, method: str, pointer: str, message: str) -> str:
     return f"{category}: definitions/Rollout/{method}.json: {pointer}: {message}"
 
 
+def _in(shared_type: str, pointer: str = "") -> str:
+    """How a line ends when the change was made in a shared type: where in _types.json."""
+    return f" [in the shared type {shared_type}: definitions/Rollout/_types.json: /$defs/{shared_type}{pointer}]"
+
+
+def _defs(name: str) -> Callable[[Edit], Edit]:
+    """Turns an edit of the shared type `name` into an edit of _types.json."""
+    return lambda change: lambda data: change(data["$defs"][name])
+
+
+_rollout, _device, _rollout_state = _defs("Rollout"), _defs("Device"), _defs("RolloutState")
+
+
+def _field(name: str, change: Edit) -> Edit:
+    """An edit of _types.json that applies `change` to the property `name` of the shared type Rollout."""
+    return _rollout(lambda rollout: change(rollout["properties"][name]))
+
+
+Expected = tuple[str, str, str]  # (method or TYPES, pointer, message)
+
+
+@dataclass(frozen=True)
+class Case:
+    """Edit a file (a method, or TYPES; no edit: remove it) and expect these lines. `setup` edits the same
+    file before the release the change is compared with."""
+
+    file: str
+    edit: Edit | None
+    lines: tuple[Expected, ...]
+    setup: Edit | None = None
+
+
+def _case(file: str, edit: Edit | None, *lines: Expected, setup: Edit | None = None) -> Case:
+    return Case(file, edit, lines, setup)
+
+
+def _apply(checkout: Checkout, case: Case) -> None:
+    if case.setup is not None:
+        checkout.edit(case.file, case.setup)
+        checkout.release()
+    if case.edit is None:
+        checkout.path(case.file).unlink()
+    else:
+        checkout.edit(case.file, case.edit)
+
+
 # --- wire ---------------------------------------------------------------------------------------------
 
 
@@ -104,172 +142,357 @@ def _rename_arg(data: Definition) -> None:
     data["required_args"] = ["filter" if a == "deviceFilter" else a for a in data["required_args"]]
 
 
-def _rename_result_field(data: Definition) -> None:
-    data["result"]["properties"]["title"] = data["result"]["properties"].pop("name")
+def _rename_name_to_title(rollout: Definition) -> None:
+    rollout["properties"]["title"] = rollout["properties"].pop("name")
 
+
+_DEVICE_FILTER_PATTERN = json.loads((REPO / "definitions" / "Rollout" / "Create.json").read_text(encoding="utf-8"))[
+    "args"
+]["deviceFilter"]["pattern"]
+_LIST_STATE_DOC = "If present, only rollouts in this state are returned."
 
 WIRE = {
-    "arg removed": (
+    "arg removed": _case(
         "Create",
         lambda d: d["args"].pop("name"),
-        "/args/name",
-        "arg `name` removed: an old client that sends `name` (client.rollout.create(name=)) gets 400 (unknown argument)",
+        (
+            "Create",
+            "/args/name",
+            "arg `name` removed: an old client that sends `name` (client.rollout.create(name=)) "
+            "gets 400 (unknown argument)",
+        ),
     ),
-    "arg renamed": (
+    "arg renamed": _case(
         "Create",
         _rename_arg,
-        "/args/deviceFilter",
-        "arg `deviceFilter` renamed to `filter`: an old client that sends `deviceFilter` "
-        "(client.rollout.create(device_filter=)) gets 400 (unknown argument)",
+        (
+            "Create",
+            "/args/deviceFilter",
+            "arg `deviceFilter` renamed to `filter`: an old client that sends `deviceFilter` "
+            "(client.rollout.create(device_filter=)) gets 400 (unknown argument)",
+        ),
     ),
-    "arg type changed": (
+    "arg type changed": _case(
         "List",
-        lambda d: d["args"]["limit"].update(type="string"),
-        "/args/limit",
-        "type changed from integer to string: an old client's integer value (client.rollout.list(limit=)) gets 400",
+        lambda d: d["args"].update(limit={"type": "string"}),
+        (
+            "List",
+            "/args/limit",
+            "type changed from integer to string: an old client's integer value (client.rollout.list(limit=)) gets 400",
+        ),
     ),
-    "optional arg made required": (
+    "optional arg made required": _case(
         "List",
         lambda d: d.update(required_args=["projectid"]),
-        "/args/projectid",
-        "arg `projectid` is now required: an old client that leaves it out gets 400",
+        ("List", "/args/projectid", "arg `projectid` is now required: an old client that leaves it out gets 400"),
     ),
-    "new required arg": (
+    "new required arg": _case(
         "Delete",
         lambda d: (d["args"].update(reason="string"), d["required_args"].append("reason")),
-        "/args/reason",
-        "new required arg `reason`: an old client does not send it and gets 400",
+        ("Delete", "/args/reason", "new required arg `reason`: an old client does not send it and gets 400"),
     ),
-    "maximum lowered": (
+    "maximum lowered": _case(
         "List",
         lambda d: d["args"]["limit"].update(maximum=100),
-        "/args/limit/maximum",
-        "maximum lowered from 10000 to 100: an old client's values outside the new limit get 400",
+        (
+            "List",
+            "/args/limit/maximum",
+            "maximum lowered from 10000 to 100: an old client's values outside the new limit get 400",
+        ),
     ),
-    "maxLength added": (
+    "maxLength added": _case(
         "Create",
         lambda d: d["args"]["name"].update(maxLength=64),
-        "/args/name/maxLength",
-        "maxLength 64 added: an old client's values outside the new limit get 400",
+        ("Create", "/args/name/maxLength", "maxLength 64 added: an old client's values outside the new limit get 400"),
     ),
-    "minLength raised in array items": (
+    "maxLength lowered": _case(
+        "Create",
+        lambda d: d["args"]["name"].update(maxLength=64),
+        (
+            "Create",
+            "/args/name/maxLength",
+            "maxLength lowered from 256 to 64: an old client's values outside the new limit get 400",
+        ),
+        setup=lambda d: d["args"]["name"].update(maxLength=256),
+    ),
+    "minLength raised in array items": _case(
         "AddDevices",
         lambda d: d["args"]["devices"]["items"].update(minLength=3),
-        "/args/devices/items/minLength",
-        "minLength raised from 1 to 3: an old client's values outside the new limit get 400",
+        (
+            "AddDevices",
+            "/args/devices/items/minLength",
+            "minLength raised from 1 to 3: an old client's values outside the new limit get 400",
+        ),
     ),
-    "enum value removed from args": (
-        "SetState",
-        lambda d: d["args"]["state"]["enum"].remove("paused"),
-        "/args/state/enum",
-        "enum value 'paused' removed: an old client that sends it (client.rollout.set_state(state=)) gets 400",
-    ),
-    "plain string arg gains an enum": (
+    "plain string arg becomes a shared enum": _case(
         "List",
-        lambda d: d["args"]["state"].update(enum=["init", "finished"]),
-        "/args/state/enum",
-        "now limited to 'init', 'finished': an old client's other values (client.rollout.list(state=)) get 400",
+        lambda d: d["args"].update(state={"doc": _LIST_STATE_DOC, "$ref": "_types.json#/$defs/RolloutState"}),
+        (
+            "List",
+            "/args/state/enum",
+            "now limited to 'init', 'inProgress', 'paused', 'finished': an old client's other values "
+            "(client.rollout.list(state=)) get 400",
+        ),
+        setup=lambda d: d["args"].update(state={"doc": _LIST_STATE_DOC, "type": "string"}),
     ),
-    "pattern added": (
+    "pattern added": _case(
+        "Create",
+        lambda d: d["args"]["name"].update(pattern="^[^=]+$"),
+        ("Create", "/args/name/pattern", "pattern '^[^=]+$' added: an old client's values that do not match get 400"),
+    ),
+    "pattern changed": _case(
         "Create",
         lambda d: d["args"]["deviceFilter"].update(pattern="^[^=]+=[^=]+$"),
-        "/args/deviceFilter/pattern",
-        "pattern '^[^=]+=[^=]+$' added: an old client's values that do not match get 400",
+        (
+            "Create",
+            "/args/deviceFilter/pattern",
+            f"pattern changed from {_DEVICE_FILTER_PATTERN!r} to '^[^=]+=[^=]+$': an old client's values that do not "
+            "match get 400",
+        ),
     ),
-    "method removed": (
+    "method removed": _case(
         "Get",
         None,
-        "/",
-        "method /v1/Rollout.Get removed: an old client's call answers 404 (No handler for /v1/Rollout.Get)",
+        (
+            "Get",
+            "/",
+            "method /v1/Rollout.Get removed: an old client's call answers 404 (No handler for /v1/Rollout.Get)",
+        ),
     ),
-    "result field removed": (
-        "Get",
-        lambda d: d["result"]["properties"].pop("name"),
-        "/result/properties/name",
-        "result field `name` removed: an old client's GetResult.name is always None: the server no longer sends `name`",
+    "result field removed": _case(
+        TYPES,
+        _rollout(lambda r: r["properties"].pop("name")),
+        (
+            "Get",
+            "/result/properties/name",
+            "result field `name` removed: an old client's GetResult.name is always None: "
+            "the server no longer sends `name`" + _in("Rollout", "/properties/name"),
+        ),
+        (
+            "List",
+            "/result/items/properties/name",
+            "result field `name` removed: an old client's ListResultItem.name is always None: "
+            "the server no longer sends `name`" + _in("Rollout", "/properties/name"),
+        ),
     ),
-    "result field renamed": (
-        "Get",
-        _rename_result_field,
-        "/result/properties/name",
-        "result field `name` renamed to `title`: an old client's GetResult.name is always None: "
-        "the server no longer sends `name` (it sends `title` instead)",
+    "result field renamed": _case(
+        TYPES,
+        _rollout(_rename_name_to_title),
+        (
+            "Get",
+            "/result/properties/name",
+            "result field `name` renamed to `title`: an old client's GetResult.name is always None: "
+            "the server no longer sends `name` (it sends `title` instead)" + _in("Rollout", "/properties/name"),
+        ),
+        (
+            "List",
+            "/result/items/properties/name",
+            "result field `name` renamed to `title`: an old client's ListResultItem.name is always None: "
+            "the server no longer sends `name` (it sends `title` instead)" + _in("Rollout", "/properties/name"),
+        ),
     ),
-    "result field retyped": (
-        "Get",
-        lambda d: d["result"]["properties"]["name"].update(type="integer"),
-        "/result/properties/name",
-        "type changed from string to integer: an old client expects string (GetResult.name) "
-        "and fails to read the result",
+    "result field retyped": _case(
+        TYPES,
+        _field("name", lambda f: f.update(type="integer")),
+        (
+            "Get",
+            "/result/properties/name",
+            "type changed from string to integer: an old client expects string (GetResult.name) "
+            "and fails to read the result" + _in("Rollout", "/properties/name"),
+        ),
+        (
+            "List",
+            "/result/items/properties/name",
+            "type changed from string to integer: an old client expects string (ListResultItem.name) "
+            "and fails to read the result" + _in("Rollout", "/properties/name"),
+        ),
     ),
-    "required result field removed": (
+    "required result field no longer always sent": _case(
+        TYPES,
+        _rollout(lambda r: r["required"].remove("firmwareid")),
+        (
+            "Get",
+            "/result/properties/firmwareid",
+            "result field `firmwareid` is no longer always sent: an old client fails to read a result without "
+            "it (GetResult.firmwareid is required)" + _in("Rollout", "/properties/firmwareid"),
+        ),
+        (
+            "List",
+            "/result/items/properties/firmwareid",
+            "result field `firmwareid` is no longer always sent: an old client fails to read a result without "
+            "it (ListResultItem.firmwareid is required)" + _in("Rollout", "/properties/firmwareid"),
+        ),
+    ),
+    "required result field removed": _case(
         "Create",
         lambda d: (d["result"]["properties"].pop("id"), d["result"].pop("required")),
-        "/result/properties/id",
-        "result field `id` removed: an old client fails to read the result: CreateResult.id_ is required "
-        "and the server no longer sends `id`",
+        (
+            "Create",
+            "/result/properties/id",
+            "result field `id` removed: an old client fails to read the result: CreateResult.id_ is required "
+            "and the server no longer sends `id`",
+        ),
     ),
-    "required result field made optional": (
+    "required result field made optional": _case(
         "Create",
         lambda d: d["result"].pop("required"),
-        "/result/properties/id",
-        "result field `id` is no longer always sent: an old client fails to read a result without it "
-        "(CreateResult.id_ is required)",
+        (
+            "Create",
+            "/result/properties/id",
+            "result field `id` is no longer always sent: an old client fails to read a result without it "
+            "(CreateResult.id_ is required)",
+        ),
     ),
-    "required result field made nullable": (
+    "required result field made nullable": _case(
         "Create",
         lambda d: d["result"]["properties"]["id"].update(nullable=True),
-        "/result/properties/id/nullable",
-        "may be null now: an old client (CreateResult.id_) cannot hold None and fails to read it",
+        (
+            "Create",
+            "/result/properties/id/nullable",
+            "may be null now: an old client (CreateResult.id_) cannot hold None and fails to read it",
+        ),
     ),
-    "result item field retyped": (
-        "ListDevices",
-        lambda d: d["result"]["items"]["properties"]["id"].update(type="integer"),
-        "/result/items/properties/id",
-        "type changed from string to integer: an old client expects string (ListDevicesResultItem.id_) "
-        "and fails to read the result",
+    "result item field retyped": _case(
+        TYPES,
+        _device(lambda d: d["properties"]["id"].update(type="integer")),
+        (
+            "ListDevices",
+            "/result/items/properties/id",
+            "type changed from string to integer: an old client expects string (ListDevicesResultItem.id_) "
+            "and fails to read the result" + _in("Device", "/properties/id"),
+        ),
     ),
-    "role removed": (
+    "role removed": _case(
         "AddDevices",
         lambda d: d.update(roles=["admin"]),
-        "/roles",
-        "role 'backend' may no longer call it: an old client with that role gets 403",
+        ("AddDevices", "/roles", "role 'backend' may no longer call it: an old client with that role gets 403"),
     ),
-    "roles added where every role could call": (
+    "roles added where every role could call": _case(
         "Delete",
         lambda d: d.update(roles=["admin"]),
-        "/roles",
-        "only 'admin' may call it now: an old client with another role gets 403",
+        ("Delete", "/roles", "only 'admin' may call it now: an old client with another role gets 403"),
     ),
-    "readonly dropped": (
+    "readonly dropped": _case(
         "Get",
         lambda d: d.pop("readonly"),
-        "/readonly",
-        "no longer readonly: old clients retry it after a connection failure, so a retry may apply a write twice",
+        (
+            "Get",
+            "/readonly",
+            "no longer readonly: old clients retry it after a connection failure, so a retry may apply a write twice",
+        ),
     ),
-    "result removed": (
+    "result removed": _case(
         "Create",
         lambda d: d.pop("result"),
-        "/result",
-        "answers no result any more: an old client expects CreateResult and fails",
+        ("Create", "/result", "answers no result any more: an old client expects CreateResult and fails"),
     ),
 }
 
 
 @pytest.mark.parametrize("case", WIRE)
 def test_wire_breaking_change_fails_naming_file_and_pointer(checkout: Checkout, case: str) -> None:
-    method, edit, pointer, message = WIRE[case]
-    if edit is None:
-        checkout.path(method).unlink()
-    else:
-        checkout.edit(method, edit)
+    _apply(checkout, WIRE[case])
 
     result = checkout.run()
 
     assert result.code == 1, result.out + result.err
-    assert _line("wire", method, pointer, message) in result.lines("wire")
+    assert result.lines("wire") == [_line("wire", *line) for line in WIRE[case].lines]
     assert result.lines("code") == [], "a name that vanishes with a wire break is not reported twice"
     assert "not in the allow-list" in result.err
+
+
+def test_enum_value_removed_from_a_shared_enum_is_wire_in_args_and_safe_in_results(checkout: Checkout) -> None:
+    """RolloutState is what List and SetState take and what Get and List send: one edit, four uses."""
+    checkout.edit(TYPES, _rollout_state(lambda s: s["enum"].remove("paused")))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    at_type = _in("RolloutState", "/enum")
+    assert result.lines("wire") == [
+        _line(
+            "wire",
+            "List",
+            "/args/state/enum",
+            "enum value 'paused' removed: an old client that sends it (client.rollout.list(state=)) gets 400" + at_type,
+        ),
+        _line(
+            "wire",
+            "SetState",
+            "/args/state/enum",
+            "enum value 'paused' removed: an old client that sends it (client.rollout.set_state(state=)) gets 400"
+            + at_type,
+        ),
+    ]
+    removed = "enum value 'paused' removed: the server no longer sends it" + at_type
+    assert result.lines("safe") == [
+        _line("safe", "Get", "/result/properties/state/enum", removed),
+        _line("safe", "List", "/result/items/properties/state/enum", removed),
+    ]
+    assert result.lines("code") == [], "RolloutState.PAUSED goes with the wire break it comes from"
+
+
+def test_enum_value_added_to_a_shared_enum_is_safe_in_args_and_results(checkout: Checkout) -> None:
+    """Args: the server accepts one more value. Results: old clients keep a value they do not know (open enums)."""
+    checkout.edit(TYPES, _rollout_state(lambda s: s["enum"].append("cancelled")))
+
+    result = checkout.run()
+
+    assert result.code == 0, result.out + result.err
+    at_type = _in("RolloutState", "/enum")
+    accepted = "enum value 'cancelled' added" + at_type
+    kept = "enum value 'cancelled' added: old clients keep the unknown value" + at_type
+    assert result.lines("safe") == [
+        _line("safe", "Get", "/result/properties/state/enum", kept),
+        _line("safe", "List", "/args/state/enum", accepted),
+        _line("safe", "List", "/result/items/properties/state/enum", kept),
+        _line("safe", "SetState", "/args/state/enum", accepted),
+    ]
+    assert result.out.splitlines()[-1].startswith("summary: 0 wire, 0 code, 4 safe (0 allowed)")
+
+
+def test_enum_value_added_to_a_result_is_wire_if_result_enums_were_closed(
+    checkout: Checkout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What makes the added value safe in results is that generated result enums are open."""
+    monkeypatch.setattr(breaking, "OPEN_RESULT_ENUMS", False)
+    checkout.edit(TYPES, _rollout_state(lambda s: s["enum"].append("cancelled")))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    at_type = _in("RolloutState", "/enum")
+    assert result.lines("wire") == [
+        _line(
+            "wire",
+            "Get",
+            "/result/properties/state/enum",
+            "enum value 'cancelled' added: an old client (GetResult.state) fails to read it" + at_type,
+        ),
+        _line(
+            "wire",
+            "List",
+            "/result/items/properties/state/enum",
+            "enum value 'cancelled' added: an old client (ListResultItem.state) fails to read it" + at_type,
+        ),
+    ]
+
+
+def test_a_change_beside_a_ref_belongs_to_the_use_not_to_the_shared_type(checkout: Checkout) -> None:
+    checkout.edit("SetState", lambda d: d["args"]["state"].update(nullable=True))
+    checkout.release()
+    checkout.edit("SetState", lambda d: d["args"]["state"].pop("nullable"))
+
+    result = checkout.run()
+
+    assert result.lines("wire") == [
+        _line(
+            "wire",
+            "SetState",
+            "/args/state/nullable",
+            "no longer nullable: an old client that sends null (client.rollout.set_state(state=)) gets 400",
+        )
+    ]
 
 
 def test_nullable_removed_from_an_arg_is_wire(checkout: Checkout) -> None:
@@ -330,109 +553,114 @@ RENAME = {
     "required_args": ["projectid", "rolloutid", "name"],
 }
 
+
+def _both_uses_of_rollout(pointer: str, message: str) -> tuple[Expected, Expected]:
+    """A change in the shared type Rollout, as Get (its result) and List (its result's items) see it."""
+    return (
+        ("Get", f"/result{pointer}", message + _in("Rollout", pointer)),
+        ("List", f"/result/items{pointer}", message + _in("Rollout", pointer)),
+    )
+
+
 SAFE = {
-    "method added": (
+    "method added": _case(
         "Rename",
         None,
-        "/",
-        "new method /v1/Rollout.Rename: needs an implementation in the server (answers 501 until then)",
+        (
+            "Rename",
+            "/",
+            "new method /v1/Rollout.Rename: needs an implementation in the server (answers 501 until then)",
+        ),
     ),
-    "optional arg added": (
+    "optional arg added": _case(
         "Get",
         lambda d: d["args"].update(fields={"type": "array", "items": "string"}),
-        "/args/fields",
-        "new optional arg `fields`: old clients leave it out",
+        ("Get", "/args/fields", "new optional arg `fields`: old clients leave it out"),
     ),
-    "required arg made optional": (
+    "required arg made optional": _case(
         "Create",
         lambda d: d["required_args"].remove("deviceFilter"),
-        "/args/deviceFilter",
-        "arg `deviceFilter` is no longer required",
+        ("Create", "/args/deviceFilter", "arg `deviceFilter` is no longer required"),
     ),
-    "result field added": (
-        "Get",
-        lambda d: d["result"]["properties"].update(createdAt="integer"),
-        "/result/properties/createdAt",
-        "new result field `createdAt`: old clients ignore it",
+    "result field added": _case(
+        TYPES,
+        _rollout(lambda r: r["properties"].update(createdAt="integer")),
+        *_both_uses_of_rollout("/properties/createdAt", "new result field `createdAt`: old clients ignore it"),
     ),
-    "constraint widened": (
+    "constraint widened": _case(
         "List",
         lambda d: d["args"]["limit"].update(maximum=20000),
-        "/args/limit/maximum",
-        "maximum raised from 10000 to 20000: the limit is wider",
+        ("List", "/args/limit/maximum", "maximum raised from 10000 to 20000: the limit is wider"),
     ),
-    "minLength removed": (
+    "minLength removed": _case(
         "Create",
         lambda d: d["args"]["projectid"].pop("minLength"),
-        "/args/projectid/minLength",
-        "minLength 1 removed: the limit is wider",
+        ("Create", "/args/projectid/minLength", "minLength 1 removed: the limit is wider"),
     ),
-    "doc changed": ("Get", lambda d: d.update(doc="Returns one rollout."), "/doc", "doc changed"),
-    "arg doc changed": (
+    "doc changed": _case("Get", lambda d: d.update(doc="Returns one rollout."), ("Get", "/doc", "doc changed")),
+    "arg doc changed": _case(
         "Get",
         lambda d: d["args"]["projectid"].update(doc="The project."),
-        "/args/projectid",
-        "doc changed",
+        ("Get", "/args/projectid", "doc changed"),
     ),
-    "deprecated added": (
+    "result doc changed beside the $ref": _case(
+        "Get", lambda d: d["result"].update(doc="The rollout asked for."), ("Get", "/result", "doc changed")
+    ),
+    "doc changed in a shared type": _case(
+        TYPES,
+        _field("name", lambda f: f.update(doc="The rollout's name.")),
+        *_both_uses_of_rollout("/properties/name", "doc changed"),
+    ),
+    "deprecated added": _case(
         "Get",
         lambda d: d["args"]["projectid"].update(deprecated=True),
-        "/args/projectid/deprecated",
-        "deprecated: old clients keep working; new code gets a warning",
+        ("Get", "/args/projectid/deprecated", "deprecated: old clients keep working; new code gets a warning"),
     ),
-    "enum value added to args": (
-        "SetState",
-        lambda d: d["args"]["state"]["enum"].append("cancelled"),
-        "/args/state/enum",
-        "enum value 'cancelled' added",
+    "optional result field made nullable": _case(
+        TYPES,
+        _field("name", lambda f: f.update(nullable=True)),
+        *_both_uses_of_rollout(
+            "/properties/name/nullable", "may be null now: old clients read null as None, as when it is left out"
+        ),
     ),
-    "enum value added to a result": (
-        "Get",
-        lambda d: d["result"]["properties"]["state"]["enum"].append("cancelled"),
-        "/result/properties/state/enum",
-        "enum value 'cancelled' added: old clients keep the unknown value",
+    "result constraint narrowed": _case(
+        TYPES,
+        _field("name", lambda f: f.update(maxLength=1024)),
+        *_both_uses_of_rollout(
+            "/properties/name/maxLength", "maxLength 1024 added: the server sends values within a narrower limit"
+        ),
     ),
-    "optional result field made nullable": (
-        "Get",
-        lambda d: d["result"]["properties"]["name"].update(nullable=True),
-        "/result/properties/name/nullable",
-        "may be null now: old clients read null as None, as when it is left out",
-    ),
-    "result constraint narrowed": (
-        "Get",
-        lambda d: d["result"]["properties"]["name"].update(maxLength=1024),
-        "/result/properties/name/maxLength",
-        "maxLength 1024 added: the server sends values within a narrower limit",
-    ),
-    "readonly added": (
+    "readonly added": _case(
         "Delete",
         lambda d: d.update(readonly=True),
-        "/readonly",
-        "now readonly: new clients may retry it after a connection failure",
+        ("Delete", "/readonly", "now readonly: new clients may retry it after a connection failure"),
     ),
-    "role added": ("AddDevices", lambda d: d["roles"].append("user"), "/roles", "role 'user' may call it now"),
-    "integer arg widened to number": (
+    "role added": _case(
+        "AddDevices", lambda d: d["roles"].append("user"), ("AddDevices", "/roles", "role 'user' may call it now")
+    ),
+    "integer arg widened to number": _case(
         "List",
         lambda d: d["args"]["limit"].update(type="number"),
-        "/args/limit",
-        "type changed from integer to number: old values still fit",
+        ("List", "/args/limit", "type changed from integer to number: old values still fit"),
     ),
 }
 
 
 @pytest.mark.parametrize("case", SAFE)
 def test_safe_change_passes(checkout: Checkout, case: str) -> None:
-    method, edit, pointer, message = SAFE[case]
-    if edit is None:
-        checkout.path(method).write_text(json.dumps(RENAME), encoding="utf-8")
+    safe = SAFE[case]
+    if safe.edit is None:
+        checkout.path(safe.file).write_text(json.dumps(RENAME), encoding="utf-8")
     else:
-        checkout.edit(method, edit)
+        _apply(checkout, safe)
 
     result = checkout.run()
 
     assert result.code == 0, result.out + result.err
-    assert result.lines("safe") == [_line("safe", method, pointer, message)]
-    assert result.out.splitlines()[-1].startswith("summary: 0 wire, 0 code, 1 safe (0 allowed) against the baseline")
+    assert result.lines("safe") == [_line("safe", *line) for line in safe.lines]
+    assert result.out.splitlines()[-1].startswith(
+        f"summary: 0 wire, 0 code, {len(safe.lines)} safe (0 allowed) against the baseline"
+    )
 
 
 def test_examples_changed_is_safe(checkout: Checkout) -> None:
@@ -455,23 +683,30 @@ def test_unchanged_definitions_pass_with_an_empty_report(checkout: Checkout) -> 
 # --- code ---------------------------------------------------------------------------------------------
 
 
+def _add_stage(rollout: Definition) -> None:
+    """Give the shared type Rollout an enum of its own (the class RolloutStage), which only results use."""
+    rollout["properties"]["stage"] = {"type": "string", "enum": ["download", "install", "reboot"]}
+
+
 def test_enum_value_removed_from_a_result_is_safe_on_the_wire_but_breaks_code(checkout: Checkout) -> None:
-    checkout.edit("Get", lambda d: d["result"]["properties"]["state"]["enum"].remove("paused"))
+    checkout.edit(TYPES, _rollout(_add_stage))
+    checkout.release()
+    checkout.edit(TYPES, _field("stage", lambda f: f["enum"].remove("reboot")))
 
     result = checkout.run()
 
     assert result.code == 1
+    removed = "enum value 'reboot' removed: the server no longer sends it" + _in("Rollout", "/properties/stage/enum")
     assert result.lines("safe") == [
-        _line(
-            "safe", "Get", "/result/properties/state/enum", "enum value 'paused' removed: the server no longer sends it"
-        )
+        _line("safe", "Get", "/result/properties/stage/enum", removed),
+        _line("safe", "List", "/result/items/properties/stage/enum", removed),
     ]
     assert result.lines("code") == [
         _line(
             "code",
-            "Get",
-            "/result/properties/state/enum",
-            "enum member rollout_api.rollout.models.GetResultState.PAUSED no longer exists: "
+            TYPES,
+            "/$defs/Rollout/properties/stage/enum",
+            "enum member rollout_api.rollout.models.RolloutStage.REBOOT no longer exists: "
             "code that uses it fails with AttributeError",
         )
     ]
@@ -487,45 +722,48 @@ def test_a_naming_rule_change_is_a_code_change(checkout: Checkout, monkeypatch: 
 
     assert result.code == 1
     assert result.lines("wire") == []
-    assert _line(
-        "code",
-        "Create",
-        "/args/deviceFilter",
-        "keyword argument client.rollout.create(device_filter=) is now client.rollout.create(deviceFilter=): "
-        "calls that pass it fail with TypeError under the old name",
-    ) in result.lines("code")
-    assert _line(
-        "code",
-        "Get",
-        "/result/properties/deviceFilter",
-        "field rollout_api.rollout.models.GetResult.device_filter is now "
-        "rollout_api.rollout.models.GetResult.deviceFilter: code that reads it fails with AttributeError "
-        "under the old name",
-    ) in result.lines("code")
+    models = "rollout_api.rollout.models"
+    renamed = "code that reads it fails with AttributeError under the old name"
+    assert result.lines("code") == [
+        _line(
+            "code",
+            "Create",
+            "/args/deviceFilter",
+            "keyword argument client.rollout.create(device_filter=) is now client.rollout.create(deviceFilter=): "
+            "calls that pass it fail with TypeError under the old name",
+        ),
+        _line(
+            "code",
+            "Create",
+            "/args/deviceFilter",
+            f"field {models}.CreateArgs.device_filter is now {models}.CreateArgs.deviceFilter: {renamed}",
+        ),
+        _line(
+            "code",
+            "Get",
+            "/result/properties/deviceFilter",
+            f"field {models}.GetResult.device_filter is now {models}.GetResult.deviceFilter: {renamed}",
+        ),
+        _line(
+            "code",
+            TYPES,
+            "/$defs/Rollout/properties/deviceFilter",
+            f"field {models}.Rollout.device_filter is now {models}.Rollout.deviceFilter: {renamed}",
+        ),
+        _line(
+            "code",
+            "List",
+            "/result/items/properties/deviceFilter",
+            f"field {models}.ListResultItem.device_filter is now {models}.ListResultItem.deviceFilter: {renamed}",
+        ),
+    ]
 
 
 def test_a_renamed_class_is_reported_once_not_per_member(checkout: Checkout, monkeypatch: pytest.MonkeyPatch) -> None:
-    pascal = naming.pascal
-    monkeypatch.setattr(naming, "pascal", lambda name: "Status" if name == "state" else pascal(name))
-
-    result = checkout.run()
-
-    assert result.code == 1
-    assert _line(
-        "code",
-        "Get",
-        "/result/properties/state",
-        "class rollout_api.rollout.models.GetResultState is now rollout_api.rollout.models.GetResultStatus: "
-        "code that imports it fails under the old name",
-    ) in result.lines("code")
-    assert not [line for line in result.lines("code") if "GetResultState." in line]
-
-
-def test_an_object_that_was_a_dict_becomes_a_class_is_a_code_change(tmp_path: Path) -> None:
-    checkout = Checkout(tmp_path)
-    checkout.edit("Get", lambda d: d["result"]["properties"].update(labels={"type": "object"}))
+    checkout.edit(TYPES, _rollout(_add_stage))
     checkout.release()
-    checkout.edit("Get", lambda d: d["result"]["properties"]["labels"].update(properties={"room": "string"}))
+    pascal = naming.pascal
+    monkeypatch.setattr(naming, "pascal", lambda name: "Phase" if name == "stage" else pascal(name))
 
     result = checkout.run()
 
@@ -533,9 +771,55 @@ def test_an_object_that_was_a_dict_becomes_a_class_is_a_code_change(tmp_path: Pa
     assert result.lines("code") == [
         _line(
             "code",
-            "Get",
-            "/result/properties/labels",
-            "now a model class, no longer a dict: code that indexes it breaks",
+            TYPES,
+            "/$defs/Rollout/properties/stage",
+            "class rollout_api.rollout.models.RolloutStage is now rollout_api.rollout.models.RolloutPhase: "
+            "code that imports it fails under the old name",
+        )
+    ]
+
+
+def test_a_class_replaced_by_a_shared_type_is_named_as_its_successor(tmp_path: Path) -> None:
+    """SetState.state had an enum of its own (SetStateArgsState); now it uses RolloutState from _types.json."""
+    checkout = Checkout(tmp_path)
+    checkout.edit(
+        "SetState",
+        lambda d: d["args"].update(state={"type": "string", "enum": ["init", "inProgress", "paused", "finished"]}),
+    )
+    checkout.release()
+    checkout.edit("SetState", lambda d: d["args"].update(state={"$ref": "_types.json#/$defs/RolloutState"}))
+
+    result = checkout.run()
+
+    assert result.lines("code") == [
+        _line(
+            "code",
+            "SetState",
+            "/args/state",
+            "class rollout_api.rollout.models.SetStateArgsState is now rollout_api.rollout.models.RolloutState: "
+            "code that imports it fails under the old name",
+        )
+    ]
+    assert result.lines("safe") == [
+        _line("safe", "SetState", "/args/state", "doc changed"),
+        _line("safe", "SetState", "/args/state", "now the shared type RolloutState"),
+    ]
+    assert result.lines("wire") == []
+
+
+def test_an_object_that_was_a_dict_becomes_a_class_is_a_code_change(tmp_path: Path) -> None:
+    checkout = Checkout(tmp_path)
+    checkout.edit(TYPES, _rollout(lambda r: r["properties"].update(labels={"type": "object"})))
+    checkout.release()
+    checkout.edit(TYPES, _field("labels", lambda f: f.update(properties={"room": "string"})))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    assert result.lines("code") == [
+        _line("code", *line)
+        for line in _both_uses_of_rollout(
+            "/properties/labels", "now a model class, no longer a dict: code that indexes it breaks"
         )
     ]
 
@@ -543,28 +827,52 @@ def test_an_object_that_was_a_dict_becomes_a_class_is_a_code_change(tmp_path: Pa
 # --- the allow-list -----------------------------------------------------------------------------------
 
 
+def _allow_name_removed(method: str, pointer: str) -> dict[str, str]:
+    return {
+        "file": f"definitions/Rollout/{method}.json",
+        "pointer": pointer,
+        "category": "wire",
+        "reason": "no client reads the name",
+    }
+
+
 def test_allow_list_lets_a_listed_change_pass_and_says_why(checkout: Checkout) -> None:
-    checkout.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+    checkout.edit(TYPES, _rollout(lambda r: r["properties"].pop("name")))
     checkout.allow(
-        {
-            "file": "definitions/Rollout/Get.json",
-            "pointer": "/result/properties/name",
-            "category": "wire",
-            "reason": "no client reads the name",
-        }
+        _allow_name_removed("Get", "/result/properties/name"),
+        _allow_name_removed("List", "/result/items/properties/name"),
     )
 
     result = checkout.run()
 
     assert result.code == 0, result.out + result.err
     assert result.lines("wire") == []
-    assert result.out.splitlines()[0] == (
+    at_type = _in("Rollout", "/properties/name")
+    assert result.out.splitlines()[:2] == [
         "allowed wire: definitions/Rollout/Get.json: /result/properties/name: result field `name` removed: "
-        "an old client's GetResult.name is always None: the server no longer sends `name` "
-        "(reason: no client reads the name)"
-    )
-    assert "1 wire, 0 code, 0 safe (1 allowed)" in result.out
+        f"an old client's GetResult.name is always None: the server no longer sends `name`{at_type} "
+        "(reason: no client reads the name)",
+        "allowed wire: definitions/Rollout/List.json: /result/items/properties/name: result field `name` removed: "
+        f"an old client's ListResultItem.name is always None: the server no longer sends `name`{at_type} "
+        "(reason: no client reads the name)",
+    ]
+    assert "2 wire, 0 code, 0 safe (2 allowed)" in result.out
     assert result.err == ""
+
+
+def test_allow_list_accepts_a_change_in_a_shared_type_per_use(checkout: Checkout) -> None:
+    """Allowing Get's use of Rollout.name does not allow List's: each method's old clients are a separate decision."""
+    checkout.edit(TYPES, _rollout(lambda r: r["properties"].pop("name")))
+    checkout.allow(_allow_name_removed("Get", "/result/properties/name"))
+
+    result = checkout.run()
+
+    assert result.code == 1
+    assert [line.split(": result field")[0] for line in result.lines("wire")] == [
+        "wire: definitions/Rollout/List.json: /result/items/properties/name"
+    ]
+    assert "2 wire, 0 code, 0 safe (1 allowed)" in result.out
+    assert "error: 1 breaking change(s) not in the allow-list" in result.err
 
 
 def test_allow_list_entry_for_a_whole_file_uses_the_pointer_slash(checkout: Checkout) -> None:
@@ -622,20 +930,16 @@ def test_stale_allow_list_entry_warns_but_passes(checkout: Checkout) -> None:
 
 
 def test_update_baseline_accepts_the_changes_and_empties_the_allow_list(checkout: Checkout) -> None:
-    checkout.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+    checkout.edit(TYPES, _rollout(lambda r: r["properties"].pop("name")))
     checkout.allow(
-        {
-            "file": "definitions/Rollout/Get.json",
-            "pointer": "/result/properties/name",
-            "category": "wire",
-            "reason": "r",
-        }
+        _allow_name_removed("Get", "/result/properties/name"),
+        _allow_name_removed("List", "/result/items/properties/name"),
     )
 
     released = checkout.run("--update-baseline")
 
     assert released.code == 0, released.err
-    assert released.out.splitlines()[1] == f"emptied {checkout.allow_list}: the release accepts its 1 entry"
+    assert released.out.splitlines()[1] == f"emptied {checkout.allow_list}: the release accepts its 2 entries"
     assert json.loads(checkout.allow_list.read_text(encoding="utf-8")) == []
     assert checkout.run().code == 0
 
@@ -717,7 +1021,7 @@ def repository(tmp_path: Path) -> Checkout:
 
 
 def test_against_a_git_ref(repository: Checkout) -> None:
-    repository.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+    repository.edit(TYPES, _rollout(lambda r: r["properties"].pop("name")))
     _git(repository.root, "commit", "-q", "-am", "drop name")
     repository.edit("List", lambda d: d["args"]["limit"].update(maximum=20000))
 
@@ -725,11 +1029,12 @@ def test_against_a_git_ref(repository: Checkout) -> None:
     against_head = repository.run("--against", "HEAD")
 
     assert against_tag.code == 1
-    assert _line("wire", "Get", "/result/properties/name", "result field `name` removed") in " ".join(
-        against_tag.lines("wire")
-    )
+    assert [line.split(": result field")[0] for line in against_tag.lines("wire")] == [
+        "wire: definitions/Rollout/Get.json: /result/properties/name",
+        "wire: definitions/Rollout/List.json: /result/items/properties/name",
+    ]
     assert against_tag.out.splitlines()[-1] == (
-        f"summary: 1 wire, 0 code, 1 safe (0 allowed) against {repository.definitions}/ at v1"
+        f"summary: 2 wire, 0 code, 1 safe (0 allowed) against {repository.definitions}/ at v1"
     )
     assert against_head.code == 0, against_head.out + against_head.err
     assert against_head.lines("safe") == [
@@ -773,7 +1078,7 @@ def test_generate_reports_the_api_changes_since_the_last_commit(
 ) -> None:
     repository.path("Rename").write_text(json.dumps(RENAME), encoding="utf-8")
     repository.path("Delete").unlink()
-    repository.edit("Get", lambda d: d["result"]["properties"].pop("name"))
+    repository.edit(TYPES, _rollout(lambda r: r["properties"].pop("name")))
 
     output = repository.root / "generated"
     code = cli.main(["--definitions", str(repository.definitions), "--output", str(output), "--package", "rollout_api"])
@@ -784,6 +1089,7 @@ def test_generate_reports_the_api_changes_since_the_last_commit(
         "  added:   /v1/Rollout.Rename: needs an implementation in the server (answers 501 until then)",
         "  removed: /v1/Rollout.Delete",
         "  changed: /v1/Rollout.Get: 1 wire",
+        "  changed: /v1/Rollout.List: 1 wire",
         "what old clients see: python -m codegen breaking --against HEAD",
     ]
 
@@ -804,10 +1110,10 @@ def test_command_in_a_copy_of_the_repository_fails_on_a_wire_break(tmp_path: Pat
             shutil.copytree(source, tmp_path / name)
         else:
             shutil.copyfile(source, tmp_path / name)
-    get = tmp_path / "definitions" / "Rollout" / "Get.json"
-    data = json.loads(get.read_text(encoding="utf-8"))
-    data["result"]["properties"]["title"] = data["result"]["properties"].pop("name")
-    get.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    types = tmp_path / "definitions" / "Rollout" / "_types.json"
+    data = json.loads(types.read_text(encoding="utf-8"))
+    _rename_name_to_title(data["$defs"]["Rollout"])
+    types.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
     result = subprocess.run(
         [sys.executable, "-m", "codegen", "breaking"],
@@ -820,11 +1126,14 @@ def test_command_in_a_copy_of_the_repository_fails_on_a_wire_break(tmp_path: Pat
     )
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert (
-        "wire: definitions/Rollout/Get.json: /result/properties/name: result field `name` renamed to `title`"
-        in result.stdout
-    )
-    assert "summary: 1 wire, 0 code, 0 safe (0 allowed) against the baseline api/baseline.json" in result.stdout
+    assert [
+        line.split(": result field `name` ")[0] for line in result.stdout.splitlines() if line.startswith("wire")
+    ] == [
+        "wire: definitions/Rollout/Get.json: /result/properties/name",
+        "wire: definitions/Rollout/List.json: /result/items/properties/name",
+    ]
+    assert "allowed) against the baseline api/baseline.json" in result.stdout
+    assert "error: 2 breaking change(s) not in the allow-list api/breaking-allow.json" in result.stderr
 
 
 def test_help_mentions_the_breaking_check() -> None:
