@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -87,16 +87,30 @@ def test_start_warns_about_nothing_when_every_method_is_implemented(
     assert [r for r in caplog.records if r.name == "app.web"] == []
 
 
-def test_class_that_implements_nothing_answers_501_for_every_method(
-    settings: Settings, admin_key: str, project: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    class Nothing:
-        def __init__(self, *context: Any) -> None:
-            pass
+class _Nothing:
+    def __init__(self, *context: Any) -> None:
+        pass
 
-    # mypy refuses this binding (the ignore would be unused otherwise); the server still answers 501.
+
+def _bound_to_nothing() -> Implementations:
+    return Implementations(rollout=_Nothing)  # type: ignore[arg-type]  # mypy refuses it: the ignore is needed
+
+
+def _service_left_out() -> Implementations:
+    return Implementations()  # type: ignore[call-arg]  # a new service nobody has bound yet
+
+
+@pytest.mark.parametrize("binding", [_bound_to_nothing, _service_left_out], ids=["empty-class", "service-left-out"])
+def test_class_that_implements_nothing_answers_501_for_every_method(
+    settings: Settings,
+    admin_key: str,
+    project: str,
+    caplog: pytest.LogCaptureFixture,
+    binding: Callable[[], Implementations],
+) -> None:
+    # mypy refuses both bindings (the ignores would be unused otherwise); the server still starts and answers 501.
     with caplog.at_level(logging.WARNING, logger="app.web"):
-        bare = create_app(settings, implementations=Implementations(rollout=Nothing))  # type: ignore[arg-type]
+        bare = create_app(settings, implementations=binding())
     try:
         with _client(bare, admin_key) as client:
             before = snapshot(client)

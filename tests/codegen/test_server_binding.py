@@ -130,7 +130,8 @@ def test_mypy_names_the_method_a_class_declares_differently(mypy_output: dict[st
 
 def test_mypy_names_the_service_a_binding_leaves_out(mypy_output: dict[str, list[str]]) -> None:
     assert mypy_output["lacks_a_service"] == [
-        'error: Missing positional argument "billing" in call to "Implementations"  [call-arg]'
+        'error: Missing named argument "billing" for "Implementations"  [call-arg]',
+        'note: "Implementations" defined in "inventory_api.server"',
     ]
 
 

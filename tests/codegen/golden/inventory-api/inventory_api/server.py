@@ -11,19 +11,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inventory_api.inventory.contract import InventoryServiceBase, InventoryServiceImplementation
 from inventory_api.methods import METHODS
 from inventory_api.spec import MethodSpec
 
 
-@dataclass(frozen=True)
 class Implementations:
-    """The class that implements each service; a server makes one instance of it per command."""
+    """The class that implements each service; a server makes one instance of it per command.
 
-    inventory: InventoryServiceImplementation
+    Every service is a required keyword for a type checker, so a new service is named until it is bound;
+    at run time a service left out is bound to nothing, and its methods answer 501 like any other
+    unimplemented method (the server starts, and names them)."""
+
+    inventory: InventoryServiceImplementation | None
     """Inventory: Inventory service keeps track of stock items and where they are stored."""
+
+    if TYPE_CHECKING:
+
+        def __init__(self, *, inventory: InventoryServiceImplementation) -> None: ...
+
+    else:
+
+        def __init__(self, **classes: Any) -> None:
+            unknown = set(classes).difference(["inventory"])
+            if unknown:
+                raise TypeError(f"Implementations got services it does not define: {', '.join(sorted(unknown))}")
+            self.inventory = classes.get("inventory")
 
 
 @dataclass(frozen=True)
