@@ -191,62 +191,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("files", "message"), CASES)
-def test_bad_definition_fails_with_message(
-    write_definitions: WriteDefinitions, files: dict[str, object], message: str
-) -> None:
-    definitions = write_definitions(files)
-    with pytest.raises(DefinitionError) as caught:
-        _generate(definitions)
-    assert str(caught.value) == message
-
-
-def test_missing_service_file(write_definitions: WriteDefinitions) -> None:
-    definitions = write_definitions({"Get.json": _method()}, service_file=False)
-    with pytest.raises(DefinitionError) as caught:
-        _generate(definitions)
-    assert str(caught.value) == (
-        'definitions/Shop/_service.json: /: missing service file; expected {"name": "/v1/<Service>", "doc": "..."}'
-    )
-    assert (caught.value.source, caught.value.pointer) == ("definitions/Shop/_service.json", "")
-
-
-def test_service_name_must_match_its_folder(write_definitions: WriteDefinitions) -> None:
-    service = {"name": "/v1/Store", "doc": "Sells things."}
-    definitions = write_definitions({"_service.json": service, "Get.json": _method()}, service_file=False)
-    with pytest.raises(DefinitionError) as caught:
-        _generate(definitions)
-    assert str(caught.value) == (
-        "definitions/Shop/_service.json: /name: service name '/v1/Store' does not match its folder 'Shop'; "
-        "expected '/v1/Shop'"
-    )
-
-
-def test_missing_meta_schema(write_definitions: WriteDefinitions) -> None:
-    definitions = write_definitions({"Get.json": _method()})
-    (definitions / "meta-schema.json").unlink()
-    with pytest.raises(DefinitionError) as caught:
-        _generate(definitions)
-    assert str(caught.value) == "definitions/meta-schema.json: /: cannot read file: No such file or directory"
-
-
-def test_no_service_folders(tmp_path: Path) -> None:
-    definitions = tmp_path / "definitions"
-    definitions.mkdir()
-    shutil.copyfile(REPO / "definitions" / "meta-schema.json", definitions / "meta-schema.json")
-    with pytest.raises(DefinitionError) as caught:
-        _generate(definitions)
-    assert str(caught.value) == (
-        "definitions: /: no service folders found; expected definitions/<Service>/<Method>.json"
-    )
-
-
-def test_doc_ending_in_a_quote_is_rendered(write_definitions: WriteDefinitions) -> None:
-    definitions = write_definitions({"Get.json": _method(doc='Says "hi"')})
-    files = _generate(definitions)
-    assert 'Says "hi"' in files["shop_api/shop/contract.py"]
-
-
 _PAGED: dict[str, Any] = {
     "doc": "Lists things.",
     "args": {"limit": "integer", "after": "string"},
@@ -385,14 +329,60 @@ SAFETY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("files", "message"), SAFETY_CASES)
-def test_definitions_that_would_generate_broken_code_are_refused(
+@pytest.mark.parametrize(("files", "message"), CASES + SAFETY_CASES)
+def test_bad_definition_fails_with_message(
     write_definitions: WriteDefinitions, files: dict[str, object], message: str
 ) -> None:
     definitions = write_definitions(files)
     with pytest.raises(DefinitionError) as caught:
         _generate(definitions)
     assert str(caught.value) == message
+
+
+def test_missing_service_file(write_definitions: WriteDefinitions) -> None:
+    definitions = write_definitions({"Get.json": _method()}, service_file=False)
+    with pytest.raises(DefinitionError) as caught:
+        _generate(definitions)
+    assert str(caught.value) == (
+        'definitions/Shop/_service.json: /: missing service file; expected {"name": "/v1/<Service>", "doc": "..."}'
+    )
+    assert (caught.value.source, caught.value.pointer) == ("definitions/Shop/_service.json", "")
+
+
+def test_service_name_must_match_its_folder(write_definitions: WriteDefinitions) -> None:
+    service = {"name": "/v1/Store", "doc": "Sells things."}
+    definitions = write_definitions({"_service.json": service, "Get.json": _method()}, service_file=False)
+    with pytest.raises(DefinitionError) as caught:
+        _generate(definitions)
+    assert str(caught.value) == (
+        "definitions/Shop/_service.json: /name: service name '/v1/Store' does not match its folder 'Shop'; "
+        "expected '/v1/Shop'"
+    )
+
+
+def test_missing_meta_schema(write_definitions: WriteDefinitions) -> None:
+    definitions = write_definitions({"Get.json": _method()})
+    (definitions / "meta-schema.json").unlink()
+    with pytest.raises(DefinitionError) as caught:
+        _generate(definitions)
+    assert str(caught.value) == "definitions/meta-schema.json: /: cannot read file: No such file or directory"
+
+
+def test_no_service_folders(tmp_path: Path) -> None:
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    shutil.copyfile(REPO / "definitions" / "meta-schema.json", definitions / "meta-schema.json")
+    with pytest.raises(DefinitionError) as caught:
+        _generate(definitions)
+    assert str(caught.value) == (
+        "definitions: /: no service folders found; expected definitions/<Service>/<Method>.json"
+    )
+
+
+def test_doc_ending_in_a_quote_is_rendered(write_definitions: WriteDefinitions) -> None:
+    definitions = write_definitions({"Get.json": _method(doc='Says "hi"')})
+    files = _generate(definitions)
+    assert 'Says "hi"' in files["shop_api/shop/contract.py"]
 
 
 def test_a_file_that_is_not_utf8_gets_a_message_not_a_traceback(write_definitions: WriteDefinitions) -> None:
