@@ -508,6 +508,14 @@ COMMAND_CASES: list[tuple[str, Any, int, str, bool]] = [
             ("no-value", "a="),
         ]
     ],
+    (
+        # The pattern's `$` matches before a final newline; the handler refuses what it lets through.
+        "Create-deviceFilter-final-newline",
+        _cmd("Create", projectid=PROJECT, firmwareid="fw", deviceFilter="a=b\n"),
+        400,
+        "args.deviceFilter: 'a=b\\n' ends with whitespace; expected 'labelname=labelvalue', e.g. 'location=Bathroom'",
+        True,
+    ),
     # Ids: empty, too long.
     (
         "AddDevices-empty-device-id",
