@@ -132,6 +132,10 @@ class Dispatcher:
             args = spec.args_model.model_validate(raw_args, by_alias=True, by_name=False)
         except ValidationError as exc:
             return Outcome(Status.INVALID_ARGUMENT, message=describe_validation_error(exc, spec))
+        # Scope is enforced here, once for every method, so a handler cannot forget it: a tenant the caller
+        # may not reach answers exactly as a missing object does.
+        if spec.scope is not None and not caller.may_reach(raw_args[spec.scope.arg]):
+            return Outcome(Status.NOT_FOUND, message=spec.scope.refusal(raw_args))
         handler = self._handlers.get(spec.wire_name)
         try:
             if handler is None:

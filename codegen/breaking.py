@@ -79,7 +79,7 @@ _KNOWN_SCHEMA_KEYS = frozenset(
     }
 )
 _KNOWN_METHOD_KEYS = frozenset(
-    {"doc", "readonly", "roles", "args", "required_args", "result", "examples", "deprecated"}
+    {"doc", "readonly", "roles", "scope", "args", "required_args", "result", "examples", "deprecated"}
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -400,6 +400,7 @@ class _MethodComparison:
         self.deprecated(old, new, "")
         self.readonly()
         self.roles()
+        self.scope()
         self.properties(
             old["args"],
             new["args"],
@@ -424,6 +425,34 @@ class _MethodComparison:
             )
         elif after and not before:
             self.add("safe", "/readonly", "now readonly: new clients may retry it after a connection failure")
+
+    def scope(self) -> None:
+        """Who may reach which tenant's data: the effective scope (the loader merges the service's into each method)."""
+        before: dict[str, str] | None = self.old.get("scope") or None
+        after: dict[str, str] | None = self.new.get("scope") or None
+        if before == after:
+            return
+        if after is None:
+            self.add(
+                "safe",
+                "/scope",
+                f"no longer scoped by {before['arg']!r} in the dispatcher (old clients keep working; the handler "
+                "now decides who reaches what: review it)"
+                if before
+                else "scope changed",
+            )
+            return
+        if before is None or before["arg"] != after["arg"]:
+            self.add(
+                "wire",
+                "/scope",
+                f"now scoped by {after['arg']!r}: an old client whose key may not reach the {after['arg']} it "
+                f"names gets 404 ({after['notFound']!r})",
+            )
+            return
+        self.add(
+            "safe", "/scope/notFound", f"the 404 for an unreachable {after['arg']} now reads {after['notFound']!r}"
+        )
 
     def roles(self) -> None:
         before: list[str] | None = self.old.get("roles")

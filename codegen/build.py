@@ -372,6 +372,7 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         doc=definition["doc"],
         readonly=bool(definition.get("readonly", False)),
         deprecated=bool(definition.get("deprecated", False)),
+        scope=(definition["scope"]["arg"], definition["scope"]["notFound"]) if definition.get("scope") else None,
         roles=tuple(definition.get("roles", ())),
         source=method.source,
         args_model=args_model,

@@ -94,6 +94,7 @@ class MethodIR:
     doc: str
     readonly: bool
     deprecated: bool
+    scope: tuple[str, str] | None  # (argument naming the tenant, 404 message) when the dispatcher checks reach
     roles: tuple[str, ...]  # who may call it; empty means every role
     source: str  # definitions/Rollout/Get.json
     args_model: str

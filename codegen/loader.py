@@ -5,6 +5,7 @@ Every problem of every file is collected, so one run reports them all (`Definiti
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,9 +155,55 @@ def _load_method(
     definition = _normalise_method(raw, source, checker, problems)
     if definition is None:
         return None
+    definition["scope"] = _scope(definition, service, source, problems)
     if service is not None:
         _check_examples(definition, f"{service['name']}.{path.stem}", source, problems)
     return LoadedMethod(name=path.stem, source=source, definition=definition)
+
+
+def _scope(
+    definition: dict[str, Any], service: dict[str, Any] | None, source: str, problems: Problems
+) -> dict[str, str] | None:
+    """The method's effective scope: the service's argument and 404 message, the method's own message, or none.
+
+    A method is scoped when the service declares a scope and the method has its argument (unless it says
+    "scope": false); the argument must then be required, or the dispatcher could not check it."""
+    own = definition.get("scope")
+    declared = (service or {}).get("scope")
+    if own is False:
+        return None
+    if declared is None:
+        if own is not None:
+            problems.add(
+                source,
+                "/scope",
+                'the service declares no scope: add {"arg": ..., "notFound": ...} to its _service.json',
+            )
+        return None
+    arg = declared["arg"]
+    if arg not in definition["args"]:
+        if own is not None:
+            problems.add(source, "/scope", f"the service scopes methods by {arg!r}, which this method does not take")
+        return None
+    if arg not in definition["required_args"]:
+        problems.add(
+            source,
+            f"/args/{arg}",
+            f"the service scopes methods by {arg!r}, which is optional here: make it required, or say "
+            '"scope": false and filter by the caller\'s reach in the handler',
+        )
+        return None
+    message = (own or declared)["notFound"]
+    pointer = "/scope/notFound" if own else "/scope"
+    for name in re.findall(r"\{([^{}]*)\}", message):
+        if name not in definition["args"]:
+            problems.add(
+                source,
+                pointer,
+                f"the 404 message names {{{name}}}, which is not an argument of this method; "
+                f"arguments: {', '.join(definition['args'])}",
+            )
+    return {"arg": arg, "notFound": message}
 
 
 def _read(path: Path, root: Path, problems: Problems) -> Any:

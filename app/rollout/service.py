@@ -45,8 +45,6 @@ class RolloutHandlers:
 
     def create(self, args: CreateArgs) -> CreateResult:
         self._check_id("args.projectid", args.projectid)
-        if not self._caller.may_reach(args.projectid):
-            raise NotFound(f"project {args.projectid!r} not found")
         self._check_id("args.firmwareid", args.firmwareid)
         _check_filter(args.device_filter, self._limits.max_filter_length)
         if args.name is not None and len(args.name) > self._limits.max_name_length:
@@ -74,8 +72,7 @@ class RolloutHandlers:
                 raise InvalidArgument(
                     f"args.after: {args.after!r} is not a rollout id; pass the id of the last rollout seen"
                 )
-        if args.projectid is not None and not self._caller.may_reach(args.projectid):
-            return []
+        # List is not scoped by the dispatcher (its projectid is optional): the query keeps to the caller's reach.
         rows = store.list_rollouts(
             self._session,
             project_id=args.projectid,
@@ -183,11 +180,10 @@ class RolloutHandlers:
         return row
 
     def _rollout_key(self, project_id: str, rollout_id: str) -> int | None:
-        """The rollout's key, or None when no rollout can have that id for this caller."""
+        """The rollout's key, or None when no rollout can have that id."""
         self._check_length("args.projectid", project_id)
         self._check_length("args.rolloutid", rollout_id)
-        # A project the caller may not reach looks exactly like one that has no such rollout.
-        return _rollout_key(rollout_id) if self._caller.may_reach(project_id) else None
+        return _rollout_key(rollout_id)
 
     def _device_finder(self, rollout_id: int, device_id: str) -> Callable[[], AnyRow]:
         def find() -> AnyRow:

@@ -48,6 +48,7 @@ class RolloutDevice(SQLModel, table=True):
 
 class RolloutOut(BaseModel):
     id: str
+    projectid: str
     state: str
     device_filter: str = Field(serialization_alias="deviceFilter")
     firmwareid: str
@@ -97,6 +98,7 @@ def rollout_get(projectid: str, rolloutid: str) -> RolloutOut:
         raise RolloutNotFound()
     return RolloutOut(
         id=str(rollout.id),
+        projectid=rollout.project_id,
         state=rollout.state,
         device_filter=rollout.device_filter,
         firmwareid=rollout.firmware_id,

@@ -3,7 +3,7 @@
 Run: `DATABASE_URL=sqlite:///rollout.db uvicorn bench.peers.sqlmodel_route:app --workers 1`.
 
 `POST /rollouts/get` takes `{"projectid": ..., "rolloutid": ...}` (the args of `Rollout.Get`) and answers the
-rollout as `Rollout.Get` does: `{"id", "state", "deviceFilter", "firmwareid", "name"}` (no `name` when unset).
+rollout as `Rollout.Get` does: `{"id", "projectid", "state", "deviceFilter", "firmwareid", "name"}` (no `name` when unset).
 The session comes from a `Depends` generator, as in SQLModel's tutorial; it holds its connection until the
 request is torn down, so keep the load's connection count at or below the pool (POOL_SIZE + MAX_OVERFLOW).
 """
@@ -41,6 +41,7 @@ class GetRollout(BaseModel):
 
 class RolloutOut(BaseModel):
     id: str
+    projectid: str
     state: str
     device_filter: str = Field(serialization_alias="deviceFilter")
     firmwareid: str
@@ -81,6 +82,7 @@ def get_rollout(body: GetRollout, session: SessionDep) -> RolloutOut:
         raise HTTPException(status_code=404, detail="rollout not found")
     return RolloutOut(
         id=str(rollout.id),
+        projectid=rollout.project_id,
         state=rollout.state,
         device_filter=rollout.device_filter,
         firmwareid=rollout.firmware_id,

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 _connection = sqlite3.connect(os.environ.get("DATABASE", "rollout.db"), check_same_thread=False)
-_QUERY = "SELECT id, state, device_filter, firmware_id, name FROM rollout WHERE id = ? AND project_id = ?"
+_QUERY = "SELECT id, state, device_filter, firmware_id, name, project_id FROM rollout WHERE id = ? AND project_id = ?"
 _NOT_FOUND = Response(b'{"error": "rollout not found"}', status_code=404, media_type="application/json")
 
 
@@ -28,7 +28,7 @@ def _rollout(args: dict[str, Any]) -> dict[str, Any] | None:
     row = _connection.execute(_QUERY, (args["rolloutid"], args["projectid"])).fetchone()
     if row is None:
         return None
-    out = {"id": str(row[0]), "state": row[1], "deviceFilter": row[2], "firmwareid": row[3]}
+    out = {"id": str(row[0]), "projectid": row[5], "state": row[1], "deviceFilter": row[2], "firmwareid": row[3]}
     if row[4] is not None:
         out["name"] = row[4]
     return out

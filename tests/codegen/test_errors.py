@@ -36,7 +36,7 @@ CASES = [
     pytest.param(
         {"Get.json": _method(rezult={"type": "string"})},
         f"{GET}: /rezult: unexpected key 'rezult'; did you mean 'result'? "
-        "allowed keys: args, deprecated, doc, examples, readonly, required_args, result, roles",
+        "allowed keys: args, deprecated, doc, examples, readonly, required_args, result, roles, scope",
         id="unknown-top-level-key",
     ),
     pytest.param(

@@ -25,7 +25,7 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
-from rollout_api.spec import MethodSpec
+from rollout_api.spec import MethodSpec, Scope
 
 
 class RolloutService(Protocol):
@@ -137,6 +137,7 @@ ADD_DEVICES: MethodSpec[AddDevicesArgs, None] = MethodSpec(
         },
         "required_args": ["projectid", "rolloutid", "devices"],
         "result": None,
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
     },
     examples=(
         {
@@ -164,6 +165,7 @@ ADD_DEVICES: MethodSpec[AddDevicesArgs, None] = MethodSpec(
             },
         },
     ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 
 
@@ -180,6 +182,7 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
     result_item=None,
     definition={
         "doc": "Creates new rollout.",
+        "scope": {"arg": "projectid", "notFound": "project {projectid} not found"},
         "args": {
             "deviceFilter": {
                 "doc": "Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.",
@@ -225,6 +228,7 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
             },
         },
     ),
+    scope=Scope(arg="projectid", not_found="project {projectid} not found"),
 )
 
 
@@ -247,6 +251,7 @@ DELETE: MethodSpec[DeleteArgs, None] = MethodSpec(
         },
         "required_args": ["projectid", "rolloutid"],
         "result": None,
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
     },
     examples=(
         {
@@ -270,6 +275,7 @@ DELETE: MethodSpec[DeleteArgs, None] = MethodSpec(
             },
         },
     ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 
 
@@ -314,6 +320,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
             },
             "required": ["id", "state", "firmwareid", "deviceFilter"],
         },
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
     },
     examples=(
         {
@@ -349,6 +356,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
             },
         },
     ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 
 
@@ -365,6 +373,7 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
     result_item=TypeAdapter(Rollout),
     definition={
         "doc": "Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
+        "scope": None,
         "readonly": True,
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
@@ -510,6 +519,7 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
                 "required": ["id", "state"],
             },
         },
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
     },
     examples=(
         {
@@ -541,6 +551,7 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
             },
         },
     ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 
 
@@ -572,6 +583,7 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
         },
         "required_args": ["projectid", "rolloutid", "deviceid", "state"],
         "result": None,
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
     },
     examples=(
         {
@@ -600,6 +612,7 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
             },
         },
     ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 
 
@@ -628,6 +641,7 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
         },
         "required_args": ["projectid", "rolloutid", "state"],
         "result": None,
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
     },
     examples=(
         {
@@ -655,6 +669,7 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
             },
         },
     ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 
 METHODS: Mapping[str, MethodSpec[Any, Any]] = {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -12,6 +13,19 @@ from pydantic import BaseModel, TypeAdapter
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The argument that names a method's tenant (e.g. projectid), and what a caller that may not reach it is told."""
+
+    arg: str
+    not_found: str
+    """The 404 message, the same as for a missing object; {name} stands for the argument `name`, quoted."""
+
+    def refusal(self, args: Mapping[str, Any]) -> str:
+        """The 404 message for these args."""
+        return re.sub(r"\{([^{}]*)\}", lambda match: repr(args.get(match.group(1))), self.not_found)
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +58,8 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     """The method will be removed: calling it from the client warns with DeprecationWarning."""
     deprecated_args: tuple[str, ...] = ()
     """Wire names of the arguments that will be removed: giving one warns with DeprecationWarning."""
+    scope: Scope | None = None
+    """How the method is scoped to a tenant: a server checks the caller's reach before running it."""
 
     def warn_if_deprecated(self, args: Mapping[str, Any], *, stacklevel: int = 1) -> None:
         """DeprecationWarning for a call of a deprecated method, and for each deprecated argument given."""

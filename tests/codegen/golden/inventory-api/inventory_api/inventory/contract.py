@@ -135,6 +135,7 @@ ADD_ITEM: MethodSpec[AddItemArgs, AddItemResult] = MethodSpec(
             },
             "required": ["id", "created"],
         },
+        "scope": None,
     },
     examples=(
         {
@@ -257,6 +258,7 @@ AUDIT: MethodSpec[AuditArgs, AuditResult] = MethodSpec(
             },
             "required": ["stock"],
         },
+        "scope": None,
     },
     examples=(
         {
@@ -348,6 +350,7 @@ LIST_ITEMS: MethodSpec[ListItemsArgs, ListItemsResult] = MethodSpec(
                 "required": ["id", "sku"],
             },
         },
+        "scope": None,
     },
     examples=(
         {
@@ -421,6 +424,7 @@ MOVE: MethodSpec[MoveArgs, None] = MethodSpec(
         },
         "required_args": ["from", "to", "items"],
         "result": None,
+        "scope": None,
     },
     examples=(
         {
@@ -467,6 +471,7 @@ REMOVE: MethodSpec[RemoveArgs, None] = MethodSpec(
         },
         "required_args": ["id"],
         "result": None,
+        "scope": None,
     },
     examples=(),
 )
