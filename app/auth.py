@@ -45,6 +45,19 @@ class Authenticator:
             raise AuthError(401, "no credentials: send 'Authorization: Bearer <key>' (or the frame's \"key\")")
         return self._lookup(key)
 
+    def cached_caller(self, authorization: str) -> Caller | None:
+        """The header's caller when it is known without the database (auth off, or a key checked lately)."""
+        if self.disabled:
+            return ANONYMOUS_ADMIN
+        key = bearer_token(authorization)
+        cached = self._cache.get(hash_key(key)) if key else None
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+    def check_frame_key(self, authorization: str | None, frame_key: str | None) -> None:
+        """A frame's key, when the header already named the caller, must be the same key."""
+        if not self.disabled and frame_key is not None and frame_key != bearer_token(authorization):
+            raise AuthError(401, "the frame's key and the Authorization header name different keys; send one key")
+
     def _lookup(self, key: str) -> Caller:
         digest = hash_key(key)
         now = time.monotonic()

@@ -16,6 +16,7 @@ from app.auth import Authenticator, AuthError
 from app.dispatch import Dispatcher
 from app.frames import FrameError, decode_json, parse_frame
 from app.jsonio import array_chunks, dumps
+from app.keys import Caller
 
 log = logging.getLogger("app.exchange")
 
@@ -68,11 +69,25 @@ class Exchange:
         args = command.get("args")
         return spec.result_item is None or (isinstance(args, dict) and isinstance(args.get("limit"), int))
 
-    def frame(self, body: bytes, authorization: str | None, received: float) -> Answer:
-        """POST /v1: a response frame with HTTP 200, or an error object when the request is refused whole."""
+    @property
+    def authenticator(self) -> Authenticator:
+        return self._authenticator
+
+    @property
+    def quick_reads(self) -> bool:
+        """Short database reads may run on the event loop (SQLite): a worker-thread hop would cost more."""
+        return self._quick_reads
+
+    def frame(self, body: bytes, authorization: str | None, received: float, caller: Caller | None = None) -> Answer:
+        """POST /v1: a response frame with HTTP 200, or an error object when the request is refused whole.
+
+        `caller` is the one the Authorization header named, when it was checked before the body was read."""
         try:
             frame = parse_frame(body, max_commands=self._max_commands)
-            caller = self._authenticator.caller(authorization=authorization, frame_key=frame.key)
+            if caller is None:
+                caller = self._authenticator.caller(authorization=authorization, frame_key=frame.key)
+            else:
+                self._authenticator.check_frame_key(authorization, frame.key)
             frame = replace(frame, src=self._authenticator.frame_source(caller, frame.src))
             return 200, _buffer_small(self._dispatcher.stream_frame(frame, received, caller))
         except (FrameError, AuthError) as exc:
@@ -80,10 +95,13 @@ class Exchange:
         except Exception:
             return _internal_error("/v1")
 
-    def method(self, spec: MethodSpec[Any, Any], body: bytes, authorization: str | None) -> Answer:
+    def method(
+        self, spec: MethodSpec[Any, Any], body: bytes, authorization: str | None, caller: Caller | None = None
+    ) -> Answer:
         """POST /v1/<Service>.<Method>: the bare result with HTTP 200, or the error object with its status."""
         try:
-            caller = self._authenticator.caller(authorization=authorization)
+            if caller is None:
+                caller = self._authenticator.caller(authorization=authorization)
             args = decode_json(body) if body.strip() else {}
             outcome = self._dispatcher.call(spec, args, caller)
         except (FrameError, AuthError) as exc:

@@ -20,9 +20,14 @@ from rollout_api.status import Status
 from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope, Send
 
+from app.auth import AuthError
 from app.exchange import Answer, Exchange, error
+from app.keys import Caller
 
 FRAME_PATH = "/v1"
+# A body whose key is not in the Authorization header (a frame's "key", or none) is read only this far
+# before the key is known: an anonymous caller cannot make the server read or parse 32 MiB.
+PRE_AUTH_BODY_BYTES = 1024 * 1024
 _T = TypeVar("_T")
 
 
@@ -58,23 +63,43 @@ class RpcApp:
             await self._respond(send, refusal, headers=[(b"allow", b"POST")])
             return
         received = time.time()
-        body = await _read_body(scope, receive, self._max_body_bytes)
+        authorization = _header(scope, b"authorization")
+        caller, limit = None, self._max_body_bytes
+        if authorization is not None:
+            # Credentials before the body: a caller without a valid key never costs a read or parse of it.
+            try:
+                caller = await self._authenticate(authorization)
+            except AuthError as exc:
+                await self._respond(send, error(exc.status, exc.message))
+                return
+        elif not self._exchange.authenticator.disabled:
+            # The key may be inside the frame; until it is known, read only a small body.
+            limit = min(limit, PRE_AUTH_BODY_BYTES)
+        body = await _read_body(scope, receive, limit, authenticated=limit == self._max_body_bytes)
         if isinstance(body, tuple):
             await self._respond(send, body)
             return
-        authorization = _header(scope, b"authorization")
         work: Callable[[], Answer]
         if path == FRAME_PATH:
-            work = partial(self._exchange.frame, body, authorization, received)
+            work = partial(self._exchange.frame, body, authorization, received, caller)
             quick = self._exchange.frame_is_quick(body)
         else:
             spec = self._methods[path]
-            work = partial(self._exchange.method, spec, body, authorization)
+            work = partial(self._exchange.method, spec, body, authorization, caller)
             quick = self._exchange.method_is_quick(spec, body)
         # Database calls block. Quick reads run right here: handing them to a worker thread would cost
         # more than the read itself. Everything else runs on a worker thread while the loop serves others.
         answer = work() if quick else await self._in_worker(work)
         await self._respond(send, answer)
+
+    async def _authenticate(self, authorization: str) -> Caller:
+        """The header's caller: from the cache at once, else from the database (on a worker unless reads are quick)."""
+        authenticator = self._exchange.authenticator
+        cached = authenticator.cached_caller(authorization)
+        if cached is not None:
+            return cached
+        lookup = partial(authenticator.caller, authorization=authorization)
+        return lookup() if self._exchange.quick_reads else await self._in_worker(lookup)
 
     async def _in_worker(self, work: Callable[..., _T], *args: Any) -> _T:
         """Run blocking work on the service's own few worker threads (settings.worker_threads), not on
@@ -107,10 +132,12 @@ class RpcApp:
                 await self._in_worker(close)
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | Answer:
+async def _read_body(scope: Scope, receive: Receive, limit: int, *, authenticated: bool) -> bytes | Answer:
+    """The whole body, or 413 as soon as it is known to pass `limit` (nothing more is read)."""
+    hint = "" if authenticated else "; send the key as 'Authorization: Bearer <key>' for a larger frame"
     declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        return error(Status.TOO_LARGE, f"body of {declared} bytes is larger than the limit of {limit} bytes")
+        return error(Status.TOO_LARGE, f"body of {declared} bytes is larger than the limit of {limit} bytes{hint}")
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -120,7 +147,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | Answ
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return error(Status.TOO_LARGE, f"body is larger than the limit of {limit} bytes")
+            return error(Status.TOO_LARGE, f"body is larger than the limit of {limit} bytes{hint}")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
