@@ -53,12 +53,12 @@ MISSING = "999999999"
 
 
 def create(client: Client, project: str, name: str | None = None) -> str:
-    return client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name).id_
+    return client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name).id
 
 
 async def create_async(client: AsyncClient, project: str, name: str | None = None) -> str:
     result = await client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name)
-    return result.id_
+    return result.id
 
 
 # --- every method, typed results ---------------------------------------------------------------
@@ -67,13 +67,13 @@ async def create_async(client: AsyncClient, project: str, name: str | None = Non
 def test_every_method_sync(client: Client, project: str) -> None:
     created = client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name="Today's")
     assert isinstance(created, CreateResult)
-    assert created.id_.isdigit()
-    rollout = created.id_
+    assert created.id.isdigit()
+    rollout = created.id
 
     got = client.rollout.get(projectid=project, rolloutid=rollout)
     assert isinstance(got, GetResult)
     assert got == GetResult(
-        id_=rollout,
+        id=rollout,
         projectid=project,
         state=RolloutState.INIT,
         device_filter=FILTER,
@@ -85,7 +85,7 @@ def test_every_method_sync(client: Client, project: str) -> None:
     assert all(isinstance(item, Rollout) for item in listed)
     assert listed == [
         Rollout(
-            id_=rollout,
+            id=rollout,
             projectid=project,
             state=RolloutState.INIT,
             device_filter=FILTER,
@@ -97,11 +97,11 @@ def test_every_method_sync(client: Client, project: str) -> None:
     client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["dev-2", "dev-1", "dev-3"])
     devices = client.rollout.list_devices(projectid=project, rolloutid=rollout)
     assert all(isinstance(item, Device) for item in devices)
-    assert [(d.id_, d.state) for d in devices] == [(f"dev-{i}", DeviceState.INIT) for i in (1, 2, 3)]
+    assert [(d.id, d.state) for d in devices] == [(f"dev-{i}", DeviceState.INIT) for i in (1, 2, 3)]
 
     client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
     assert client.rollout.get(projectid=project, rolloutid=rollout).state == RolloutState.IN_PROGRESS
-    assert [r.id_ for r in client.rollout.list(projectid=project, state="inProgress")] == [rollout]
+    assert [r.id for r in client.rollout.list(projectid=project, state="inProgress")] == [rollout]
     assert client.rollout.list(projectid=project, state="init") == []
 
     client.rollout.set_device_state(
@@ -109,10 +109,10 @@ def test_every_method_sync(client: Client, project: str) -> None:
     )
     client.rollout.set_device_state(projectid=project, rolloutid=rollout, deviceid="dev-2", state=DeviceState.FAILED)
     assert client.rollout.list_devices(projectid=project, rolloutid=rollout, state="started") == [
-        Device(id_="dev-1", state=DeviceState.STARTED, update_command_id="cmd-1")
+        Device(id="dev-1", state=DeviceState.STARTED, update_command_id="cmd-1")
     ]
     assert client.rollout.list_devices(projectid=project, rolloutid=rollout, limit=1, after="dev-1") == [
-        Device(id_="dev-2", state=DeviceState.FAILED)
+        Device(id="dev-2", state=DeviceState.FAILED)
     ]
 
     client.rollout.set_state(projectid=project, rolloutid=rollout, state=RolloutState.PAUSED)
@@ -129,19 +129,19 @@ def test_every_method_async(server_url: str, project: str) -> None:
         async with AsyncClient(server_url) as client:
             created = await client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER)
             assert isinstance(created, CreateResult)
-            assert created.id_.isdigit()
-            rollout = created.id_
+            assert created.id.isdigit()
+            rollout = created.id
 
             got = await client.rollout.get(projectid=project, rolloutid=rollout)
             assert isinstance(got, GetResult)
             assert got == GetResult(
-                id_=rollout, projectid=project, state=RolloutState.INIT, device_filter=FILTER, firmwareid=FIRMWARE
+                id=rollout, projectid=project, state=RolloutState.INIT, device_filter=FILTER, firmwareid=FIRMWARE
             )
 
             listed = await client.rollout.list(projectid=project)
             assert listed == [
                 Rollout(
-                    id_=rollout,
+                    id=rollout,
                     projectid=project,
                     state=RolloutState.INIT,
                     device_filter=FILTER,
@@ -153,8 +153,8 @@ def test_every_method_async(server_url: str, project: str) -> None:
             await client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["b", "a"])
             devices = await client.rollout.list_devices(projectid=project, rolloutid=rollout)
             assert devices == [
-                Device(id_="a", state=DeviceState.INIT),
-                Device(id_="b", state=DeviceState.INIT),
+                Device(id="a", state=DeviceState.INIT),
+                Device(id="b", state=DeviceState.INIT),
             ]
             assert isinstance(devices[0], Device)
 
@@ -165,7 +165,7 @@ def test_every_method_async(server_url: str, project: str) -> None:
                 projectid=project, rolloutid=rollout, deviceid="a", state="succeeded", update_command_id="u-7"
             )
             assert await client.rollout.list_devices(projectid=project, rolloutid=rollout, state="succeeded") == [
-                Device(id_="a", state=DeviceState.SUCCEEDED, update_command_id="u-7")
+                Device(id="a", state=DeviceState.SUCCEEDED, update_command_id="u-7")
             ]
 
             await client.rollout.delete(projectid=project, rolloutid=rollout)
@@ -292,7 +292,7 @@ def test_too_large_batch(client: Client, project: str) -> None:
     # The limit itself is allowed.
     with client.batch() as batch:
         pendings = [batch.rollout.get(projectid=project, rolloutid=rollout) for _ in range(MAX_COMMANDS)]
-    assert all(p.error is None and p.result().id_ == rollout for p in pendings)
+    assert all(p.error is None and p.result().id == rollout for p in pendings)
 
 
 def test_too_large_batch_async(server_url: str, project: str) -> None:
@@ -547,7 +547,7 @@ def test_retry_succeeds_after_a_connection_failure() -> None:
 
     with Client("http://mock", transport=httpx.MockTransport(handler)) as client:
         got = client.rollout.get(projectid="p", rolloutid="7")
-    assert got == GetResult(id_="7", state=RolloutState.PAUSED, device_filter=FILTER, firmwareid="f")
+    assert got == GetResult(id="7", state=RolloutState.PAUSED, device_filter=FILTER, firmwareid="f")
     assert got.projectid is None
     assert len(attempts) == 2
 
@@ -572,7 +572,7 @@ def test_mixed_batch(client: Client, project: str) -> None:
 
     assert got.error is None
     assert isinstance(got.result(), GetResult)
-    assert got.result().id_ == rollout
+    assert got.result().id == rollout
     assert isinstance(missing.error, NotFound)
     with pytest.raises(NotFound):
         missing.result()
@@ -582,15 +582,15 @@ def test_mixed_batch(client: Client, project: str) -> None:
     with pytest.raises(InvalidArgument):
         bad.result()
     assert isinstance(new.result(), CreateResult)
-    assert int(new.result().id_) > int(rollout)
+    assert int(new.result().id) > int(rollout)
     assert isinstance(illegal.error, Conflict)
     # Commands ran in order: the devices added earlier in the frame are listed by a later command.
-    assert [d.id_ for d in devices.result()] == ["x", "y"]
+    assert [d.id for d in devices.result()] == ["x", "y"]
     errors = [p.error for p in (missing, bad, illegal)]
     error_ids = [e.command_id for e in errors if e is not None and e.command_id is not None]
     assert len(error_ids) == 3
     assert error_ids == sorted(error_ids)
-    assert [r.id_ for r in client.rollout.list(projectid=project)] == [rollout, new.result().id_]
+    assert [r.id for r in client.rollout.list(projectid=project)] == [rollout, new.result().id]
 
 
 def test_mixed_batch_async(server_url: str, project: str) -> None:
@@ -675,7 +675,7 @@ def test_iter_list_devices(server_url: str, client: Client, project: str, count:
     rollout = create(client, project)
     devices = add_many(client, project, rollout, count)
     everything = client.rollout.list_devices(projectid=project, rolloutid=rollout)
-    assert [d.id_ for d in everything] == devices
+    assert [d.id for d in everything] == devices
 
     counting = CountingTransport()
     with Client(server_url, transport=counting) as paging:
@@ -686,7 +686,7 @@ def test_iter_list_devices(server_url: str, client: Client, project: str, count:
         failed = list(
             paging.rollout.iter_list_devices(projectid=project, rolloutid=rollout, state="failed", page_size=2)
         )
-        assert [d.id_ for d in failed] == devices[::3]
+        assert [d.id for d in failed] == devices[::3]
         assert all(d.state == DeviceState.FAILED for d in failed)
 
     async def scenario() -> None:
@@ -698,7 +698,7 @@ def test_iter_list_devices(server_url: str, client: Client, project: str, count:
             assert items == everything
             assert transport.requests == pages(count, 7)
             failed = [
-                d.id_
+                d.id
                 async for d in paging.rollout.iter_list_devices(
                     projectid=project, rolloutid=rollout, state="failed", page_size=3
                 )
@@ -713,7 +713,7 @@ def test_iter_list(server_url: str, client: Client, project: str) -> None:
     for rollout in rollouts[1::2]:
         client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
     everything = client.rollout.list(projectid=project)
-    assert [r.id_ for r in everything] == rollouts
+    assert [r.id for r in everything] == rollouts
     assert rollouts == sorted(rollouts, key=int)
 
     counting = CountingTransport()
@@ -722,7 +722,7 @@ def test_iter_list(server_url: str, client: Client, project: str) -> None:
         assert items == everything
         assert counting.requests == pages(len(rollouts), 2) > 3
         running = list(paging.rollout.iter_list(projectid=project, state="inProgress", page_size=2))
-        assert [r.id_ for r in running] == rollouts[1::2]
+        assert [r.id for r in running] == rollouts[1::2]
 
     async def scenario() -> None:
         transport = AsyncCountingTransport()
@@ -730,9 +730,7 @@ def test_iter_list(server_url: str, client: Client, project: str) -> None:
             items = [r async for r in paging.rollout.iter_list(projectid=project, page_size=2)]
             assert items == everything
             assert transport.requests == pages(len(rollouts), 2)
-            running = [
-                r.id_ async for r in paging.rollout.iter_list(projectid=project, state="inProgress", page_size=1)
-            ]
+            running = [r.id async for r in paging.rollout.iter_list(projectid=project, state="inProgress", page_size=1)]
             assert running == rollouts[1::2]
 
     asyncio.run(scenario())
