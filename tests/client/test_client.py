@@ -233,6 +233,37 @@ def test_values_the_definition_refuses_are_refused_before_sending(
     assert caught.value.command_id is None
 
 
+def test_client_side_invalid_argument_is_a_rollout_api_error() -> None:
+    """`except rollout_api.Error` catches what the client refuses itself, in a call, an async call and a batch."""
+    offline = httpx.MockTransport(lambda request: pytest.fail("nothing may be sent"))
+    caught: list[Error] = []
+    with Client("http://unused", transport=offline) as client:
+        try:
+            client.rollout.list(projectid="p", state="running")  # type: ignore[arg-type]
+        except Error as error:
+            caught.append(error)
+        try:
+            with client.batch() as batch:
+                batch.rollout.list_devices(projectid="p", rolloutid="1", limit=0)
+        except Error as error:
+            caught.append(error)
+
+    async def scenario() -> None:
+        async with AsyncClient("http://unused", transport=offline) as client:
+            try:
+                await client.rollout.create(projectid="p", firmwareid=FIRMWARE, device_filter="no equals sign")
+            except Error as error:
+                caught.append(error)
+
+    asyncio.run(scenario())
+    assert [type(error) for error in caught] == [InvalidArgument] * 3
+    assert [error.status_msg.split(":")[0] for error in caught if isinstance(error, InvalidArgument)] == [
+        "args.state",
+        "args.limit",
+        "args.deviceFilter",
+    ]
+
+
 def test_not_found(client: Client, project: str) -> None:
     with pytest.raises(NotFound) as caught:
         client.rollout.get(projectid=project, rolloutid=MISSING)
@@ -439,6 +470,100 @@ def test_key_and_url_default_to_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert from_env.headers["Authorization"] == "Bearer from-env"
     assert given.url.host == "given"
     assert given.headers["Authorization"] == "Bearer given-key"
+
+
+# --- your own httpx client, timeouts -----------------------------------------------------------
+
+
+def empty_lists(seen: list[httpx.Request]) -> httpx.MockTransport:
+    """A server that answers every command with an empty list, recording the requests."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ids = [cmd["id"] for cmd in json.loads(request.content)["cmds"]]
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": i, "status": 0, "resp": []} for i in ids]})
+
+    return httpx.MockTransport(handler)
+
+
+def test_own_http_client_is_used_and_left_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLOUT_API_URL", "http://env-host:9999")
+    monkeypatch.delenv("ROLLOUT_API_KEY", raising=False)
+    seen: list[httpx.Request] = []
+    http = httpx.Client(transport=empty_lists(seen), base_url="http://own/prefix", headers={"X-Team": "fleet"})
+    with Client(http_client=http, key="k1") as client:
+        assert client.rollout.list(projectid="p") == []
+    assert not http.is_closed  # the caller's client: the caller closes it
+    with Client("http://given", http_client=http) as client:
+        client.rollout.list(projectid="p")
+    with Client(http_client=httpx.Client(transport=empty_lists(seen))) as client:
+        client.rollout.list(projectid="p")
+    http.close()
+
+    own, given, plain = seen
+    assert str(own.url) == "http://own/prefix/v1"  # the passed client's base_url, when base_url is not given
+    assert (own.headers["X-Team"], own.headers["Authorization"]) == ("fleet", "Bearer k1")
+    assert own.headers["Content-Type"] == "application/json"
+    assert str(given.url) == "http://given/v1"  # base_url, when given, wins
+    assert "Authorization" not in given.headers
+    assert str(plain.url) == "http://env-host:9999/v1"  # a client without base_url: the environment
+
+
+def test_own_async_http_client_is_used_and_left_open() -> None:
+    seen: list[httpx.Request] = []
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=empty_lists(seen), base_url="http://own") as http:
+            async with AsyncClient(http_client=http, key="k2") as client:
+                assert await client.rollout.list(projectid="p") == []
+            assert not http.is_closed
+            async with AsyncClient(http_client=http) as client, client.batch() as batch:
+                pending = batch.rollout.list_devices(projectid="p", rolloutid="1")
+            assert pending.result() == []
+
+    asyncio.run(scenario())
+    assert [str(request.url) for request in seen] == ["http://own/v1", "http://own/v1"]
+    assert seen[0].headers["Authorization"] == "Bearer k2"
+
+
+def test_transport_and_http_client_are_not_both_accepted() -> None:
+    with httpx.Client() as http, pytest.raises(ValueError, match="transport or http_client, not both"):
+        Client("http://mock", transport=httpx.MockTransport(lambda r: httpx.Response(200)), http_client=http)
+
+
+def timeout_of(request: httpx.Request) -> dict[str, float | None]:
+    timeouts: dict[str, float | None] = request.extensions["timeout"]
+    return timeouts
+
+
+def test_timeout_in_seconds_or_as_an_httpx_timeout() -> None:
+    seen: list[httpx.Request] = []
+    transport = empty_lists(seen)
+    with Client("http://mock", transport=transport) as client:
+        client.rollout.list()
+    with Client("http://mock", transport=transport, timeout=5) as client:
+        client.rollout.list()
+    with Client("http://mock", transport=transport, timeout=httpx.Timeout(10.0, connect=2.0)) as client:
+        client.rollout.list()
+    with httpx.Client(transport=transport, timeout=httpx.Timeout(7.0)) as http:
+        with Client("http://mock", http_client=http) as client:
+            client.rollout.list()
+        with Client("http://mock", http_client=http, timeout=httpx.Timeout(None, connect=1.0)) as client:
+            client.rollout.list()
+
+    async def scenario() -> None:
+        async with AsyncClient("http://mock", transport=transport, timeout=httpx.Timeout(3.0, pool=0.5)) as client:
+            await client.rollout.list()
+
+    asyncio.run(scenario())
+    assert [timeout_of(request) for request in seen] == [
+        {"connect": 30.0, "read": 30.0, "write": 30.0, "pool": 30.0},  # the default
+        {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0},
+        {"connect": 2.0, "read": 10.0, "write": 10.0, "pool": 10.0},
+        {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0},  # the passed client's own
+        {"connect": 1.0, "read": None, "write": None, "pool": None},  # timeout given: it wins
+        {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 0.5},
+    ]
 
 
 # --- connection failures and retries ------------------------------------------------------------
