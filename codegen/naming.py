@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
-import builtins
 import keyword
 import re
 from collections.abc import Iterable
 
-# Names a pydantic model or our generated classes already use for something else.
-_MODEL_ATTRIBUTES = frozenset({"copy", "dict", "json", "schema", "construct", "validate", "self", "cls"})
-_BUILTINS = frozenset(dir(builtins))
+# Python 3.11's soft keywords, fixed here so that the output does not depend on the Python that runs the
+# generator: `type` became one in 3.12, but only in `type X = ...` statements, and stays a usable name.
+_SOFT_KEYWORDS = frozenset({"_", "case", "match"})
+# What pydantic's BaseModel defines besides its model_* names (a field of that name would shadow it), as of
+# pydantic 2.14; test_naming checks the installed pydantic against it.
+BASE_MODEL_ATTRIBUTES = frozenset(
+    {
+        "construct",
+        "copy",
+        "dict",
+        "from_orm",
+        "json",
+        "parse_file",
+        "parse_obj",
+        "parse_raw",
+        "schema",
+        "schema_json",
+        "update_forward_refs",
+        "validate",
+    }
+)
+# Names the generated code itself uses where a field or keyword argument would hide them: the types in the
+# annotations of model class bodies (list[...], dict[str, ...]), str and len() in the page iterators' bodies,
+# and every method's self. test_generated_code generates every builtin as a field and type-checks the result.
+GENERATED_CODE_NAMES = frozenset({"dict", "len", "list", "self", "str"})
 # Method names that would shadow a type used in annotations inside the generated classes.
 _ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "object", "type", "None", "Any", "Sequence"})
 
@@ -43,12 +64,18 @@ def pascal(name: str) -> str:
 
 
 def field_name(wire: str) -> str:
-    """Python name of an argument or property: snake_case, with a trailing _ where it would shadow anything."""
+    """Python name of an argument or property: the wire name in snake_case, also where it shadows a builtin.
+
+    `id`, `type` and `filter` stay as they are: a field is read as an attribute (`rollout.id`) and passed as a
+    keyword argument, where a builtin's name hides nothing the caller needs. A trailing _ goes only where Python
+    or the generated code needs the name: keywords (`from_`), BaseModel's attributes (`json_`) and the few names
+    the generated code uses (`list_`, `str_`).
+    """
     # pydantic ignores fields that start with an underscore.
     name = snake(wire).lstrip("_") or "field"
     if name[0].isdigit():
         name = "f_" + name
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _BUILTINS or name in _MODEL_ATTRIBUTES:
+    if _is_keyword(name) or name in BASE_MODEL_ATTRIBUTES or name in GENERATED_CODE_NAMES:
         name += "_"
     if name.startswith("model_"):
         name = "field_" + name
@@ -58,7 +85,7 @@ def field_name(wire: str) -> str:
 def method_name(wire: str) -> str:
     """Python name of a method: snake_case; keywords and annotation names get a trailing _."""
     name = snake(wire)
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _ANNOTATION_NAMES:
+    if _is_keyword(name) or name in _ANNOTATION_NAMES:
         name += "_"
     return name
 
@@ -88,3 +115,7 @@ def check_unique(pairs: Iterable[tuple[str, str]], what: str) -> None:
                 f"{what} {seen[python]!r} and {wire!r} both map to the Python name {python!r}; rename one of them"
             )
         seen[python] = wire
+
+
+def _is_keyword(name: str) -> bool:
+    return keyword.iskeyword(name) or name in _SOFT_KEYWORDS

@@ -10,12 +10,12 @@ async def main() -> None:
         project = "//api.cesanta.com/project_123"
         rollout = await client.rollout.create(projectid=project, firmwareid="fw-2.1.0", device_filter="room=Kitchen")
         async with client.batch() as batch:
-            added = batch.rollout.add_devices(projectid=project, rolloutid=rollout.id_, devices=["dev-9"])
-            got = batch.rollout.get(projectid=project, rolloutid=rollout.id_)
+            added = batch.rollout.add_devices(projectid=project, rolloutid=rollout.id, devices=["dev-9"])
+            got = batch.rollout.get(projectid=project, rolloutid=rollout.id)
         added.result()
         print(got.result().state)
         async for item in client.rollout.iter_list(projectid=project):
-            print(item.id_, item.name, item.state)
+            print(item.id, item.name, item.state)
 
 
 asyncio.run(main())

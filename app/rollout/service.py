@@ -56,7 +56,7 @@ class RolloutHandlers:
             firmware_id=args.firmwareid,
             device_filter=args.device_filter,
         )
-        return CreateResult(id_=str(rollout_id))
+        return CreateResult(id=str(rollout_id))
 
     def get(self, args: GetArgs) -> GetResult:
         row = self._rollout(args.projectid, args.rolloutid, alone=True)
@@ -226,7 +226,7 @@ def _rollout_key(rollout_id: str) -> int | None:
 
 def _rollout(row: AnyRow) -> Rollout:
     return Rollout(
-        id_=str(row.id),
+        id=str(row.id),
         projectid=row.project_id,
         name=row.name,
         firmwareid=row.firmware_id,
@@ -236,4 +236,4 @@ def _rollout(row: AnyRow) -> Rollout:
 
 
 def _device(row: AnyRow) -> Device:
-    return Device(id_=row.device_id, state=DeviceState(row.state), update_command_id=row.update_command_id)
+    return Device(id=row.device_id, state=DeviceState(row.state), update_command_id=row.update_command_id)

@@ -15,12 +15,14 @@ from rollout_api.envelope import Response
 from rollout_api.rollout.client import AsyncRolloutClient, RolloutBatch, RolloutClient
 from rollout_api.spec import MethodSpec
 from rollout_api.transport import (
-    FRAME_PATH,
     RETRY_BACKOFF_SECONDS,
     Commands,
     FrameCodec,
     base_url_or_default,
+    check_http_options,
+    frame_url,
     result_of,
+    timeout_or_default,
     transport_error,
 )
 
@@ -31,7 +33,10 @@ Calls = Sequence[tuple[MethodSpec[Any, Any], Mapping[str, Any]]]
 class Client:
     """Calls the API over HTTP; use it as a context manager so the connections are closed.
 
-    base_url and key default to the environment (ROLLOUT_API_URL, ROLLOUT_API_KEY).
+    base_url and key default to the environment (ROLLOUT_API_URL, ROLLOUT_API_KEY); timeout is in
+    seconds or an httpx.Timeout (default 30 seconds). http_client is an httpx.Client of your own (proxies,
+    certificates, event hooks, limits), which you close: its base_url is used when base_url is not given, its
+    timeout when timeout is not, and its headers go with every call (key's Authorization replaces its own).
     """
 
     def __init__(
@@ -39,15 +44,20 @@ class Client:
         base_url: str | None = None,
         *,
         key: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | httpx.Timeout | None = None,
         retries: int = 2,
         src: str | None = None,
         dst: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
+        check_http_options(transport, http_client)
         self._codec = FrameCodec(src=src, dst=dst, key=key, retries=retries)
-        self._base_url = base_url = base_url_or_default(base_url)
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, headers=self._codec.headers, transport=transport)
+        self._base_url = base_url_or_default(base_url, http_client)
+        self._url = frame_url(self._base_url)
+        self._timeout = timeout_or_default(timeout, http_client)
+        self._owns_http = http_client is None
+        self._http = httpx.Client(transport=transport) if http_client is None else http_client
         self.rollout = RolloutClient(self)
         """Rollout service stores info about firmware rollouts."""
 
@@ -66,7 +76,9 @@ class Client:
         attempts = self._codec.attempts(calls)
         for attempt in range(attempts):
             try:
-                http_response = self._http.post(FRAME_PATH, content=content)
+                http_response = self._http.post(
+                    self._url, content=content, headers=self._codec.headers, timeout=self._timeout
+                )
             except httpx.TransportError as exc:
                 if attempt + 1 == attempts:
                     raise transport_error(exc, self._base_url) from exc
@@ -76,7 +88,9 @@ class Client:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def close(self) -> None:
-        self._http.close()
+        """Close the connections, unless the httpx client was passed in: that one is the caller's to close."""
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -90,7 +104,7 @@ class Client:
 class AsyncClient:
     """Calls the API over HTTP with asyncio; use it as an async context manager.
 
-    base_url and key default to the environment (ROLLOUT_API_URL, ROLLOUT_API_KEY).
+    The options are Client's; http_client is an httpx.AsyncClient of your own, which you close.
     """
 
     def __init__(
@@ -98,17 +112,20 @@ class AsyncClient:
         base_url: str | None = None,
         *,
         key: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | httpx.Timeout | None = None,
         retries: int = 2,
         src: str | None = None,
         dst: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        check_http_options(transport, http_client)
         self._codec = FrameCodec(src=src, dst=dst, key=key, retries=retries)
-        self._base_url = base_url = base_url_or_default(base_url)
-        self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, headers=self._codec.headers, transport=transport
-        )
+        self._base_url = base_url_or_default(base_url, http_client)
+        self._url = frame_url(self._base_url)
+        self._timeout = timeout_or_default(timeout, http_client)
+        self._owns_http = http_client is None
+        self._http = httpx.AsyncClient(transport=transport) if http_client is None else http_client
         self.rollout = AsyncRolloutClient(self)
         """Rollout service stores info about firmware rollouts."""
 
@@ -127,7 +144,9 @@ class AsyncClient:
         attempts = self._codec.attempts(calls)
         for attempt in range(attempts):
             try:
-                http_response = await self._http.post(FRAME_PATH, content=content)
+                http_response = await self._http.post(
+                    self._url, content=content, headers=self._codec.headers, timeout=self._timeout
+                )
             except httpx.TransportError as exc:
                 if attempt + 1 == attempts:
                     raise transport_error(exc, self._base_url) from exc
@@ -137,7 +156,9 @@ class AsyncClient:
         raise AssertionError("unreachable: the loop returns or raises")
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Close the connections, unless the httpx client was passed in: that one is the caller's to close."""
+        if self._owns_http:
+            await self._http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

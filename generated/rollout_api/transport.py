@@ -25,6 +25,8 @@ URL_ENV = "ROLLOUT_API_URL"
 KEY_ENV = "ROLLOUT_API_KEY"
 """Environment variable with the API key a client sends when it is given none."""
 FRAME_PATH = "/v1"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+"""How long a client waits for an answer when it is given neither a timeout nor an httpx client."""
 RETRY_BACKOFF_SECONDS = 0.2
 
 
@@ -135,9 +137,32 @@ class FrameCodec:
         return 1 + self.retries if all(spec.readonly for spec, _ in calls) else 1
 
 
-def base_url_or_default(base_url: str | None) -> str:
-    """The given base URL, else ${URL_ENV}, else the local default."""
-    return base_url or os.environ.get(URL_ENV) or DEFAULT_BASE_URL
+def base_url_or_default(base_url: str | None, http_client: httpx.Client | httpx.AsyncClient | None = None) -> str:
+    """The given base URL, else the base_url of the caller's httpx client, else ${URL_ENV}, else the local default."""
+    if base_url:
+        return base_url
+    if http_client is not None and str(http_client.base_url):
+        return str(http_client.base_url)
+    return os.environ.get(URL_ENV) or DEFAULT_BASE_URL
+
+
+def frame_url(base_url: str) -> str:
+    """Where frames are posted: FRAME_PATH under the base URL's path, as httpx joins a base_url and a path."""
+    return base_url.rstrip("/") + FRAME_PATH
+
+
+def timeout_or_default(
+    timeout: float | httpx.Timeout | None, http_client: httpx.Client | httpx.AsyncClient | None
+) -> httpx.Timeout:
+    """The given timeout, else the caller's httpx client's own, else DEFAULT_TIMEOUT_SECONDS."""
+    if timeout is None:
+        return http_client.timeout if http_client is not None else httpx.Timeout(DEFAULT_TIMEOUT_SECONDS)
+    return httpx.Timeout(timeout)
+
+
+def check_http_options(transport: object, http_client: object) -> None:
+    if transport is not None and http_client is not None:
+        raise ValueError("pass transport or http_client, not both: give your httpx client the transport instead")
 
 
 def transport_error(exc: httpx.HTTPError, base_url: str) -> TransportError:

@@ -33,7 +33,7 @@ def run_cli(*args: str, url: str | None = None, env: dict[str, str] | None = Non
 
 
 def new_rollout(client: Client, project: str, *, start: bool = False) -> str:
-    rollout = client.rollout.create(projectid=project, firmwareid="fw-1", device_filter=FILTER).id_
+    rollout = client.rollout.create(projectid=project, firmwareid="fw-1", device_filter=FILTER).id
     if start:
         client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
     return rollout
@@ -47,7 +47,7 @@ def test_typed_options(server_url: str, client: Client, project: str) -> None:
     assert done.returncode == 0, done.stderr
     listed = TypeAdapter(ListResult).validate_python(json.loads(done.stdout))
     assert listed == client.rollout.list(projectid=project, state="inProgress")
-    assert [r.id_ for r in listed] == [started]
+    assert [r.id for r in listed] == [started]
 
     # A list-of-strings option takes several values; the result of a method without one is null.
     done = run_cli(
@@ -55,14 +55,14 @@ def test_typed_options(server_url: str, client: Client, project: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) is None
-    assert [d.id_ for d in client.rollout.list_devices(projectid=project, rolloutid=started)] == ["d1", "d2"]
+    assert [d.id for d in client.rollout.list_devices(projectid=project, rolloutid=started)] == ["d1", "d2"]
 
     # An integer option, and a wire name with capitals.
     done = run_cli(
         "Rollout.ListDevices", "--projectid", project, "--rolloutid", started, "--limit", "1", url=server_url
     )
     assert done.returncode == 0, done.stderr
-    assert [d.id_ for d in TypeAdapter(ListDevicesResult).validate_python(json.loads(done.stdout))] == ["d1"]
+    assert [d.id for d in TypeAdapter(ListDevicesResult).validate_python(json.loads(done.stdout))] == ["d1"]
 
     done = run_cli(
         "Rollout.Create", "--projectid", project, "--firmwareid", "fw-9", "--deviceFilter", "a=b", url=server_url

@@ -53,12 +53,12 @@ MISSING = "999999999"
 
 
 def create(client: Client, project: str, name: str | None = None) -> str:
-    return client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name).id_
+    return client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name).id
 
 
 async def create_async(client: AsyncClient, project: str, name: str | None = None) -> str:
     result = await client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name=name)
-    return result.id_
+    return result.id
 
 
 # --- every method, typed results ---------------------------------------------------------------
@@ -67,13 +67,13 @@ async def create_async(client: AsyncClient, project: str, name: str | None = Non
 def test_every_method_sync(client: Client, project: str) -> None:
     created = client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER, name="Today's")
     assert isinstance(created, CreateResult)
-    assert created.id_.isdigit()
-    rollout = created.id_
+    assert created.id.isdigit()
+    rollout = created.id
 
     got = client.rollout.get(projectid=project, rolloutid=rollout)
     assert isinstance(got, GetResult)
     assert got == GetResult(
-        id_=rollout,
+        id=rollout,
         projectid=project,
         state=RolloutState.INIT,
         device_filter=FILTER,
@@ -85,7 +85,7 @@ def test_every_method_sync(client: Client, project: str) -> None:
     assert all(isinstance(item, Rollout) for item in listed)
     assert listed == [
         Rollout(
-            id_=rollout,
+            id=rollout,
             projectid=project,
             state=RolloutState.INIT,
             device_filter=FILTER,
@@ -97,11 +97,11 @@ def test_every_method_sync(client: Client, project: str) -> None:
     client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["dev-2", "dev-1", "dev-3"])
     devices = client.rollout.list_devices(projectid=project, rolloutid=rollout)
     assert all(isinstance(item, Device) for item in devices)
-    assert [(d.id_, d.state) for d in devices] == [(f"dev-{i}", DeviceState.INIT) for i in (1, 2, 3)]
+    assert [(d.id, d.state) for d in devices] == [(f"dev-{i}", DeviceState.INIT) for i in (1, 2, 3)]
 
     client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
     assert client.rollout.get(projectid=project, rolloutid=rollout).state == RolloutState.IN_PROGRESS
-    assert [r.id_ for r in client.rollout.list(projectid=project, state="inProgress")] == [rollout]
+    assert [r.id for r in client.rollout.list(projectid=project, state="inProgress")] == [rollout]
     assert client.rollout.list(projectid=project, state="init") == []
 
     client.rollout.set_device_state(
@@ -109,10 +109,10 @@ def test_every_method_sync(client: Client, project: str) -> None:
     )
     client.rollout.set_device_state(projectid=project, rolloutid=rollout, deviceid="dev-2", state=DeviceState.FAILED)
     assert client.rollout.list_devices(projectid=project, rolloutid=rollout, state="started") == [
-        Device(id_="dev-1", state=DeviceState.STARTED, update_command_id="cmd-1")
+        Device(id="dev-1", state=DeviceState.STARTED, update_command_id="cmd-1")
     ]
     assert client.rollout.list_devices(projectid=project, rolloutid=rollout, limit=1, after="dev-1") == [
-        Device(id_="dev-2", state=DeviceState.FAILED)
+        Device(id="dev-2", state=DeviceState.FAILED)
     ]
 
     client.rollout.set_state(projectid=project, rolloutid=rollout, state=RolloutState.PAUSED)
@@ -129,19 +129,19 @@ def test_every_method_async(server_url: str, project: str) -> None:
         async with AsyncClient(server_url) as client:
             created = await client.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER)
             assert isinstance(created, CreateResult)
-            assert created.id_.isdigit()
-            rollout = created.id_
+            assert created.id.isdigit()
+            rollout = created.id
 
             got = await client.rollout.get(projectid=project, rolloutid=rollout)
             assert isinstance(got, GetResult)
             assert got == GetResult(
-                id_=rollout, projectid=project, state=RolloutState.INIT, device_filter=FILTER, firmwareid=FIRMWARE
+                id=rollout, projectid=project, state=RolloutState.INIT, device_filter=FILTER, firmwareid=FIRMWARE
             )
 
             listed = await client.rollout.list(projectid=project)
             assert listed == [
                 Rollout(
-                    id_=rollout,
+                    id=rollout,
                     projectid=project,
                     state=RolloutState.INIT,
                     device_filter=FILTER,
@@ -153,8 +153,8 @@ def test_every_method_async(server_url: str, project: str) -> None:
             await client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["b", "a"])
             devices = await client.rollout.list_devices(projectid=project, rolloutid=rollout)
             assert devices == [
-                Device(id_="a", state=DeviceState.INIT),
-                Device(id_="b", state=DeviceState.INIT),
+                Device(id="a", state=DeviceState.INIT),
+                Device(id="b", state=DeviceState.INIT),
             ]
             assert isinstance(devices[0], Device)
 
@@ -165,7 +165,7 @@ def test_every_method_async(server_url: str, project: str) -> None:
                 projectid=project, rolloutid=rollout, deviceid="a", state="succeeded", update_command_id="u-7"
             )
             assert await client.rollout.list_devices(projectid=project, rolloutid=rollout, state="succeeded") == [
-                Device(id_="a", state=DeviceState.SUCCEEDED, update_command_id="u-7")
+                Device(id="a", state=DeviceState.SUCCEEDED, update_command_id="u-7")
             ]
 
             await client.rollout.delete(projectid=project, rolloutid=rollout)
@@ -233,6 +233,37 @@ def test_values_the_definition_refuses_are_refused_before_sending(
     assert caught.value.command_id is None
 
 
+def test_client_side_invalid_argument_is_a_rollout_api_error() -> None:
+    """`except rollout_api.Error` catches what the client refuses itself, in a call, an async call and a batch."""
+    offline = httpx.MockTransport(lambda request: pytest.fail("nothing may be sent"))
+    caught: list[Error] = []
+    with Client("http://unused", transport=offline) as client:
+        try:
+            client.rollout.list(projectid="p", state="running")  # type: ignore[arg-type]
+        except Error as error:
+            caught.append(error)
+        try:
+            with client.batch() as batch:
+                batch.rollout.list_devices(projectid="p", rolloutid="1", limit=0)
+        except Error as error:
+            caught.append(error)
+
+    async def scenario() -> None:
+        async with AsyncClient("http://unused", transport=offline) as client:
+            try:
+                await client.rollout.create(projectid="p", firmwareid=FIRMWARE, device_filter="no equals sign")
+            except Error as error:
+                caught.append(error)
+
+    asyncio.run(scenario())
+    assert [type(error) for error in caught] == [InvalidArgument] * 3
+    assert [error.status_msg.split(":")[0] for error in caught if isinstance(error, InvalidArgument)] == [
+        "args.state",
+        "args.limit",
+        "args.deviceFilter",
+    ]
+
+
 def test_not_found(client: Client, project: str) -> None:
     with pytest.raises(NotFound) as caught:
         client.rollout.get(projectid=project, rolloutid=MISSING)
@@ -292,7 +323,7 @@ def test_too_large_batch(client: Client, project: str) -> None:
     # The limit itself is allowed.
     with client.batch() as batch:
         pendings = [batch.rollout.get(projectid=project, rolloutid=rollout) for _ in range(MAX_COMMANDS)]
-    assert all(p.error is None and p.result().id_ == rollout for p in pendings)
+    assert all(p.error is None and p.result().id == rollout for p in pendings)
 
 
 def test_too_large_batch_async(server_url: str, project: str) -> None:
@@ -441,6 +472,100 @@ def test_key_and_url_default_to_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert given.headers["Authorization"] == "Bearer given-key"
 
 
+# --- your own httpx client, timeouts -----------------------------------------------------------
+
+
+def empty_lists(seen: list[httpx.Request]) -> httpx.MockTransport:
+    """A server that answers every command with an empty list, recording the requests."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ids = [cmd["id"] for cmd in json.loads(request.content)["cmds"]]
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": i, "status": 0, "resp": []} for i in ids]})
+
+    return httpx.MockTransport(handler)
+
+
+def test_own_http_client_is_used_and_left_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLOUT_API_URL", "http://env-host:9999")
+    monkeypatch.delenv("ROLLOUT_API_KEY", raising=False)
+    seen: list[httpx.Request] = []
+    http = httpx.Client(transport=empty_lists(seen), base_url="http://own/prefix", headers={"X-Team": "fleet"})
+    with Client(http_client=http, key="k1") as client:
+        assert client.rollout.list(projectid="p") == []
+    assert not http.is_closed  # the caller's client: the caller closes it
+    with Client("http://given", http_client=http) as client:
+        client.rollout.list(projectid="p")
+    with Client(http_client=httpx.Client(transport=empty_lists(seen))) as client:
+        client.rollout.list(projectid="p")
+    http.close()
+
+    own, given, plain = seen
+    assert str(own.url) == "http://own/prefix/v1"  # the passed client's base_url, when base_url is not given
+    assert (own.headers["X-Team"], own.headers["Authorization"]) == ("fleet", "Bearer k1")
+    assert own.headers["Content-Type"] == "application/json"
+    assert str(given.url) == "http://given/v1"  # base_url, when given, wins
+    assert "Authorization" not in given.headers
+    assert str(plain.url) == "http://env-host:9999/v1"  # a client without base_url: the environment
+
+
+def test_own_async_http_client_is_used_and_left_open() -> None:
+    seen: list[httpx.Request] = []
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=empty_lists(seen), base_url="http://own") as http:
+            async with AsyncClient(http_client=http, key="k2") as client:
+                assert await client.rollout.list(projectid="p") == []
+            assert not http.is_closed
+            async with AsyncClient(http_client=http) as client, client.batch() as batch:
+                pending = batch.rollout.list_devices(projectid="p", rolloutid="1")
+            assert pending.result() == []
+
+    asyncio.run(scenario())
+    assert [str(request.url) for request in seen] == ["http://own/v1", "http://own/v1"]
+    assert seen[0].headers["Authorization"] == "Bearer k2"
+
+
+def test_transport_and_http_client_are_not_both_accepted() -> None:
+    with httpx.Client() as http, pytest.raises(ValueError, match="transport or http_client, not both"):
+        Client("http://mock", transport=httpx.MockTransport(lambda r: httpx.Response(200)), http_client=http)
+
+
+def timeout_of(request: httpx.Request) -> dict[str, float | None]:
+    timeouts: dict[str, float | None] = request.extensions["timeout"]
+    return timeouts
+
+
+def test_timeout_in_seconds_or_as_an_httpx_timeout() -> None:
+    seen: list[httpx.Request] = []
+    transport = empty_lists(seen)
+    with Client("http://mock", transport=transport) as client:
+        client.rollout.list()
+    with Client("http://mock", transport=transport, timeout=5) as client:
+        client.rollout.list()
+    with Client("http://mock", transport=transport, timeout=httpx.Timeout(10.0, connect=2.0)) as client:
+        client.rollout.list()
+    with httpx.Client(transport=transport, timeout=httpx.Timeout(7.0)) as http:
+        with Client("http://mock", http_client=http) as client:
+            client.rollout.list()
+        with Client("http://mock", http_client=http, timeout=httpx.Timeout(None, connect=1.0)) as client:
+            client.rollout.list()
+
+    async def scenario() -> None:
+        async with AsyncClient("http://mock", transport=transport, timeout=httpx.Timeout(3.0, pool=0.5)) as client:
+            await client.rollout.list()
+
+    asyncio.run(scenario())
+    assert [timeout_of(request) for request in seen] == [
+        {"connect": 30.0, "read": 30.0, "write": 30.0, "pool": 30.0},  # the default
+        {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0},
+        {"connect": 2.0, "read": 10.0, "write": 10.0, "pool": 10.0},
+        {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0},  # the passed client's own
+        {"connect": 1.0, "read": None, "write": None, "pool": None},  # timeout given: it wins
+        {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 0.5},
+    ]
+
+
 # --- connection failures and retries ------------------------------------------------------------
 
 
@@ -547,7 +672,7 @@ def test_retry_succeeds_after_a_connection_failure() -> None:
 
     with Client("http://mock", transport=httpx.MockTransport(handler)) as client:
         got = client.rollout.get(projectid="p", rolloutid="7")
-    assert got == GetResult(id_="7", state=RolloutState.PAUSED, device_filter=FILTER, firmwareid="f")
+    assert got == GetResult(id="7", state=RolloutState.PAUSED, device_filter=FILTER, firmwareid="f")
     assert got.projectid is None
     assert len(attempts) == 2
 
@@ -572,7 +697,7 @@ def test_mixed_batch(client: Client, project: str) -> None:
 
     assert got.error is None
     assert isinstance(got.result(), GetResult)
-    assert got.result().id_ == rollout
+    assert got.result().id == rollout
     assert isinstance(missing.error, NotFound)
     with pytest.raises(NotFound):
         missing.result()
@@ -582,15 +707,15 @@ def test_mixed_batch(client: Client, project: str) -> None:
     with pytest.raises(InvalidArgument):
         bad.result()
     assert isinstance(new.result(), CreateResult)
-    assert int(new.result().id_) > int(rollout)
+    assert int(new.result().id) > int(rollout)
     assert isinstance(illegal.error, Conflict)
     # Commands ran in order: the devices added earlier in the frame are listed by a later command.
-    assert [d.id_ for d in devices.result()] == ["x", "y"]
+    assert [d.id for d in devices.result()] == ["x", "y"]
     errors = [p.error for p in (missing, bad, illegal)]
     error_ids = [e.command_id for e in errors if e is not None and e.command_id is not None]
     assert len(error_ids) == 3
     assert error_ids == sorted(error_ids)
-    assert [r.id_ for r in client.rollout.list(projectid=project)] == [rollout, new.result().id_]
+    assert [r.id for r in client.rollout.list(projectid=project)] == [rollout, new.result().id]
 
 
 def test_mixed_batch_async(server_url: str, project: str) -> None:
@@ -675,7 +800,7 @@ def test_iter_list_devices(server_url: str, client: Client, project: str, count:
     rollout = create(client, project)
     devices = add_many(client, project, rollout, count)
     everything = client.rollout.list_devices(projectid=project, rolloutid=rollout)
-    assert [d.id_ for d in everything] == devices
+    assert [d.id for d in everything] == devices
 
     counting = CountingTransport()
     with Client(server_url, transport=counting) as paging:
@@ -686,7 +811,7 @@ def test_iter_list_devices(server_url: str, client: Client, project: str, count:
         failed = list(
             paging.rollout.iter_list_devices(projectid=project, rolloutid=rollout, state="failed", page_size=2)
         )
-        assert [d.id_ for d in failed] == devices[::3]
+        assert [d.id for d in failed] == devices[::3]
         assert all(d.state == DeviceState.FAILED for d in failed)
 
     async def scenario() -> None:
@@ -698,7 +823,7 @@ def test_iter_list_devices(server_url: str, client: Client, project: str, count:
             assert items == everything
             assert transport.requests == pages(count, 7)
             failed = [
-                d.id_
+                d.id
                 async for d in paging.rollout.iter_list_devices(
                     projectid=project, rolloutid=rollout, state="failed", page_size=3
                 )
@@ -713,7 +838,7 @@ def test_iter_list(server_url: str, client: Client, project: str) -> None:
     for rollout in rollouts[1::2]:
         client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
     everything = client.rollout.list(projectid=project)
-    assert [r.id_ for r in everything] == rollouts
+    assert [r.id for r in everything] == rollouts
     assert rollouts == sorted(rollouts, key=int)
 
     counting = CountingTransport()
@@ -722,7 +847,7 @@ def test_iter_list(server_url: str, client: Client, project: str) -> None:
         assert items == everything
         assert counting.requests == pages(len(rollouts), 2) > 3
         running = list(paging.rollout.iter_list(projectid=project, state="inProgress", page_size=2))
-        assert [r.id_ for r in running] == rollouts[1::2]
+        assert [r.id for r in running] == rollouts[1::2]
 
     async def scenario() -> None:
         transport = AsyncCountingTransport()
@@ -730,9 +855,7 @@ def test_iter_list(server_url: str, client: Client, project: str) -> None:
             items = [r async for r in paging.rollout.iter_list(projectid=project, page_size=2)]
             assert items == everything
             assert transport.requests == pages(len(rollouts), 2)
-            running = [
-                r.id_ async for r in paging.rollout.iter_list(projectid=project, state="inProgress", page_size=1)
-            ]
+            running = [r.id async for r in paging.rollout.iter_list(projectid=project, state="inProgress", page_size=1)]
             assert running == rollouts[1::2]
 
     asyncio.run(scenario())

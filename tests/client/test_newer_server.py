@@ -80,13 +80,13 @@ def test_old_client_reads_a_new_field_and_a_new_enum_value(newer_server: tuple[s
     url, database = newer_server
     with Client(url, key="") as client:
         created = client.rollout.create(projectid=PROJECT, firmwareid="fw-9", device_filter="room=Lab")
-        got = client.rollout.get(projectid=PROJECT, rolloutid=created.id_)
+        got = client.rollout.get(projectid=PROJECT, rolloutid=created.id)
         assert got.model_extra == {"progress": 40}, "the field this client does not know is kept"
         assert got.state is RolloutState.INIT
         # The newer server moves the rollout to a state this client has never heard of.
         with sqlite3.connect(database) as connection:
-            connection.execute("UPDATE rollout SET state = 'cancelled' WHERE id = ?", (int(created.id_),))
-        got = client.rollout.get(projectid=PROJECT, rolloutid=created.id_)
+            connection.execute("UPDATE rollout SET state = 'cancelled' WHERE id = ?", (int(created.id),))
+        got = client.rollout.get(projectid=PROJECT, rolloutid=created.id)
         (listed,) = client.rollout.list(projectid=PROJECT)
     for rollout in (got, listed):
         assert isinstance(rollout, Rollout)
@@ -94,7 +94,7 @@ def test_old_client_reads_a_new_field_and_a_new_enum_value(newer_server: tuple[s
         assert rollout.state not in list(RolloutState), "kept as the plain value, not forced into a known member"
         assert rollout.model_extra == {"progress": 40}
         assert rollout.model_dump(by_alias=True, exclude_none=True) == {
-            "id": created.id_,
+            "id": created.id,
             "projectid": PROJECT,
             "firmwareid": "fw-9",
             "deviceFilter": "room=Lab",

@@ -23,7 +23,11 @@ README = ROOT / "README.md"
 README_URL = "http://127.0.0.1:8000"
 README_PROJECT = "//api.cesanta.com/project_123"
 EXAMPLE = re.compile(r"^<!-- example: (\S+) -->\n```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-PYTHON_EXAMPLES = ["examples/client_example.py", "examples/async_client_example.py"]
+PYTHON_EXAMPLES = [
+    "examples/client_example.py",
+    "examples/async_client_example.py",
+    "examples/own_http_client_example.py",
+]
 
 
 def readme_examples() -> dict[str, tuple[str, str]]:
@@ -87,12 +91,22 @@ def test_async_client_example_runs(server_url: str, client: Client, tmp_path: Pa
     first, *items = done.stdout.splitlines()
     assert first == "init"
     rollouts = client.rollout.list(projectid=README_PROJECT)
-    assert items == [f"{r.id_} {r.name} {r.state}" for r in rollouts]
+    assert items == [f"{r.id} {r.name} {r.state}" for r in rollouts]
     newest = rollouts[-1]
     assert (newest.device_filter, newest.name, newest.state) == ("room=Kitchen", None, "init")
-    assert newest.id_ is not None
-    devices = client.rollout.list_devices(projectid=README_PROJECT, rolloutid=newest.id_)
-    assert [d.id_ for d in devices] == ["dev-9"]
+    assert newest.id is not None
+    devices = client.rollout.list_devices(projectid=README_PROJECT, rolloutid=newest.id)
+    assert [d.id for d in devices] == ["dev-9"]
+
+
+def test_own_http_client_example_runs(server_url: str, client: Client, tmp_path: Path) -> None:
+    rollout = client.rollout.create(projectid=README_PROJECT, firmwareid="fw-own", device_filter="location=Attic").id
+    client.rollout.set_state(projectid=README_PROJECT, rolloutid=rollout, state="inProgress")
+    done = run_python(against(server_url, "examples/own_http_client_example.py", tmp_path))
+    assert done.returncode == 0, done.stderr
+    *listed, refused = done.stdout.splitlines()
+    assert f"{rollout} None" in listed
+    assert refused.startswith("InvalidArgument: 400: args.deviceFilter: ")
 
 
 def cli_lines() -> list[list[str]]:
@@ -106,7 +120,7 @@ def cli_lines() -> list[list[str]]:
 
 
 def test_readme_cli_lines_run(server_url: str, client: Client) -> None:
-    rollout = client.rollout.create(projectid=README_PROJECT, firmwareid="fw-cli", device_filter="location=Hall").id_
+    rollout = client.rollout.create(projectid=README_PROJECT, firmwareid="fw-cli", device_filter="location=Hall").id
     client.rollout.set_state(projectid=README_PROJECT, rolloutid=rollout, state="inProgress")
     outputs = []
     for argv in cli_lines():

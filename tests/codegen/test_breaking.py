@@ -329,7 +329,7 @@ WIRE = {
         (
             "Create",
             "/result/properties/id",
-            "result field `id` removed: an old client fails to read the result: CreateResult.id_ is required "
+            "result field `id` removed: an old client fails to read the result: CreateResult.id is required "
             "and the server no longer sends `id`",
         ),
     ),
@@ -340,7 +340,7 @@ WIRE = {
             "Create",
             "/result/properties/id",
             "result field `id` is no longer always sent: an old client fails to read a result without it "
-            "(CreateResult.id_ is required)",
+            "(CreateResult.id is required)",
         ),
     ),
     "required result field made nullable": _case(
@@ -349,7 +349,7 @@ WIRE = {
         (
             "Create",
             "/result/properties/id/nullable",
-            "may be null now: an old client (CreateResult.id_) cannot hold None and fails to read it",
+            "may be null now: an old client (CreateResult.id) cannot hold None and fails to read it",
         ),
     ),
     "result item field retyped": _case(
@@ -358,7 +358,7 @@ WIRE = {
         (
             "ListDevices",
             "/result/items/properties/id",
-            "type changed from string to integer: an old client expects string (ListDevicesResultItem.id_) "
+            "type changed from string to integer: an old client expects string (ListDevicesResultItem.id) "
             "and fails to read the result" + _in("Device", "/properties/id"),
         ),
     ),

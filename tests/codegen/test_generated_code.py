@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import json
 import os
@@ -16,7 +17,16 @@ import httpx
 import pydantic
 import pytest
 
-from tests.codegen.support import FIXTURE_DEFINITIONS, GOLDEN, PACKAGE, REPO, child_env
+from codegen.cli import generate_files
+from tests.codegen.support import (
+    FIXTURE_DEFINITIONS,
+    GOLDEN,
+    PACKAGE,
+    REPO,
+    WriteDefinitions,
+    child_env,
+    write_tree,
+)
 
 
 def _examples() -> dict[str, dict[str, Any]]:
@@ -124,7 +134,7 @@ def test_python_names_differ_from_wire_names_where_they_must(api: ModuleType) ->
         "warehouseId": "w",
         "category": "2ndHand",
     }
-    assert models.RemoveArgs(id_="i", type_="sold").model_dump(by_alias=True) == {"id": "i", "type": "sold"}
+    assert models.RemoveArgs(id="i", type="sold").model_dump(by_alias=True) == {"id": "i", "type": "sold"}
 
 
 @pytest.mark.parametrize(
@@ -201,7 +211,7 @@ def test_client_sends_the_example_args_and_reads_the_example_result(api: ModuleT
     assert [(c["cmd"], c["args"]) for c in sent] == [
         (ex["request"]["cmds"][0]["cmd"], ex["request"]["cmds"][0]["args"]) for ex in examples
     ]
-    assert (added.id_, added.created) == ("item_1", True)
+    assert (added.id, added.created) == ("item_1", True)
     assert moved is None
     assert [(item.sku, item.category) for item in listed] == [("HAMMER-01", "tools"), ("WIDGET-7", "2ndHand")]
     assert listed[0].dimensions.width == 300
@@ -218,12 +228,12 @@ def use(client: Client) -> None:
     added: AddItemResult = client.inventory.add_item(sku="s", count=1, warehouse_id="w", category="tools")
     items: list[ListItemsResultItem] = client.inventory.list_items(warehouse_id="w", limit=10)
     client.inventory.move(from_="a", to="b", items=[MoveArgsItemsItem(sku="s", count=1)])
-    client.inventory.remove(id_="i", type_="sold")
+    client.inventory.remove(id="i", type="sold")
     with client.batch() as batch:
         pending = batch.inventory.add_item(sku="s", count=1, warehouse_id="w")
     created: bool = pending.result().created
     first: ListItemsResultItem = next(client.inventory.iter_list_items(warehouse_id="w", page_size=10))
-    client.inventory.remove(id_="i", type_="stolen")  # type: ignore[arg-type]
+    client.inventory.remove(id="i", type="stolen")  # type: ignore[arg-type]
     client.inventory.add_item(sku="s", count=1)  # type: ignore[call-arg]
     client.inventory.list_items(warehouse_id="w", limit="10")  # type: ignore[arg-type]
     client.inventory.move(from_="a", to="b", items=[{"sku": "s", "count": 1}])  # type: ignore[list-item]
@@ -239,8 +249,12 @@ async def use_async(client: AsyncClient) -> None:
 
 
 def test_golden_package_passes_mypy_strict(tmp_path: Path) -> None:
-    usage = tmp_path / "usage.py"
-    usage.write_text(_USAGE, encoding="utf-8")
+    _assert_mypy_strict(GOLDEN, PACKAGE, _USAGE, tmp_path)
+
+
+def _assert_mypy_strict(root: Path, package: str, usage: str, tmp_path: Path) -> None:
+    """mypy --strict, with the project's settings, passes on the package under root and on the usage module."""
+    (tmp_path / "usage.py").write_text(usage, encoding="utf-8")
     result = subprocess.run(
         [
             sys.executable,
@@ -252,12 +266,12 @@ def test_golden_package_passes_mypy_strict(tmp_path: Path) -> None:
             "--cache-dir",
             str(tmp_path / "mypy_cache"),
             "--package",
-            PACKAGE,
+            package,
             "--module",
-            usage.stem,
+            "usage",
         ],
-        cwd=GOLDEN,
-        env=child_env({"MYPYPATH": os.pathsep.join([str(GOLDEN), str(tmp_path)])}),
+        cwd=root,
+        env=child_env({"MYPYPATH": os.pathsep.join([str(root), str(tmp_path)])}),
         capture_output=True,
         text=True,
         check=False,
@@ -267,12 +281,12 @@ def test_golden_package_passes_mypy_strict(tmp_path: Path) -> None:
     assert "Success: no issues found" in result.stdout
 
 
-def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
-    # The project's ruff settings, applied to the golden tree as if it were the project's own package.
+def _ruff(*args: str, root: Path = GOLDEN) -> subprocess.CompletedProcess[str]:
+    # The project's ruff settings, applied to the generated tree as if it were the project's own package.
     settings = ["--no-cache", "--config", str(REPO / "pyproject.toml")]
     return subprocess.run(
         [sys.executable, "-m", "ruff", *args, *settings, "."],
-        cwd=GOLDEN,
+        cwd=root,
         env=child_env(),
         capture_output=True,
         text=True,
@@ -310,13 +324,13 @@ def test_iter_method_follows_after_until_a_short_page(api: ModuleType) -> None:
     ids = [f"item_{n}" for n in range(5)]
     with _paging_client(api, ids, limits) as client:
         items = list(client.inventory.iter_list_items(warehouse_id="w", page_size=2))
-    assert [item.id_ for item in items] == ids
+    assert [item.id for item in items] == ids
     assert limits == [2, 2, 2]
 
 
 def test_iter_method_default_page_size_respects_the_limit_maximum(api: ModuleType) -> None:
     with _paging_client(api, ["item_1"], []) as client:
-        assert [item.id_ for item in client.inventory.iter_list_items(warehouse_id="w")] == ["item_1"]
+        assert [item.id for item in client.inventory.iter_list_items(warehouse_id="w")] == ["item_1"]
 
 
 def _audit_client(api: ModuleType, sent: list[dict[str, Any]], result: dict[str, Any]) -> Any:
@@ -401,3 +415,67 @@ def test_the_cli_marks_deprecated_methods_and_shows_defaults() -> None:
     assert done.returncode == 0, done.stderr
     assert "Deprecated" in done.stdout
     assert "Default: 1" in " ".join(done.stdout.split())
+
+
+# Every builtin's name (and a few more a definition may well use), as an argument and as a result field.
+_BUILTIN_NAMES = sorted({name for name in dir(builtins) if name.isidentifier()} | {"datetime", "model", "fields"})
+
+
+def test_builtin_names_as_fields_and_arguments_generate_clean_code(
+    tmp_path: Path, write_definitions: WriteDefinitions
+) -> None:
+    """Fields keep builtin names (id, type, filter): the package still imports, type-checks and lints clean."""
+    properties: dict[str, Any] = {name: {"type": "string", "nullable": True} for name in _BUILTIN_NAMES}
+    # After the builtins, so that a field named list, dict or str would hide the type in these annotations.
+    properties |= {
+        "zTags": {"type": "array", "items": "string"},
+        "zMap": {"type": "object", "additionalProperties": "integer"},
+        "zWhen": {"type": "string", "format": "date-time"},
+        "zFlag": "boolean",
+        "zCount": "integer",
+        "zPrice": "number",
+    }
+    definitions = write_definitions(
+        {
+            "Put.json": {
+                "doc": "Takes every name.",
+                "args": {name: "string" for name in _BUILTIN_NAMES},
+                "required_args": _BUILTIN_NAMES,
+                "result": {"type": "object", "properties": properties},
+            },
+            "List.json": {
+                "doc": "Pages through items with every name.",
+                "readonly": True,
+                "args": {**properties, "limit": "integer", "after": "string"},
+                "result": {"type": "array", "items": {"type": "object", "properties": properties, "required": ["id"]}},
+            },
+        }
+    )
+    out = tmp_path / "out"
+    write_tree(generate_files(definitions, package="shop_api", distribution="shop-api", version="0.0.1"), out)
+    usage = """\
+from shop_api import Client
+from shop_api.shop.models import PutResult
+
+
+def use(client: Client, put: PutResult) -> None:
+    item = next(client.shop.iter_list(id="a", type="b", filter="c", format=None, len_="d", page_size=10))
+    names: list[str | None] = [item.id, item.type, item.filter, item.list_, item.len_, put.id, put.str_]
+    print(names)
+"""
+    _assert_mypy_strict(out, "shop_api", usage, tmp_path)
+    checked = _ruff("check", "--config", 'lint.isort.known-first-party = ["shop_api"]', root=out)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # pydantic warns when a field shadows a BaseModel attribute: -W error makes that fail the import.
+    values = json.dumps({name: name for name in _BUILTIN_NAMES})
+    script = (
+        "import json; from shop_api.shop.models import PutArgs, ListResultItem; "
+        f"args = json.loads({values!r}); "
+        "assert PutArgs.model_validate(args, by_name=False).model_dump(by_alias=True) == args; "
+        "item = ListResultItem.model_validate({'id': 'x', 'type': 't', 'list': 'l'}); "
+        "assert (item.id, item.type, item.list_) == ('x', 't', 'l')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], cwd=out, env=child_env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 
 import pytest
+from pydantic import BaseModel
 
 from codegen import naming
 
@@ -59,25 +60,52 @@ def test_pascal(wire: str, python: str) -> None:
         ("import", "import_"),
         ("match", "match_"),
         ("case", "case_"),
-        # builtins
-        ("id", "id_"),
-        ("type", "type_"),
+        # builtins keep their names: an attribute or keyword argument hides no builtin its caller needs
+        ("id", "id"),
+        ("type", "type"),
+        ("filter", "filter"),
+        ("print", "print"),
+        ("format", "format"),
+        ("datetime", "datetime"),
+        ("object", "object"),
+        ("int", "int"),
+        # ... except the ones the generated code uses in model bodies, signatures and iterators
         ("list", "list_"),
-        ("print", "print_"),
+        ("dict", "dict_"),
+        ("str", "str_"),
+        ("len", "len_"),
+        ("self", "self_"),
         # names pydantic models already use
         ("json", "json_"),
         ("copy", "copy_"),
         ("schema", "schema_"),
-        ("self", "self_"),
+        ("parseObj", "parse_obj_"),
+        ("updateForwardRefs", "update_forward_refs_"),
         ("model_config", "field_model_config"),
         ("modelName", "field_model_name"),
         # pydantic refuses field names with a leading underscore
         ("_private", "private"),
+        ("_id", "id"),
         ("None", "none"),
     ],
 )
 def test_field_name(wire: str, python: str) -> None:
     assert naming.field_name(wire) == python
+
+
+def test_field_names_protect_every_attribute_of_base_model() -> None:
+    # BASE_MODEL_ATTRIBUTES is fixed so that the output does not depend on the installed pydantic; it must still
+    # cover what this pydantic's BaseModel has (its model_* names all get the field_ prefix).
+    public = {name for name in dir(BaseModel) if not name.startswith(("_", "model_"))}
+    assert public <= naming.BASE_MODEL_ATTRIBUTES
+    for name in public:
+        assert naming.field_name(name) == name + "_"
+
+
+def test_field_names_do_not_depend_on_the_python_version() -> None:
+    # `type` is a soft keyword from Python 3.12 on; it is a usable name there too, and kept on every version.
+    assert naming.field_name("type") == "type"
+    assert naming.field_name("match") == "match_"
 
 
 def test_field_name_never_returns_a_keyword() -> None:
@@ -148,7 +176,7 @@ def test_enum_member(value: str, member: str) -> None:
 
 
 def test_check_unique_accepts_distinct_names_and_repeated_pairs() -> None:
-    naming.check_unique([("deviceFilter", "device_filter"), ("id", "id_"), ("id", "id_")], "arguments")
+    naming.check_unique([("deviceFilter", "device_filter"), ("id", "id"), ("id", "id")], "arguments")
     naming.check_unique([], "arguments")
 
 

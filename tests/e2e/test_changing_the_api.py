@@ -164,7 +164,7 @@ from rollout_api import Client
 
 with Client(sys.argv[1]) as client:
     created = client.rollout.create(projectid={PROJECT!r}, firmwareid="fw-1", device_filter="a=b", name="Before")
-    client.rollout.rename(projectid={PROJECT!r}, rolloutid=created.id_, name="Renamed by the client")
-    got = client.rollout.get(projectid={PROJECT!r}, rolloutid=created.id_)
-print(json.dumps({{"id": created.id_, "name": got.name}}))
+    client.rollout.rename(projectid={PROJECT!r}, rolloutid=created.id, name="Renamed by the client")
+    got = client.rollout.get(projectid={PROJECT!r}, rolloutid=created.id)
+print(json.dumps({{"id": created.id, "name": got.name}}))
 """

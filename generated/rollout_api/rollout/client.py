@@ -139,7 +139,7 @@ class RolloutClient:
         while True:
             page = self.list(projectid=projectid, state=state, limit=page_size, after=after)
             yield from page
-            after = page[-1].id_ if page else None
+            after = page[-1].id if page else None
             if len(page) < page_size or after is None:
                 return
 
@@ -187,7 +187,7 @@ class RolloutClient:
                 projectid=projectid, rolloutid=rolloutid, state=state, limit=page_size, after=after
             )
             yield from page
-            after = page[-1].id_ if page else None
+            after = page[-1].id if page else None
             if len(page) < page_size or after is None:
                 return
 
@@ -357,7 +357,7 @@ class AsyncRolloutClient:
             page = await self.list(projectid=projectid, state=state, limit=page_size, after=after)
             for item in page:
                 yield item
-            after = page[-1].id_ if page else None
+            after = page[-1].id if page else None
             if len(page) < page_size or after is None:
                 return
 
@@ -406,7 +406,7 @@ class AsyncRolloutClient:
             )
             for item in page:
                 yield item
-            after = page[-1].id_ if page else None
+            after = page[-1].id if page else None
             if len(page) < page_size or after is None:
                 return
 

@@ -63,7 +63,7 @@ class CreateResult(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    id_: StrictStr = Field(alias="id", description="ID of the new rollout.")
+    id: StrictStr = Field(description="ID of the new rollout.")
 
 
 class DeleteArgs(BaseModel):
@@ -89,7 +89,7 @@ class Rollout(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    id_: StrictStr = Field(alias="id", description="ID of the rollout.")
+    id: StrictStr = Field(description="ID of the rollout.")
     firmwareid: StrictStr = Field(description="ID of the firmware image.")
     device_filter: StrictStr = Field(alias="deviceFilter", description="Filter expression, 'labelname=labelvalue'.")
     state: Annotated[RolloutState | StrictStr, Field(union_mode="left_to_right")] = Field(
@@ -147,7 +147,7 @@ class Device(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    id_: StrictStr = Field(alias="id", description="ID of the device.")
+    id: StrictStr = Field(description="ID of the device.")
     state: Annotated[DeviceState | StrictStr, Field(union_mode="left_to_right")] = Field(
         description="How far the device has got."
     )

@@ -130,7 +130,7 @@ class InventoryClient:
         while True:
             page = self.list_items(warehouse_id=warehouse_id, min_price=min_price, limit=page_size, after=after)
             yield from page
-            after = page[-1].id_ if page else None
+            after = page[-1].id if page else None
             if len(page) < page_size or after is None:
                 return
 
@@ -153,18 +153,18 @@ class InventoryClient:
             },
         )
 
-    def remove(self, *, id_: str, type_: RemoveArgsType | Literal["sold", "lost"] | None = None) -> None:
+    def remove(self, *, id: str, type: RemoveArgsType | Literal["sold", "lost"] | None = None) -> None:
         """Removes an item from the inventory.
 
         Args:
-            id_: ID of the item.
-            type_: Why the item goes.
+            id: ID of the item.
+            type: Why the item goes.
         """
         self._caller.call(
             REMOVE,
             {
-                "id": id_,
-                "type": type_,
+                "id": id,
+                "type": type,
             },
         )
 
@@ -271,7 +271,7 @@ class AsyncInventoryClient:
             page = await self.list_items(warehouse_id=warehouse_id, min_price=min_price, limit=page_size, after=after)
             for item in page:
                 yield item
-            after = page[-1].id_ if page else None
+            after = page[-1].id if page else None
             if len(page) < page_size or after is None:
                 return
 
@@ -296,18 +296,18 @@ class AsyncInventoryClient:
             },
         )
 
-    async def remove(self, *, id_: str, type_: RemoveArgsType | Literal["sold", "lost"] | None = None) -> None:
+    async def remove(self, *, id: str, type: RemoveArgsType | Literal["sold", "lost"] | None = None) -> None:
         """Removes an item from the inventory.
 
         Args:
-            id_: ID of the item.
-            type_: Why the item goes.
+            id: ID of the item.
+            type: Why the item goes.
         """
         await self._caller.call(
             REMOVE,
             {
-                "id": id_,
-                "type": type_,
+                "id": id,
+                "type": type,
             },
         )
 
@@ -426,17 +426,17 @@ class InventoryBatch:
             },
         )
 
-    def remove(self, *, id_: str, type_: RemoveArgsType | Literal["sold", "lost"] | None = None) -> Pending[None]:
+    def remove(self, *, id: str, type: RemoveArgsType | Literal["sold", "lost"] | None = None) -> Pending[None]:
         """Removes an item from the inventory.
 
         Args:
-            id_: ID of the item.
-            type_: Why the item goes.
+            id: ID of the item.
+            type: Why the item goes.
         """
         return self._commands.add(
             REMOVE,
             {
-                "id": id_,
-                "type": type_,
+                "id": id,
+                "type": type,
             },
         )

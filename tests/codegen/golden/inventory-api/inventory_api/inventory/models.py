@@ -82,7 +82,7 @@ class AddItemResult(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    id_: StrictStr = Field(alias="id", description="ID of the new item.")
+    id: StrictStr = Field(description="ID of the new item.")
     created: StrictBool = Field(description="False when an item with this sku already existed.")
 
 
@@ -169,7 +169,7 @@ class ListItemsResultItemDimensions(BaseModel):
 class ListItemsResultItem(BaseModel):
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    id_: StrictStr = Field(alias="id")
+    id: StrictStr = Field()
     sku: StrictStr = Field()
     count: StrictInt | None = Field(default=None)
     price: StrictFloat | StrictInt | None = Field(default=None)
@@ -205,8 +205,8 @@ class RemoveArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    id_: StrictStr = Field(alias="id", description="ID of the item.")
-    type_: RemoveArgsType | None = Field(default=None, alias="type", description="Why the item goes.")
+    id: StrictStr = Field(description="ID of the item.")
+    type: RemoveArgsType | None = Field(default=None, description="Why the item goes.")
 
 
 Sku: TypeAlias = Annotated[StrictStr, Field(pattern="^[A-Z]{3}-[0-9]+$")]
