@@ -25,7 +25,7 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
-from rollout_api.spec import MethodSpec
+from rollout_api.spec import Idempotency, MethodSpec
 
 
 class RolloutService(Protocol):
@@ -122,13 +122,14 @@ ADD_DEVICES: MethodSpec[AddDevicesArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.AddDevices",
     attr="add_devices",
     doc="Adds devices to the rollout. Mostly used by the backend.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=("backend", "admin"),
     args_model=AddDevicesArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Adds devices to the rollout. Mostly used by the backend.",
+        "idempotency": "idempotent",
         "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
@@ -173,7 +174,7 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
     wire_name="/v1/Rollout.Create",
     attr="create",
     doc="Creates new rollout.",
-    readonly=False,
+    idempotency=Idempotency.NONE,
     roles=(),
     args_model=CreateArgs,
     result=TypeAdapter(CreateResult),
@@ -234,13 +235,14 @@ DELETE: MethodSpec[DeleteArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.Delete",
     attr="delete",
     doc="Deletes the rollout.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=(),
     args_model=DeleteArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Deletes the rollout.",
+        "idempotency": "idempotent",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -279,14 +281,14 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
     wire_name="/v1/Rollout.Get",
     attr="get",
     doc="Returns info about a particular rollout.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=GetArgs,
     result=TypeAdapter(GetResult),
     result_item=None,
     definition={
         "doc": "Returns info about a particular rollout.",
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -358,14 +360,14 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
     wire_name="/v1/Rollout.List",
     attr="list",
     doc="Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=ListArgs,
     result=TypeAdapter(ListResult),
     result_item=TypeAdapter(Rollout),
     definition={
         "doc": "Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "state": {
@@ -458,14 +460,14 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
     wire_name="/v1/Rollout.ListDevices",
     attr="list_devices",
     doc="Returns the list of devices previously added to the rollout.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=ListDevicesArgs,
     result=TypeAdapter(ListDevicesResult),
     result_item=TypeAdapter(Device),
     definition={
         "doc": "Returns the list of devices previously added to the rollout.",
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -550,13 +552,14 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.SetDeviceState",
     attr="set_device_state",
     doc="Changes the state of the device in rollout. Used by the backend.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=("backend", "admin"),
     args_model=SetDeviceStateArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Changes the state of the device in rollout. Used by the backend.",
+        "idempotency": "idempotent",
         "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
@@ -609,13 +612,14 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.SetState",
     attr="set_state",
     doc="Changes state of the rollout.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=(),
     args_model=SetStateArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Changes state of the rollout.",
+        "idempotency": "idempotent",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "state": {
