@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from rollout_api.envelope import ErrorBody, RequestFrame, ResponseFrame
 from rollout_api.methods import TYPES
-from rollout_api.spec import MethodSpec
+from rollout_api.spec import Idempotency, MethodSpec
 
 _REF = "#/components/schemas/{model}"
 # The frame the docs show first for POST /v1: the seed document's Create.
@@ -29,6 +29,16 @@ _ERRORS = {
     "500": "Internal error; status_msg carries the request id to look up in the server log.",
     "501": "Defined but not implemented by this server.",
     "504": "Deadline passed before the command ran.",
+}
+
+# What each idempotency level means for a caller, appended to the operation's description.
+_IDEMPOTENCY_DOC = {
+    Idempotency.NO_SIDE_EFFECTS: "Idempotency: no_side_effects. It changes nothing; the client retries it after "
+    "a connection failure.",
+    Idempotency.IDEMPOTENT: "Idempotency: idempotent. Calling it again has the effect of calling it once, though "
+    "the answer may differ; the client retries it after a connection failure.",
+    Idempotency.NONE: "Idempotency: none. Calling it again may apply it again; the client retries it only when "
+    "the connection could not be made.",
 }
 
 
@@ -93,6 +103,7 @@ def method_operation(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     deprecated = {"deprecated": True} if spec.deprecated else {}
     return {
         **deprecated,
+        "x-idempotency": spec.idempotency.value,
         "requestBody": {"required": True, "content": {"application/json": body}},
         "responses": {
             "200": {
@@ -177,7 +188,7 @@ def rpc_paths(methods: Mapping[str, MethodSpec[Any, Any]]) -> dict[str, Any]:
         operation = {
             "tags": [spec.service],
             "summary": spec.doc,
-            "description": f"`{spec.service}.{spec.method}`: {spec.doc}",
+            "description": f"`{spec.service}.{spec.method}`: {spec.doc}\n\n{_IDEMPOTENCY_DOC[spec.idempotency]}",
             "operationId": f"{spec.service}_{spec.method}",
             **method_operation(spec),
         }

@@ -5,7 +5,7 @@ the public Python names that `codegen.build.build_api` gives them. Each differen
 
 - *wire*: an old client (or an old server) breaks on the wire: a method, argument or result field
   removed or renamed, a type changed, an argument made required, a constraint on arguments narrowed,
-  a result field no longer always sent, a role removed, a method no longer readonly (old clients retry it).
+  a result field no longer always sent, a role removed, a method's idempotency lowered (old clients retry it).
 - *code*: code written against the generated Python package breaks: a module, class, field, enum member,
   client method or keyword argument no longer exists under its old name. A name that disappears where
   the wire already breaks (e.g. a removed argument's keyword) is not reported twice.
@@ -79,8 +79,10 @@ _KNOWN_SCHEMA_KEYS = frozenset(
     }
 )
 _KNOWN_METHOD_KEYS = frozenset(
-    {"doc", "readonly", "roles", "scope", "args", "required_args", "result", "examples", "deprecated"}
+    {"doc", "idempotency", "readonly", "roles", "scope", "args", "required_args", "result", "examples", "deprecated"}
 )
+# Idempotency levels, most repeatable first; lowering one is *wire*, raising one *safe*.
+_IDEMPOTENCY_LEVELS = ("no_side_effects", "idempotent", "none")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -398,7 +400,7 @@ class _MethodComparison:
         if old.get("examples") != new.get("examples"):
             self.add("safe", "/examples", "examples changed")
         self.deprecated(old, new, "")
-        self.readonly()
+        self.idempotency()
         self.roles()
         self.scope()
         self.properties(
@@ -415,16 +417,21 @@ class _MethodComparison:
             if old.get(key) != new.get(key):
                 self.unknown(f"/{_escape(key)}", key, old.get(key), new.get(key))
 
-    def readonly(self) -> None:
-        before, after = bool(self.old.get("readonly")), bool(self.new.get("readonly"))
-        if before and not after:
-            self.add(
-                "wire",
-                "/readonly",
-                "no longer readonly: old clients retry it after a connection failure, so a retry may apply a write twice",
+    def idempotency(self) -> None:
+        before, after = _idempotency(self.old), _idempotency(self.new)
+        lowered = _IDEMPOTENCY_LEVELS.index(after) - _IDEMPOTENCY_LEVELS.index(before)
+        if lowered > 0:
+            consequence = (
+                "old clients retry it after a connection failure, so a retry may apply it twice"
+                if after == "none"
+                else "it has side effects now, and old clients may call it as one that changes nothing"
             )
-        elif after and not before:
-            self.add("safe", "/readonly", "now readonly: new clients may retry it after a connection failure")
+            self.add("wire", "/idempotency", f"idempotency lowered from {before} to {after}: {consequence}")
+        elif lowered < 0:
+            consequence = (
+                "new clients retry it after a connection failure" if before == "none" else "it changes nothing now"
+            )
+            self.add("safe", "/idempotency", f"idempotency raised from {before} to {after}: {consequence}")
 
     def scope(self) -> None:
         """Who may reach which tenant's data: the effective scope (the loader merges the service's into each method)."""
@@ -850,6 +857,14 @@ def _without_docs(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_without_docs(v) for v in schema]
     return schema
+
+
+def _idempotency(definition: Mapping[str, Any]) -> str:
+    """The method's idempotency level; a definition from before the key existed said `"readonly": true`
+    for what is now no_side_effects, and nothing for none."""
+    if "idempotency" in definition:
+        return str(definition["idempotency"])
+    return "no_side_effects" if definition.get("readonly") else "none"
 
 
 def _escape(token: str) -> str:

@@ -92,7 +92,7 @@ class MethodIR:
     constant: str  # GET: the module-level MethodSpec
     wire_name: str  # /v1/Rollout.Get
     doc: str
-    readonly: bool
+    idempotency: str  # no_side_effects, idempotent or none: what calling it again does
     deprecated: bool
     scope: tuple[str, str] | None  # (argument naming the tenant, 404 message) when the dispatcher checks reach
     roles: tuple[str, ...]  # who may call it; empty means every role

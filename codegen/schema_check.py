@@ -51,6 +51,10 @@ _UNSUPPORTED = {
     "optional": "not supported; an argument is optional unless listed in required_args, "
     'a property unless listed in "required"',
 }
+# Method keys the format no longer takes, with what replaced them.
+_REPLACED_METHOD_KEYS = {
+    "readonly": 'readonly is replaced by idempotency: write "idempotency": "no_side_effects" (or false → leave it out)',
+}
 # Which keywords belong to which types, for "minLength applies to strings" messages.
 _KEYWORD_TYPES = {
     "minLength": ("string",),
@@ -87,6 +91,9 @@ def describe(error: ValidationError) -> list[tuple[str, str]]:
             where = f"{pointer}/{pointer_of([key])[1:]}"
             if key in _UNSUPPORTED and "type" in allowed:
                 out.append((where, f"{key!r} is {_UNSUPPORTED[key]}"))
+                continue
+            if key in _REPLACED_METHOD_KEYS and "required_args" in allowed:
+                out.append((where, _REPLACED_METHOD_KEYS[key]))
                 continue
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""

@@ -21,7 +21,7 @@ from rollout_api.errors import (
     Unimplemented,
 )
 from rollout_api.methods import METHODS, SERVICES
-from rollout_api.spec import MethodSpec
+from rollout_api.spec import Idempotency, MethodSpec
 from rollout_api.status import Status
 from rollout_api.transport import Pending
 
@@ -39,6 +39,7 @@ __all__ = [
     "DeadlineExceeded",
     "Error",
     "ErrorBody",
+    "Idempotency",
     "InvalidArgument",
     "MethodSpec",
     "NotFound",

@@ -73,14 +73,13 @@ class Client:
     def send(self, calls: Calls) -> list[Response]:
         """Send commands in one frame and return the raw response entries, in order."""
         content, ids = self._codec.encode(calls)
-        attempts = self._codec.attempts(calls)
-        for attempt in range(attempts):
+        for attempt in range(1 + self._codec.retries):
             try:
                 http_response = self._http.post(
                     self._url, content=content, headers=self._codec.headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:
-                if attempt + 1 == attempts:
+                if not self._codec.may_retry(calls, exc, attempt):
                     raise transport_error(exc, self._base_url) from exc
                 time.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
                 continue
@@ -141,14 +140,13 @@ class AsyncClient:
     async def send(self, calls: Calls) -> list[Response]:
         """Send commands in one frame and return the raw response entries, in order."""
         content, ids = self._codec.encode(calls)
-        attempts = self._codec.attempts(calls)
-        for attempt in range(attempts):
+        for attempt in range(1 + self._codec.retries):
             try:
                 http_response = await self._http.post(
                     self._url, content=content, headers=self._codec.headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:
-                if attempt + 1 == attempts:
+                if not self._codec.may_retry(calls, exc, attempt):
                     raise transport_error(exc, self._base_url) from exc
                 await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
                 continue

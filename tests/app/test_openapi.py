@@ -31,6 +31,8 @@ def test_each_method_is_documented_from_its_definition(document: dict[str, Any],
     assert operation["tags"] == [spec.service]
     assert operation["summary"] == spec.doc
     assert spec.doc in operation["description"]
+    assert operation["x-idempotency"] == spec.idempotency.value
+    assert f"Idempotency: {spec.idempotency.value}." in operation["description"]
     body = operation["requestBody"]["content"]["application/json"]
     assert body["schema"]["properties"] == {name: json_schema(arg) for name, arg in spec.definition["args"].items()}
     assert body["schema"].get("required", []) == spec.definition["required_args"]

@@ -21,6 +21,7 @@ from rollout_api import (
     Conflict,
     DeadlineExceeded,
     Error,
+    Idempotency,
     InvalidArgument,
     MethodSpec,
     NotFound,
@@ -585,14 +586,24 @@ def test_transport_error_when_nothing_listens() -> None:
     asyncio.run(scenario())
 
 
-def refusing(attempts: list[httpx.Request]) -> httpx.MockTransport:
-    """A server that never accepts the connection, counting the attempts."""
+def failing(attempts: list[httpx.Request], error: type[httpx.TransportError]) -> httpx.MockTransport:
+    """A server that fails every request with `error`, counting the attempts."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         attempts.append(request)
-        raise httpx.ConnectError("connection refused", request=request)
+        raise error("failed", request=request)
 
     return httpx.MockTransport(handler)
+
+
+def refusing(attempts: list[httpx.Request]) -> httpx.MockTransport:
+    """A server that never accepts the connection (nothing is sent), counting the attempts."""
+    return failing(attempts, httpx.ConnectError)
+
+
+def dropping(attempts: list[httpx.Request]) -> httpx.MockTransport:
+    """A server that takes the request and never answers (it may have run it), counting the attempts."""
+    return failing(attempts, httpx.ReadTimeout)
 
 
 def typed_method(client: Client | AsyncClient, spec: MethodSpec[Any, Any]) -> Callable[..., Any]:
@@ -606,15 +617,26 @@ def python_args(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     return {name: getattr(args, name) for name in args.model_fields_set}
 
 
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries without waiting between attempts."""
+    monkeypatch.setattr("rollout_api.client.RETRY_BACKOFF_SECONDS", 0)
+
+
+@pytest.mark.usefixtures("no_backoff")
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ReadError])
 @pytest.mark.parametrize("wire_name", sorted(METHODS))
-def test_only_read_only_methods_are_retried(wire_name: str) -> None:
+def test_retries_follow_the_idempotency_level(wire_name: str, error: type[httpx.TransportError]) -> None:
+    """A connect failure (nothing was sent) is retried for every method; a failure after the request may have
+    reached the server only for methods whose idempotency is no_side_effects or idempotent."""
     spec = METHODS[wire_name]
-    retries = 1
-    expected = 1 + retries if spec.readonly else 1
+    retries = 2
+    nothing_sent = error in (httpx.ConnectError, httpx.ConnectTimeout)
+    expected = 1 + retries if nothing_sent or spec.idempotency is not Idempotency.NONE else 1
 
     attempts: list[httpx.Request] = []
     with (
-        Client("http://mock", retries=retries, transport=refusing(attempts)) as client,
+        Client("http://mock", retries=retries, transport=failing(attempts, error)) as client,
         pytest.raises(TransportError, match="http://mock"),
     ):
         typed_method(client, spec)(**python_args(spec))
@@ -624,7 +646,7 @@ def test_only_read_only_methods_are_retried(wire_name: str) -> None:
     async_attempts: list[httpx.Request] = []
 
     async def scenario() -> None:
-        async with AsyncClient("http://mock", retries=retries, transport=refusing(async_attempts)) as client:
+        async with AsyncClient("http://mock", retries=retries, transport=failing(async_attempts, error)) as client:
             with pytest.raises(TransportError):
                 await typed_method(client, spec)(**python_args(spec))
 
@@ -632,10 +654,29 @@ def test_only_read_only_methods_are_retried(wire_name: str) -> None:
     assert len(async_attempts) == expected
 
 
+@pytest.mark.parametrize(
+    ("wire_name", "level"),
+    [
+        ("/v1/Rollout.AddDevices", Idempotency.IDEMPOTENT),  # devices already in the rollout are left as they are
+        ("/v1/Rollout.Create", Idempotency.NONE),  # each call makes a new rollout
+        ("/v1/Rollout.Delete", Idempotency.IDEMPOTENT),  # gone either way; deleting again answers 404
+        ("/v1/Rollout.Get", Idempotency.NO_SIDE_EFFECTS),
+        ("/v1/Rollout.List", Idempotency.NO_SIDE_EFFECTS),
+        ("/v1/Rollout.ListDevices", Idempotency.NO_SIDE_EFFECTS),
+        ("/v1/Rollout.SetDeviceState", Idempotency.IDEMPOTENT),  # setting the current state again changes nothing
+        ("/v1/Rollout.SetState", Idempotency.IDEMPOTENT),
+    ],
+)
+def test_idempotency_level_of_each_rollout_method(wire_name: str, level: Idempotency) -> None:
+    spec = METHODS[wire_name]
+    assert spec.idempotency is level
+    assert spec.readonly is (level is Idempotency.NO_SIDE_EFFECTS)
+
+
+@pytest.mark.usefixtures("no_backoff")
 def test_default_retries_and_batches() -> None:
     attempts: list[httpx.Request] = []
-    transport = refusing(attempts)
-    with Client("http://mock", transport=transport) as client:
+    with Client("http://mock", transport=dropping(attempts)) as client:
         with pytest.raises(TransportError):
             client.rollout.list_devices(projectid="p", rolloutid="1")
         assert len(attempts) == 3  # retries=2 by default
@@ -643,20 +684,91 @@ def test_default_retries_and_batches() -> None:
         attempts.clear()
         with pytest.raises(TransportError), client.batch() as batch:
             batch.rollout.get(projectid="p", rolloutid="1")
-            batch.rollout.list(projectid="p")
-        assert len(attempts) == 3  # a batch of reads is a read
+            batch.rollout.delete(projectid="p", rolloutid="1")
+        assert len(attempts) == 3  # reads and idempotent writes may be repeated
 
         attempts.clear()
         with pytest.raises(TransportError), client.batch() as batch:
             batch.rollout.get(projectid="p", rolloutid="1")
-            batch.rollout.delete(projectid="p", rolloutid="1")
-        assert len(attempts) == 1  # one write makes the whole frame a write
+            batch.rollout.create(projectid="p", firmwareid="f", device_filter=FILTER)
+        assert len(attempts) == 1  # one command that may not be repeated keeps the whole frame from it
 
-    with Client("http://mock", retries=0, transport=transport) as client:
+    refused: list[httpx.Request] = []
+    with Client("http://mock", transport=refusing(refused)) as client:
+        with pytest.raises(TransportError), client.batch() as batch:
+            batch.rollout.get(projectid="p", rolloutid="1")
+            batch.rollout.create(projectid="p", firmwareid="f", device_filter=FILTER)
+        assert len(refused) == 3  # nothing was sent, so even that frame is sent again
+
+    with Client("http://mock", retries=0, transport=dropping(attempts)) as client:
         attempts.clear()
         with pytest.raises(TransportError):
             client.rollout.get(projectid="p", rolloutid="1")
         assert len(attempts) == 1
+
+
+class LosingFirstAnswer(httpx.BaseTransport):
+    """Sends each request to the server, but loses the first answer on its way back, as a dropped connection
+    would: the server has run the frame and the client sees a read error."""
+
+    def __init__(self) -> None:
+        self._http = httpx.HTTPTransport()
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        response = self._http.handle_request(request)
+        if self.sent == 1:
+            response.read()
+            response.close()
+            raise httpx.ReadError("connection reset while reading the answer", request=request)
+        return response
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_retried_idempotent_call_does_what_one_call_does(client: Client, server_url: str, project: str) -> None:
+    """The service's rules make these methods idempotent: after an answer is lost, the re-sent command
+    succeeds and leaves what one call leaves; a re-sent Delete answers 404, the rollout being gone either way."""
+    rollout = create(client, project)
+    client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["a"])
+
+    def lossy() -> tuple[Client, LosingFirstAnswer]:
+        transport = LosingFirstAnswer()
+        return Client(server_url, transport=transport), transport
+
+    calls: list[Callable[[Client], object]] = [
+        lambda c: c.rollout.set_state(projectid=project, rolloutid=rollout, state=RolloutState.IN_PROGRESS),
+        lambda c: c.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["a", "b"]),
+        lambda c: c.rollout.set_device_state(
+            projectid=project, rolloutid=rollout, deviceid="a", state=DeviceState.STARTED, update_command_id="u1"
+        ),
+    ]
+    for call in calls:
+        retrying, transport = lossy()
+        with retrying:
+            call(retrying)
+        assert transport.sent == 2
+    assert client.rollout.get(projectid=project, rolloutid=rollout).state == RolloutState.IN_PROGRESS
+    devices = client.rollout.list_devices(projectid=project, rolloutid=rollout)
+    assert [(d.id, d.state, d.update_command_id) for d in devices] == [
+        ("a", DeviceState.STARTED, "u1"),
+        ("b", DeviceState.INIT, None),
+    ]
+
+    retrying, transport = lossy()
+    with retrying, pytest.raises(NotFound):
+        retrying.rollout.delete(projectid=project, rolloutid=rollout)
+    assert transport.sent == 2
+    with pytest.raises(NotFound):
+        client.rollout.get(projectid=project, rolloutid=rollout)
+
+
+def test_negative_retries_are_refused() -> None:
+    with pytest.raises(ValueError, match="retries must be 0 or more, got -1"):
+        Client("http://mock", retries=-1)
 
 
 def test_retry_succeeds_after_a_connection_failure() -> None:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from rollout_api import METHODS, Client
+from rollout_api import METHODS, Client, Idempotency
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -154,9 +154,17 @@ def test_examples_run_twice(server_url: str, tmp_path: Path, example: str) -> No
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
 
 
-def test_readme_names_the_read_only_methods() -> None:
-    """The retries paragraph lists the methods the client re-sends: those whose definition says readonly."""
+@pytest.mark.parametrize(
+    ("pattern", "level"),
+    [
+        (r"`no_side_effects` methods \(([^)]*)\)", Idempotency.NO_SIDE_EFFECTS),
+        (r"`idempotent` ones \(([^)]*)\)", Idempotency.IDEMPOTENT),
+        (r"a frame with a `none` method \(([^)]*)\)", Idempotency.NONE),
+    ],
+)
+def test_readme_names_the_methods_of_each_idempotency_level(pattern: str, level: Idempotency) -> None:
+    """The retries paragraph lists which methods the client re-sends: by the idempotency of their definition."""
     text = " ".join(README.read_text().split())
-    (listed,) = re.findall(r"re-sends read-only methods \(([^)]*)\)", text)
-    read_only = {spec.method for spec in METHODS.values() if spec.readonly}
-    assert set(re.findall(r"`(\w+)`", listed)) == read_only, "update the README's list of read-only methods"
+    (listed,) = re.findall(pattern, text)
+    methods = {spec.method for spec in METHODS.values() if spec.idempotency is level}
+    assert set(re.findall(r"`(\w+)`", listed)) == methods, f"update the README's list of {level} methods"

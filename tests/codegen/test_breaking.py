@@ -372,13 +372,34 @@ WIRE = {
         lambda d: d.update(roles=["admin"]),
         ("Delete", "/roles", "only 'admin' may call it now: an old client with another role gets 403"),
     ),
-    "readonly dropped": _case(
+    "idempotency dropped": _case(
         "Get",
-        lambda d: d.pop("readonly"),
+        lambda d: d.pop("idempotency"),
         (
             "Get",
-            "/readonly",
-            "no longer readonly: old clients retry it after a connection failure, so a retry may apply a write twice",
+            "/idempotency",
+            "idempotency lowered from no_side_effects to none: old clients retry it after a connection failure, "
+            "so a retry may apply it twice",
+        ),
+    ),
+    "idempotent lowered to none": _case(
+        "SetState",
+        lambda d: d.update(idempotency="none"),
+        (
+            "SetState",
+            "/idempotency",
+            "idempotency lowered from idempotent to none: old clients retry it after a connection failure, "
+            "so a retry may apply it twice",
+        ),
+    ),
+    "no_side_effects lowered to idempotent": _case(
+        "List",
+        lambda d: d.update(idempotency="idempotent"),
+        (
+            "List",
+            "/idempotency",
+            "idempotency lowered from no_side_effects to idempotent: it has side effects now, and old clients may "
+            "call it as one that changes nothing",
         ),
     ),
     "result removed": _case(
@@ -630,11 +651,21 @@ SAFE = {
             "/properties/name/maxLength", "maxLength 1024 added: the server sends values within a narrower limit"
         ),
     ),
-    "readonly added": _case(
-        "Delete",
-        lambda d: d.update(readonly=True),
-        ("Delete", "/readonly", "now readonly: new clients may retry it after a connection failure"),
+    "idempotency added": _case(
+        "Create",
+        lambda d: d.update(idempotency="idempotent"),
+        (
+            "Create",
+            "/idempotency",
+            "idempotency raised from none to idempotent: new clients retry it after a connection failure",
+        ),
     ),
+    "idempotent raised to no_side_effects": _case(
+        "Delete",
+        lambda d: d.update(idempotency="no_side_effects"),
+        ("Delete", "/idempotency", "idempotency raised from idempotent to no_side_effects: it changes nothing now"),
+    ),
+    "none written out": _case("Create", lambda d: d.update(idempotency="none")),
     "role added": _case(
         "AddDevices", lambda d: d["roles"].append("user"), ("AddDevices", "/roles", "role 'user' may call it now")
     ),
@@ -678,6 +709,47 @@ def test_unchanged_definitions_pass_with_an_empty_report(checkout: Checkout) -> 
     assert result.code == 0, result.out + result.err
     assert result.out == f"summary: 0 wire, 0 code, 0 safe (0 allowed) against the baseline {checkout.baseline}\n"
     assert result.err == ""
+
+
+def _baseline_in_the_readonly_format(checkout: Checkout) -> None:
+    """Rewrite the baseline as released before `idempotency` replaced `readonly`: `"readonly": true` where the
+    level is no_side_effects, nothing for the other levels, and a meta-schema that takes readonly."""
+    data = json.loads(checkout.baseline.read_text(encoding="utf-8"))
+    definitions = data["definitions"]
+    properties = definitions["meta-schema.json"]["properties"]
+    del properties["idempotency"]
+    properties["readonly"] = {"type": "boolean"}
+    methods = [d for name, d in definitions.items() if name.startswith("Rollout/") and "/_" not in name]
+    for definition in methods:
+        if definition.pop("idempotency", "none") == "no_side_effects":
+            definition["readonly"] = True
+    checkout.baseline.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def test_readonly_in_an_old_baseline_reads_as_its_idempotency_level(checkout: Checkout) -> None:
+    """`"readonly": true` is no_side_effects and no readonly is none: the move to idempotency is no change where
+    the meaning stays, a safe one where a method becomes retryable, and a wire one where it becomes less so."""
+    _baseline_in_the_readonly_format(checkout)
+    checkout.edit("ListDevices", lambda d: d.update(idempotency="idempotent"))
+
+    result = checkout.run()
+
+    assert result.code == 1, result.out + result.err
+    assert result.lines("wire") == [
+        _line(
+            "wire",
+            "ListDevices",
+            "/idempotency",
+            "idempotency lowered from no_side_effects to idempotent: it has side effects now, and old clients may "
+            "call it as one that changes nothing",
+        )
+    ]
+    raised = "idempotency raised from none to idempotent: new clients retry it after a connection failure"
+    assert result.lines("safe") == [
+        _line("safe", method, "/idempotency", raised)
+        for method in ("AddDevices", "Delete", "SetDeviceState", "SetState")
+    ]
+    assert result.lines("code") == []
 
 
 # --- code ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ CASES = [
     pytest.param(
         {"Get.json": _method(rezult={"type": "string"})},
         f"{GET}: /rezult: unexpected key 'rezult'; did you mean 'result'? "
-        "allowed keys: args, deprecated, doc, examples, readonly, required_args, result, roles, scope",
+        "allowed keys: args, deprecated, doc, examples, idempotency, required_args, result, roles, scope",
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -250,6 +250,17 @@ SAFETY_CASES = [
         {"Get.json": _method(args={"thing": {"type": "string", "description": "x"}})},
         f"{GET}: /args/thing/description: 'description' is not supported; write \"doc\"",
         id="description-instead-of-doc",
+    ),
+    pytest.param(
+        {"Get.json": _method(readonly=True)},
+        f'{GET}: /readonly: readonly is replaced by idempotency: write "idempotency": "no_side_effects" '
+        "(or false → leave it out)",
+        id="readonly-replaced-by-idempotency",
+    ),
+    pytest.param(
+        {"Get.json": _method(idempotency="safe")},
+        f"{GET}: /idempotency: 'safe' is not one of ['no_side_effects', 'idempotent', 'none']",
+        id="unknown-idempotency-level",
     ),
     pytest.param(
         {"Get.json": _method(args={"thing": {"type": ["string", "null"]}})},

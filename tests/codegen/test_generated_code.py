@@ -445,7 +445,7 @@ def test_builtin_names_as_fields_and_arguments_generate_clean_code(
             },
             "List.json": {
                 "doc": "Pages through items with every name.",
-                "readonly": True,
+                "idempotency": "no_side_effects",
                 "args": {**properties, "limit": "integer", "after": "string"},
                 "result": {"type": "array", "items": {"type": "object", "properties": properties, "required": ["id"]}},
             },

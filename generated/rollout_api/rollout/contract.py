@@ -25,7 +25,7 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
-from rollout_api.spec import MethodSpec, Scope
+from rollout_api.spec import Idempotency, MethodSpec, Scope
 
 
 class RolloutService(Protocol):
@@ -122,13 +122,14 @@ ADD_DEVICES: MethodSpec[AddDevicesArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.AddDevices",
     attr="add_devices",
     doc="Adds devices to the rollout. Mostly used by the backend.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=("backend", "admin"),
     args_model=AddDevicesArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Adds devices to the rollout. Mostly used by the backend.",
+        "idempotency": "idempotent",
         "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
@@ -175,7 +176,7 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
     wire_name="/v1/Rollout.Create",
     attr="create",
     doc="Creates new rollout.",
-    readonly=False,
+    idempotency=Idempotency.NONE,
     roles=(),
     args_model=CreateArgs,
     result=TypeAdapter(CreateResult),
@@ -238,13 +239,14 @@ DELETE: MethodSpec[DeleteArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.Delete",
     attr="delete",
     doc="Deletes the rollout.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=(),
     args_model=DeleteArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Deletes the rollout.",
+        "idempotency": "idempotent",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -285,14 +287,14 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
     wire_name="/v1/Rollout.Get",
     attr="get",
     doc="Returns info about a particular rollout.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=GetArgs,
     result=TypeAdapter(GetResult),
     result_item=None,
     definition={
         "doc": "Returns info about a particular rollout.",
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -366,7 +368,7 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
     wire_name="/v1/Rollout.List",
     attr="list",
     doc="Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=ListArgs,
     result=TypeAdapter(ListResult),
@@ -374,7 +376,7 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
     definition={
         "doc": "Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned.",
         "scope": None,
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "state": {
@@ -467,14 +469,14 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
     wire_name="/v1/Rollout.ListDevices",
     attr="list_devices",
     doc="Returns the list of devices previously added to the rollout.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=ListDevicesArgs,
     result=TypeAdapter(ListDevicesResult),
     result_item=TypeAdapter(Device),
     definition={
         "doc": "Returns the list of devices previously added to the rollout.",
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -561,13 +563,14 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.SetDeviceState",
     attr="set_device_state",
     doc="Changes the state of the device in rollout. Used by the backend.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=("backend", "admin"),
     args_model=SetDeviceStateArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Changes the state of the device in rollout. Used by the backend.",
+        "idempotency": "idempotent",
         "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
@@ -622,13 +625,14 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
     wire_name="/v1/Rollout.SetState",
     attr="set_state",
     doc="Changes state of the rollout.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=(),
     args_model=SetStateArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Changes state of the rollout.",
+        "idempotency": "idempotent",
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "state": {

@@ -21,7 +21,7 @@ from inventory_api.errors import (
     Unimplemented,
 )
 from inventory_api.methods import METHODS, SERVICES
-from inventory_api.spec import MethodSpec
+from inventory_api.spec import Idempotency, MethodSpec
 from inventory_api.status import Status
 from inventory_api.transport import Pending
 
@@ -39,6 +39,7 @@ __all__ = [
     "DeadlineExceeded",
     "Error",
     "ErrorBody",
+    "Idempotency",
     "InvalidArgument",
     "MethodSpec",
     "NotFound",

@@ -7,12 +7,24 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
+
+
+class Idempotency(StrEnum):
+    """What calling a method again does: the definition's `idempotency`, with connect's levels."""
+
+    NO_SIDE_EFFECTS = "no_side_effects"
+    """It changes nothing."""
+    IDEMPOTENT = "idempotent"
+    """Calling it again with the same arguments has the effect of calling it once; the answer may differ."""
+    NONE = "none"
+    """Calling it again may apply it again."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +53,9 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     attr: str
     """The Python name of the method on the service contract and the client."""
     doc: str
-    readonly: bool
-    """True when calling the method changes nothing, so it is safe to retry."""
+    idempotency: Idempotency
+    """What calling it again does: the client re-sends it after a failure that may have come after it reached
+    the server only when it is not NONE."""
     roles: tuple[str, ...]
     """The caller roles that may call the method; empty means every role."""
     args_model: type[ArgsT]
@@ -60,6 +73,16 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     """Wire names of the arguments that will be removed: giving one warns with DeprecationWarning."""
     scope: Scope | None = None
     """How the method is scoped to a tenant: a server checks the caller's reach before running it."""
+
+    @property
+    def readonly(self) -> bool:
+        """The method changes nothing (NO_SIDE_EFFECTS), so a server may run it in a read-only transaction."""
+        return self.idempotency is Idempotency.NO_SIDE_EFFECTS
+
+    @property
+    def repeatable(self) -> bool:
+        """Sending the method again after it may have reached the server is safe (NO_SIDE_EFFECTS or IDEMPOTENT)."""
+        return self.idempotency is not Idempotency.NONE
 
     def warn_if_deprecated(self, args: Mapping[str, Any], *, stacklevel: int = 1) -> None:
         """DeprecationWarning for a call of a deprecated method, and for each deprecated argument given."""

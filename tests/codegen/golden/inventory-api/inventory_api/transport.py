@@ -28,6 +28,8 @@ FRAME_PATH = "/v1"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 """How long a client waits for an answer when it is given neither a timeout nor an httpx client."""
 RETRY_BACKOFF_SECONDS = 0.2
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+"""Transport errors raised before any of the request was sent: the connection was never made."""
 
 
 class Pending(Generic[T]):
@@ -91,6 +93,8 @@ class FrameCodec:
     """Turns (method, args) pairs into a request frame and the HTTP answer into response entries."""
 
     def __init__(self, *, src: str | None, dst: str | None, key: str | None, retries: int) -> None:
+        if retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {retries}")
         self.src = src
         self.dst = dst
         self.retries = retries
@@ -132,9 +136,15 @@ class FrameCodec:
             raise TransportError(f"response ids {[r.id for r in frame.resp]} do not match the command ids {ids}")
         return frame.resp
 
-    def attempts(self, calls: Sequence[tuple[MethodSpec[Any, Any], Mapping[str, Any]]]) -> int:
-        """Read-only calls are retried after a connection failure; anything that writes is sent once."""
-        return 1 + self.retries if all(spec.readonly for spec, _ in calls) else 1
+    def may_retry(
+        self, calls: Sequence[tuple[MethodSpec[Any, Any], Mapping[str, Any]]], error: httpx.TransportError, attempt: int
+    ) -> bool:
+        """Whether to send the frame again after attempt number `attempt` (0 the first) failed with `error`: at most
+        `retries` times; after a connect failure (nothing was sent) whatever the frame holds, after any other
+        failure (the server may have run it) only when every command may be repeated (idempotency not none)."""
+        if attempt >= self.retries:
+            return False
+        return isinstance(error, NOT_SENT) or all(spec.repeatable for spec, _ in calls)
 
 
 def base_url_or_default(base_url: str | None, http_client: httpx.Client | httpx.AsyncClient | None = None) -> str:

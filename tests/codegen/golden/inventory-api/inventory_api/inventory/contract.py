@@ -20,7 +20,7 @@ from inventory_api.inventory.models import (
     MoveArgs,
     RemoveArgs,
 )
-from inventory_api.spec import MethodSpec
+from inventory_api.spec import Idempotency, MethodSpec
 
 
 class InventoryService(Protocol):
@@ -90,7 +90,7 @@ ADD_ITEM: MethodSpec[AddItemArgs, AddItemResult] = MethodSpec(
     wire_name="/v1/Inventory.AddItem",
     attr="add_item",
     doc="Adds a stock item and answers its id.",
-    readonly=False,
+    idempotency=Idempotency.NONE,
     roles=(),
     args_model=AddItemArgs,
     result=TypeAdapter(AddItemResult),
@@ -177,7 +177,7 @@ AUDIT: MethodSpec[AuditArgs, AuditResult] = MethodSpec(
     wire_name="/v1/Inventory.Audit",
     attr="audit",
     doc="Reports the stock of some skus.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=AuditArgs,
     result=TypeAdapter(AuditResult),
@@ -185,7 +185,7 @@ AUDIT: MethodSpec[AuditArgs, AuditResult] = MethodSpec(
     definition={
         "doc": "Reports the stock of some skus.",
         "deprecated": True,
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "skus": {
                 "doc": "The skus to report.",
@@ -307,14 +307,14 @@ LIST_ITEMS: MethodSpec[ListItemsArgs, ListItemsResult] = MethodSpec(
     wire_name="/v1/Inventory.ListItems",
     attr="list_items",
     doc="Lists the items of a warehouse in sku order.",
-    readonly=True,
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
     roles=(),
     args_model=ListItemsArgs,
     result=TypeAdapter(ListItemsResult),
     result_item=TypeAdapter(ListItemsResultItem),
     definition={
         "doc": "Lists the items of a warehouse in sku order.",
-        "readonly": True,
+        "idempotency": "no_side_effects",
         "args": {
             "warehouseId": {"type": "string"},
             "limit": {"doc": "At most this many items (1..100).", "type": "integer", "minimum": 1, "maximum": 100},
@@ -400,7 +400,7 @@ MOVE: MethodSpec[MoveArgs, None] = MethodSpec(
     wire_name="/v1/Inventory.Move",
     attr="move",
     doc="Moves items from one warehouse to another; answers nothing.",
-    readonly=False,
+    idempotency=Idempotency.NONE,
     roles=(),
     args_model=MoveArgs,
     result=None,
@@ -457,13 +457,14 @@ REMOVE: MethodSpec[RemoveArgs, None] = MethodSpec(
     wire_name="/v1/Inventory.Remove",
     attr="remove",
     doc="Removes an item from the inventory.",
-    readonly=False,
+    idempotency=Idempotency.IDEMPOTENT,
     roles=("admin",),
     args_model=RemoveArgs,
     result=None,
     result_item=None,
     definition={
         "doc": "Removes an item from the inventory.",
+        "idempotency": "idempotent",
         "roles": ["admin"],
         "args": {
             "id": {"doc": "ID of the item.", "type": "string"},
