@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 
@@ -21,17 +21,22 @@ SQLITE_CONNECTIONS = 8
 _WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 
 
-def normalise_url(url: str) -> str:
-    """Accept plain postgresql:// URLs and use psycopg 3 for them."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+def normalise_url(url: str | URL) -> URL:
+    """Accept plain postgresql:// (and postgres://) URLs and use psycopg 3 for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
-def make_engine(url: str) -> Engine:
+def redact_url(url: str | URL) -> str:
+    """The database URL with its password hidden, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL) -> Engine:
     url = normalise_url(url)
-    if url.startswith("sqlite"):
+    if url.get_backend_name() == "sqlite":
         # A fixed set of connections, never closed and reopened between requests: opening one runs the
         # PRAGMAs below, and SQLite serialises writers anyway, so more connections would only wait.
         engine = create_engine(
