@@ -11,7 +11,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 
 log = logging.getLogger("app.db")
@@ -85,9 +85,10 @@ class Session:
     transaction as usual, so a command that finds more to do falls back to the ordinary path.
     """
 
-    def __init__(self, driver: Any, *, postgres: bool, writes: bool) -> None:
+    def __init__(self, driver: Any, *, dialect: Dialect, writes: bool) -> None:
         self.driver = driver
-        self.postgres = postgres
+        self.dialect = dialect  # statements are compiled for it (app/sql.py)
+        self.postgres = postgres = dialect.name == "postgresql"
         # On SQLite a writer takes the write lock up front, so a read-then-write command cannot
         # fail half-way when another writer commits between its read and its write.
         self._begin = "BEGIN IMMEDIATE" if writes and not postgres else "BEGIN"
@@ -132,7 +133,7 @@ class ConnectionLease:
         # SQLite's busy handler, which sleeps and retries (most of a write batch's time, in profiles).
         lock = self._write_lock if writes else None
         with lock or nullcontext():
-            session = Session(self._connection.driver_connection, postgres=self._postgres, writes=writes)
+            session = Session(self._connection.driver_connection, dialect=self._engine.dialect, writes=writes)
             try:
                 yield session
                 session.end(commit=True)
