@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["check_generated", "breaking", "lint", "typecheck", "tests"]
 
 SOURCES = ["app", "codegen", "generated/rollout_api", "tests", "bench", "noxfile.py"]
+PYPROJECT = Path(__file__).parent / "pyproject.toml"
+
+
+def pinned(*tools: str) -> list[str]:
+    """The tools' requirements as pyproject.toml's optional dependencies pin them: each version is written once."""
+    with PYPROJECT.open("rb") as file:
+        extras = tomllib.load(file)["project"]["optional-dependencies"]
+    requirements = {Requirement(line).name: line for lines in extras.values() for line in lines}
+    return [requirements[tool] for tool in tools]
 
 
 def install_project(session: nox.Session, *extras: str) -> None:
@@ -42,7 +53,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
-    session.install("ruff==0.17.6")
+    session.install(*pinned("ruff"))  # ruff alone: linting needs neither the project nor its dependencies
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -95,7 +106,7 @@ def bench(session: nox.Session) -> None:
 def client_tests(session: nox.Session) -> None:
     """Test the client installed alone in a fresh venv, against a live server run from another venv."""
     server_python = _server_python(session)
-    session.install("./generated", "pytest==9.2.0", "mypy==2.4.1")
+    session.install("./generated", *pinned("pytest", "mypy"))
     # The client must work without the service's dependencies.
     session.run(
         "python", "-c", "import importlib.util as u, sys; sys.exit(any(map(u.find_spec, ['fastapi', 'sqlmodel'])))"

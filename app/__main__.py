@@ -10,7 +10,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from app import keys_cli
-from app.db import make_engine, transaction
+from app.db import make_engine, redact_url, transaction
 from app.keys import count_keys, create_key
 from app.migrate import upgrade
 from app.settings import Settings
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     if args.command == "serve":
         base = f"http://{settings.host}:{settings.port}"
-        print(f"Rollout service on {base}  (API docs: {base}/docs; database: {_redact(settings.database_url)})")
+        print(f"Rollout service on {base}  (API docs: {base}/docs; database: {redact_url(settings.database_url)})")
         sys.stdout.flush()
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
@@ -59,15 +59,6 @@ def _prepare_access(engine: Engine, settings: Settings) -> None:
         f"It is shown only now; keep it safe and send it as 'Authorization: Bearer <key>':\n\n    {key}\n\n"
         "Make more with `python3 -m nox -s keys -- create --principal //... --role user|backend|admin`."
     )
-
-
-def _redact(url: str) -> str:
-    """Hide a password in the database URL before printing it."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest and ":" in rest.split("@", 1)[0]:
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        rest = f"{user}:***@{rest.split('@', 1)[1]}"
-    return scheme + sep + rest
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 
 log = logging.getLogger("app.db")
@@ -21,17 +21,22 @@ SQLITE_CONNECTIONS = 8
 _WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 
 
-def normalise_url(url: str) -> str:
-    """Accept plain postgresql:// URLs and use psycopg 3 for them."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+def normalise_url(url: str | URL) -> URL:
+    """Accept plain postgresql:// (and postgres://) URLs and use psycopg 3 for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
-def make_engine(url: str) -> Engine:
+def redact_url(url: str | URL) -> str:
+    """The database URL with its password hidden, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL) -> Engine:
     url = normalise_url(url)
-    if url.startswith("sqlite"):
+    if url.get_backend_name() == "sqlite":
         # A fixed set of connections, never closed and reopened between requests: opening one runs the
         # PRAGMAs below, and SQLite serialises writers anyway, so more connections would only wait.
         engine = create_engine(
@@ -80,9 +85,10 @@ class Session:
     transaction as usual, so a command that finds more to do falls back to the ordinary path.
     """
 
-    def __init__(self, driver: Any, *, postgres: bool, writes: bool) -> None:
+    def __init__(self, driver: Any, *, dialect: Dialect, writes: bool) -> None:
         self.driver = driver
-        self.postgres = postgres
+        self.dialect = dialect  # statements are compiled for it (app/sql.py)
+        self.postgres = postgres = dialect.name == "postgresql"
         # On SQLite a writer takes the write lock up front, so a read-then-write command cannot
         # fail half-way when another writer commits between its read and its write.
         self._begin = "BEGIN IMMEDIATE" if writes and not postgres else "BEGIN"
@@ -127,7 +133,7 @@ class ConnectionLease:
         # SQLite's busy handler, which sleeps and retries (most of a write batch's time, in profiles).
         lock = self._write_lock if writes else None
         with lock or nullcontext():
-            session = Session(self._connection.driver_connection, postgres=self._postgres, writes=writes)
+            session = Session(self._connection.driver_connection, dialect=self._engine.dialect, writes=writes)
             try:
                 yield session
                 session.end(commit=True)

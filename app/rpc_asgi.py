@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
@@ -41,20 +41,23 @@ class RpcApp:
         exchange: Exchange,
         methods: Mapping[str, MethodSpec[Any, Any]],
         max_body_bytes: int,
-        workers: Executor,
+        worker_threads: int,
     ) -> None:
         self.fastapi = fastapi
         self._exchange = exchange
         self._methods = methods
         self._max_body_bytes = max_body_bytes
-        self._workers = workers
+        self._worker_threads = worker_threads
+        self._workers: ThreadPoolExecutor | None = None
 
     @property
     def state(self) -> State:
         return self.fastapi.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
+        # The lifespan's startup and shutdown messages go to FastAPI too: its lifespan (app/web.py) closes
+        # what the app owns, stop_workers() included.
+        path = scope["path"] if scope["type"] == "http" else ""
         if path != FRAME_PATH and path not in self._methods:
             await self.fastapi(scope, receive, send)
             return
@@ -105,7 +108,19 @@ class RpcApp:
         """Run blocking work on the service's own few worker threads (settings.worker_threads), not on
         Starlette's pool of 40: every extra thread that waits on the database also competes for the
         GIL, and with 40 a one-Get request on PostgreSQL took a third longer and its p99 was seconds."""
-        return await asyncio.get_running_loop().run_in_executor(self._workers, work, *args)
+        workers = self._workers or self._start_workers()
+        return await asyncio.get_running_loop().run_in_executor(workers, work, *args)
+
+    def _start_workers(self) -> ThreadPoolExecutor:
+        """At first use, and again after stop_workers(): a test may run an app's lifespan more than once."""
+        self._workers = ThreadPoolExecutor(max_workers=self._worker_threads, thread_name_prefix="rollout-worker")
+        return self._workers
+
+    def stop_workers(self) -> None:
+        """Shut the worker threads down, waiting for the work they are doing; queued work is cancelled."""
+        workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)
 
     async def _respond(self, send: Send, answer: Answer, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         status, body = answer

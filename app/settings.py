@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+
+from pydantic import Field, ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every knob of the service; each field is read from the upper-cased environment variable."""
+class Settings(BaseSettings):
+    """Every knob of the service; each field is read from the upper-cased environment variable.
+
+    Keyword arguments win over the environment; an empty variable means the default.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, use_attribute_docstrings=True)
 
     database_url: str = "sqlite:///rollout.db"
     host: str = "127.0.0.1"
@@ -29,32 +36,43 @@ class Settings:
     """Local experiments only: every caller is treated as an admin, and every start logs a warning."""
     admin_principal: str = "//admin"
     """Principal of the admin key the first start on an empty database creates."""
-    worker_threads: int = 4
+    worker_threads: int = Field(default=4, ge=1)
     """Threads per server process for database work that may wait: writes, PostgreSQL, streamed answers.
     More let more slow commands run at once, but each also competes for the GIL: on the benchmark's
     one-Get requests on PostgreSQL, 4 served 1.4 times as many as 10."""
 
-    def __post_init__(self) -> None:
-        if self.worker_threads < 1:
-            raise ValueError(f"WORKER_THREADS={self.worker_threads} must be at least 1")
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for field in fields(cls):
-            raw = env.get(field.name.upper())
-            if raw is None or raw == "":
-                continue
-            if field.type == "bool":
-                if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                    raise ValueError(f"{field.name.upper()}={raw!r} is not a boolean; use true or false")
-                values[field.name] = raw.lower() in ("1", "true", "yes")
-            elif field.type == "int":
-                try:
-                    values[field.name] = int(raw)
-                except ValueError:
-                    raise ValueError(f"{field.name.upper()}={raw!r} is not an integer") from None
-            else:
-                values[field.name] = raw
-        return cls(**values)  # type: ignore[arg-type]  # each value was converted to its field's type
+        """The settings from os.environ (or from `environ`); a bad value is a ValueError naming its variable."""
+        try:
+            if environ is None:
+                return cls()
+            return cls(_build_sources=((_MappingSource(cls, environ),), {}))
+        except ValidationError as invalid:
+            raise ValueError("; ".join(map(_explain, invalid.errors()))) from None
+
+
+class _MappingSource(EnvSettingsSource):
+    """The environment-variable source, reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+_EXPECTED = {
+    "int_parsing": "is not an integer",
+    "bool_parsing": "is not a boolean; use true or false",
+    "greater_than_equal": "must be at least {ge}",
+}
+
+
+def _explain(error: ErrorDetails) -> str:
+    """One validation error as VARIABLE='value' and what it should be."""
+    variable = str(error["loc"][0]).upper()
+    template = _EXPECTED.get(error["type"])
+    expected = template.format_map(error.get("ctx", {})) if template else error["msg"]
+    return f"{variable}={error['input']!r} {expected}"

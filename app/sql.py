@@ -1,36 +1,40 @@
 """Hot-path SQL run straight on the driver's cursor, in a command's Session (app/db.py).
 
 Going through SQLAlchemy's execution machinery costs about 50 microseconds per statement; the
-driver's cursor about 6. Statements here are plain SQL with :name parameters, rewritten once per
-dialect (sqlite3 takes :name itself, psycopg wants %(name)s); rows come back as named tuples.
+driver's cursor about 6. Statements here are plain SQL with :name parameters, compiled by SQLAlchemy
+once per dialect into the driver's own placeholders (sqlite3: `?` in order; psycopg: %(name)s, with
+a literal % doubled); rows come back as named tuples.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 import uuid
 from collections import namedtuple
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Dialect
 
 from app.db import Session
 
 AnyRow = Any
 """A result row: a named tuple whose fields are the selected columns (row.state, row.device_id)."""
 
-_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+Arrange = Callable[[Mapping[str, Any]], Any]
+"""Named parameters to what the driver takes: a tuple in placeholder order for a positional paramstyle."""
 
 
 class Statement:
     """One SQL statement and the names of the columns it returns (none for writes)."""
 
     def __init__(self, sql: str, columns: Sequence[str] = ()) -> None:
-        if "%" in sql:
-            raise ValueError("statements may not contain '%': psycopg would read it as a placeholder")
         self.sql = sql
         # Rows get attribute access by column name; the type is made at run time, so it is Any here.
-        self._row: Any = namedtuple("Row", columns) if columns else None
-        self._pyformat = _PARAMETER.sub(r"%(\1)s", sql)
+        self._row: Any = _row_type(tuple(columns)) if columns else None
+        self._compiled: dict[Dialect, tuple[str, Arrange | None]] = {}
 
     # `alone=True`: this statement is the whole command, and may run without BEGIN and COMMIT (see Session).
 
@@ -47,11 +51,11 @@ class Statement:
     def iterate(self, session: Session, params: Mapping[str, Any], *, batch: int = 2000) -> Iterator[Any]:
         """Rows a batch at a time, so a result of millions of rows never sits in memory whole."""
         assert self._row is not None, "iterate() of a statement that returns no columns"
-        postgres = session.postgres
+        sql, arrange = self._compiled.get(session.dialect) or self._compile_for(session.dialect)
         # psycopg sends a plain cursor's whole result at once; a named (server-side) cursor pages it.
-        cursor = session.cursor(name=f"stream_{uuid.uuid4().hex}" if postgres else None)
+        cursor = session.cursor(name=f"stream_{uuid.uuid4().hex}" if session.postgres else None)
         try:
-            cursor.execute(self._pyformat if postgres else self.sql, params)
+            cursor.execute(sql, params if arrange is None else arrange(params))
             make = self._row._make
             while rows := cursor.fetchmany(batch):
                 yield from map(make, rows)
@@ -66,10 +70,10 @@ class Statement:
         return count
 
     def _run(self, session: Session, params: Mapping[str, Any], fetch: str, alone: bool) -> Any:
-        sql = self._pyformat if session.postgres else self.sql
+        sql, arrange = self._compiled.get(session.dialect) or self._compile_for(session.dialect)
         cursor = session.cursor(alone=alone)
         try:
-            cursor.execute(sql, params)
+            cursor.execute(sql, params if arrange is None else arrange(params))
             if fetch == "all":
                 return cursor.fetchall()
             if fetch == "one":
@@ -77,3 +81,33 @@ class Statement:
             return cursor.rowcount
         finally:
             cursor.close()
+
+    def _compile_for(self, dialect: Dialect) -> tuple[str, Arrange | None]:
+        """At the statement's first use on a dialect: compiled once, then kept."""
+        compiled = self._compiled[dialect] = _compile(self.sql, dialect)
+        return compiled
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(sql: str, dialect: Dialect) -> tuple[str, Arrange | None]:
+    """SQLAlchemy's compilation of the text for the dialect: the SQL the driver takes, and how to pass the
+    parameters (None: the mapping as it is). Cached by text too, for statements made per call."""
+    compiled = text(sql).compile(dialect=dialect)
+    names = compiled.positiontup
+    if names is None:
+        return compiled.string, None
+    return compiled.string, _positional(tuple(names))
+
+
+def _positional(names: tuple[str, ...]) -> Arrange:
+    if not names:
+        return lambda _params: ()
+    if len(names) == 1:
+        (name,) = names
+        return lambda params: (params[name],)
+    return itemgetter(*names)
+
+
+@functools.cache
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("Row", columns)

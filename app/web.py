@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,7 +58,22 @@ def create_app(
     exchange = Exchange(
         dispatcher=dispatcher, authenticator=authenticator, max_commands=settings.max_commands, quick_reads=quick_reads
     )
-    fastapi = FastAPI(title="Rollout service", version=_version(), description=API_DOC, docs_url=None, redoc_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_fastapi: FastAPI) -> AsyncIterator[None]:
+        """When the server stops: the worker threads finish their work, then the pooled connections close."""
+        yield
+        application.stop_workers()
+        engine.dispose()
+
+    fastapi = FastAPI(
+        title="Rollout service",
+        version=_version(),
+        description=API_DOC,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     fastapi.state.engine = engine
     fastapi.state.dispatcher = dispatcher
     fastapi.state.authenticator = authenticator
@@ -72,10 +87,14 @@ def create_app(
     fastapi.add_exception_handler(StarletteHTTPException, _http_error)
     mount_docs(fastapi)
     fastapi.openapi = openapi_builder(fastapi, methods, SERVICES)  # type: ignore[method-assign]  # documented override
-    workers = ThreadPoolExecutor(max_workers=settings.worker_threads, thread_name_prefix="rollout-worker")
-    return RpcApp(
-        fastapi=fastapi, exchange=exchange, methods=methods, max_body_bytes=settings.max_body_bytes, workers=workers
+    application = RpcApp(
+        fastapi=fastapi,
+        exchange=exchange,
+        methods=methods,
+        max_body_bytes=settings.max_body_bytes,
+        worker_threads=settings.worker_threads,
     )
+    return application
 
 
 def method_handlers(bindings: Mapping[str, Binding], settings: Settings) -> dict[str, Handler]:

@@ -681,8 +681,8 @@ class Bench:
         admin = make_engine(base_url)
         with admin.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in base_url else "?"
-        url = f"{normalise_url(base_url)}{separator}options=-csearch_path%3D{schema}"
+        search_path = normalise_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        url = search_path.render_as_string(hide_password=False)
         try:
             migrate(url)
             key = admin_key(url)

@@ -35,8 +35,8 @@ BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get("TEST_DATABASE_URL") el
 
 
 def postgres_schema_url(base: str, schema: str) -> str:
-    separator = "&" if "?" in base else "?"
-    return f"{normalise_url(base)}{separator}options=-csearch_path%3D{schema}"
+    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
 
 
 def migrate(url: str) -> None:

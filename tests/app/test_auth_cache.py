@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 
@@ -21,7 +20,7 @@ CACHE_SECONDS = 1
 
 @pytest.fixture
 def cached_app(settings: Settings) -> Iterator[RpcApp]:
-    application = create_app(dataclasses.replace(settings, auth_cache_seconds=CACHE_SECONDS))
+    application = create_app(settings.model_copy(update={"auth_cache_seconds": CACHE_SECONDS}))
     yield application
     application.state.engine.dispose()
 

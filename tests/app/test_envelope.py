@@ -3,7 +3,6 @@ each command in its own transaction, deadlines, limits, and the per-method route
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import time
@@ -389,7 +388,7 @@ def test_wrong_http_method_on_other_routes_answers_405_with_allow(http: TestClie
 @pytest.fixture(scope="module")
 def small(settings: Settings, admin_key: str) -> Iterator[TestClient]:
     """An app with a 1000-byte body limit and at most 3 commands per frame, on the same database."""
-    limited = create_app(dataclasses.replace(settings, max_body_bytes=1000, max_commands=3))
+    limited = create_app(settings.model_copy(update={"max_body_bytes": 1000, "max_commands": 3}))
     with TestClient(limited, headers={"Authorization": f"Bearer {admin_key}"}) as client:
         yield client
     limited.state.engine.dispose()
@@ -499,7 +498,7 @@ def test_unexpected_exception_on_method_route_answers_http_500(
 
 
 def test_too_many_devices_in_one_add_devices_is_413(settings: Settings, admin_key: str, project: str) -> None:
-    limited = create_app(dataclasses.replace(settings, max_devices_per_add=3))
+    limited = create_app(settings.model_copy(update={"max_devices_per_add": 3}))
     try:
         with TestClient(limited, headers={"Authorization": f"Bearer {admin_key}"}) as client:
             rollout_id = create_rollout(client, project)

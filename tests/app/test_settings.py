@@ -19,12 +19,20 @@ def test_values_are_read_and_converted() -> None:
     assert settings.host == Settings().host  # empty means the default
 
 
+def test_the_process_environment_is_read_and_keywords_win_over_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9001")
+    monkeypatch.setenv("MAX_COMMANDS", "")
+    settings = Settings.from_env()
+    assert (settings.port, settings.max_commands) == (9001, 1000)  # empty means the default
+    assert Settings(port=9002).port == 9002
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
         ({"PORT": "eighty"}, "PORT='eighty' is not an integer"),
         ({"AUTH_DISABLED": "maybe"}, "AUTH_DISABLED='maybe' is not a boolean; use true or false"),
-        ({"WORKER_THREADS": "0"}, "WORKER_THREADS=0 must be at least 1"),
+        ({"WORKER_THREADS": "0"}, "WORKER_THREADS='0' must be at least 1"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(environ: dict[str, str], message: str) -> None:

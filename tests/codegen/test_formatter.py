@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import tomllib
@@ -15,6 +14,7 @@ from codegen import formatter
 from codegen.cli import main
 from codegen.formatter import RUFF_VERSION, format_python, format_tree
 from tests.codegen.support import FIXTURE_DEFINITIONS, REPO, child_env, codegen_command
+from tests.test_noxfile import session_installs
 
 HOW_TO_GET_IT = f"install it with `pip install ruff=={RUFF_VERSION}`, or run `python3 -m nox -s generate`"
 
@@ -23,8 +23,7 @@ def test_pinned_version_is_the_one_pyproject_and_the_lint_session_install() -> N
     with (REPO / "pyproject.toml").open("rb") as file:
         codegen_extra = tomllib.load(file)["project"]["optional-dependencies"]["codegen"]
     assert f"ruff=={RUFF_VERSION}" in codegen_extra
-    noxfile = (REPO / "noxfile.py").read_text(encoding="utf-8")
-    assert re.findall(r"ruff==[^\"']+", noxfile) == [f"ruff=={RUFF_VERSION}"]
+    assert session_installs("lint") == [f"ruff=={RUFF_VERSION}"]
 
 
 def test_installed_ruff_is_the_pinned_version() -> None:
