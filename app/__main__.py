@@ -9,12 +9,12 @@ import sys
 import uvicorn
 from sqlalchemy import Engine
 
-from app import keys_cli
-from app.db import make_engine, redact_url, transaction
-from app.keys import count_keys, create_key
-from app.migrate import upgrade
+from app.auth import keys_cli
+from app.auth.keys import count_keys, create_key
+from app.composition import create_app
 from app.settings import Settings
-from app.web import create_app
+from app.storage.db import make_engine, redact_url, transaction
+from app.storage.migrate import upgrade
 
 log = logging.getLogger("app")
 

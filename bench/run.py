@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from app.db import make_engine, normalise_url
+from app.storage.db import make_engine, normalise_url
 from bench.report import Measure, Scenario, Target, table, write_json
 from bench.server import ROOT, Service, admin_key, migrate, running
 from bench.wrk import Load, WrkResult, run_concurrently, wrk_binary

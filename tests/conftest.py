@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.db import make_engine, normalise_url, transaction
-from app.keys import create_key
-from app.migrate import upgrade
-from app.rpc_asgi import RpcApp
+from app.auth.keys import create_key
+from app.composition import create_app
+from app.rpc.asgi import RpcApp
 from app.settings import Settings
-from app.web import create_app
+from app.storage.db import make_engine, normalise_url, transaction
+from app.storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 # The browser suite needs Playwright and Chromium; it runs in its own session (nox -s browser).

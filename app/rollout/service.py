@@ -1,4 +1,4 @@
-"""The Rollout service's methods, implementing the generated RolloutService contract (bound in app/web.py)."""
+"""The Rollout service's methods, implementing the generated RolloutService contract (bound in app/composition.py)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from rollout_api.rollout.models import (
     SetStateArgs,
 )
 
-from app.db import Session
-from app.keys import Caller
+from app.auth.keys import Caller
 from app.rollout import store
 from app.rollout.states import DEVICE_TRANSITIONS, ROLLOUT_TRANSITIONS, allowed, refusal, sources
 from app.settings import Settings
-from app.sql import AnyRow
+from app.storage.db import Session
+from app.storage.sql import AnyRow
 
 # A conditional update that loses a race re-reads and tries again; a few rounds always settle it.
 _RACE_RETRIES = 5

@@ -1,7 +1,7 @@
 """Persistence of rollouts and their devices; functions take one connection and keyword arguments only.
 
-These statements run on every request, so they are plain SQL run on the driver's cursor (app/sql.py).
-The tables are declared in app/tables.py and created by the migrations.
+These statements run on every request, so they are plain SQL run on the driver's cursor (app/storage/sql.py).
+The tables are declared in app/storage/tables.py and created by the migrations.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from app.db import Session
-from app.sql import AnyRow, Statement
+from app.storage.db import Session
+from app.storage.sql import AnyRow, Statement
 
 _ROLLOUT_COLUMNS = ("id", "project_id", "name", "firmware_id", "device_filter", "state")
 _DEVICE_COLUMNS = ("device_id", "state", "update_command_id")

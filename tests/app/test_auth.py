@@ -19,9 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from rollout_api import METHODS as ALL_METHODS
 
-from app.db import transaction
-from app.keys import create_key, grant_project, revoke_key
-from app.rpc_asgi import RpcApp
+from app.auth.keys import create_key, grant_project, revoke_key
+from app.rpc.asgi import RpcApp
+from app.storage.db import transaction
 from tests.conftest import make_key
 from tests.helpers import call, create_rollout, ok, sample_args, snapshot
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db import make_engine, transaction
-from app.keys import revoke_key
-from app.rpc_asgi import RpcApp
+from app.auth.keys import revoke_key
+from app.composition import create_app
+from app.rpc.asgi import RpcApp
 from app.settings import Settings
-from app.web import create_app
+from app.storage.db import make_engine, transaction
 from tests.conftest import make_key
 
 CACHE_SECONDS = 1

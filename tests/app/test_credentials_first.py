@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.types import Message
 
-from app.rpc_asgi import PRE_AUTH_BODY_BYTES, RpcApp
+from app.rpc.asgi import PRE_AUTH_BODY_BYTES, RpcApp
 from tests.conftest import TEST_PRINCIPAL
 
 CHUNK = 64 * 1024

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.db import normalise_url, redact_url
+from app.storage.db import normalise_url, redact_url
 
 
 @pytest.mark.parametrize(

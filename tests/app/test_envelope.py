@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.keys import Caller
+from app.auth.keys import Caller
+from app.composition import create_app
 from app.rollout import store as rollout_store
 from app.settings import Settings
-from app.web import create_app
 from tests.conftest import TEST_PRINCIPAL
 from tests.helpers import create_rollout, ok, snapshot
 

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from rollout_api import METHODS, MethodSpec
 from rollout_api.server import Implementations
 
-from app.dispatch import Dispatcher
-from app.frames import Frame
-from app.keys import Caller
-from app.rpc_asgi import RpcApp
+from app.auth.keys import Caller
+from app.composition import create_app
+from app.rpc.asgi import RpcApp
+from app.rpc.dispatch import Dispatcher
+from app.rpc.frames import Frame
 from app.settings import Settings
-from app.web import create_app
 from tests.conftest import TEST_PRINCIPAL
 from tests.helpers import sample_args, snapshot
 
@@ -47,7 +47,7 @@ def _client(application: RpcApp, key: str) -> TestClient:
 @pytest.fixture
 def with_later(settings: Settings, caplog: pytest.LogCaptureFixture) -> Iterator[RpcApp]:
     """The app with ImplementedLater in its method table, started while the log is captured."""
-    with caplog.at_level(logging.WARNING, logger="app.web"):
+    with caplog.at_level(logging.WARNING, logger="app.composition"):
         application = create_app(settings, methods={**METHODS, LATER.wire_name: LATER})
     yield application
     application.state.engine.dispose()
@@ -75,16 +75,16 @@ def test_defined_method_without_implementation_answers_501_on_both_routes(
 def test_start_warns_about_each_unimplemented_method(with_later: RpcApp, caplog: pytest.LogCaptureFixture) -> None:
     # The app started in the fixture, so its log is the setup phase's.
     logged = caplog.get_records("setup")
-    warnings = [r.getMessage() for r in logged if r.name == "app.web" and r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in logged if r.name == "app.composition" and r.levelno == logging.WARNING]
     assert warnings == ["/v1/Rollout.ImplementedLater is defined but not implemented by this server; it answers 501"]
 
 
 def test_start_warns_about_nothing_when_every_method_is_implemented(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.web"):
+    with caplog.at_level(logging.WARNING, logger="app.composition"):
         create_app(settings).state.engine.dispose()
-    assert [r for r in caplog.records if r.name == "app.web"] == []
+    assert [r for r in caplog.records if r.name == "app.composition"] == []
 
 
 class _Nothing:
@@ -109,7 +109,7 @@ def test_class_that_implements_nothing_answers_501_for_every_method(
     binding: Callable[[], Implementations],
 ) -> None:
     # mypy refuses both bindings (the ignores would be unused otherwise); the server still starts and answers 501.
-    with caplog.at_level(logging.WARNING, logger="app.web"):
+    with caplog.at_level(logging.WARNING, logger="app.composition"):
         bare = create_app(settings, implementations=binding())
     try:
         with _client(bare, admin_key) as client:
@@ -126,7 +126,7 @@ def test_class_that_implements_nothing_answers_501_for_every_method(
             assert snapshot(client) == before
     finally:
         bare.state.engine.dispose()
-    warned = {r.getMessage().split(" ")[0] for r in caplog.records if r.name == "app.web"}
+    warned = {r.getMessage().split(" ")[0] for r in caplog.records if r.name == "app.composition"}
     assert warned == set(METHODS)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.jsonio import STREAM_BATCH, array_chunks, dumps
+from app.rpc.jsonio import STREAM_BATCH, array_chunks, dumps
 
 
 def test_dumps_is_compact_utf8() -> None:

@@ -18,10 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.db import make_engine, transaction
-from app.keys import create_key
+from app.auth.keys import create_key
+from app.composition import create_app
 from app.settings import Settings
-from app.web import create_app
+from app.storage.db import make_engine, transaction
 from tests.conftest import ROOT, migrate
 
 CREATED = re.compile(r"created key (\d+) for ")

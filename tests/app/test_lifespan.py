@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from app.composition import create_app
 from app.rollout import store as rollout_store
 from app.settings import Settings
-from app.web import create_app
 from tests.app.test_envelope import cmd, create_args, send
 
 

@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-import app.tables  # noqa: F401  # registers the tables on SQLModel.metadata
-from app.db import make_engine
-from app.migrate import alembic_config, upgrade
+import app.storage.tables  # noqa: F401  # registers the tables on SQLModel.metadata
+from app.storage.db import make_engine
+from app.storage.migrate import alembic_config, upgrade
 
 
 def test_migrated_schema_matches_the_tables(database_url: str) -> None:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 from rollout_api import METHODS
 
-from app.openapi import json_schema
+from app.docs.openapi import json_schema
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rollout_api import METHODS
 
-from app.exchange import QUICK_BODY_LIMIT, Exchange
-from app.rpc_asgi import RpcApp
+from app.rpc.asgi import RpcApp
+from app.rpc.exchange import QUICK_BODY_LIMIT, Exchange
 
 
 def frame(*cmds: dict[str, Any]) -> bytes:

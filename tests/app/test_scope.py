@@ -17,11 +17,11 @@ from rollout_api.rollout.contract import GET
 from rollout_api.rollout.models import GetArgs, Rollout
 from rollout_api.spec import Scope
 
-from app.db import Session
-from app.dispatch import Dispatcher
-from app.keys import Caller
+from app.auth.keys import Caller
 from app.rollout import store
-from app.rpc_asgi import RpcApp
+from app.rpc.asgi import RpcApp
+from app.rpc.dispatch import Dispatcher
+from app.storage.db import Session
 from codegen.build import build_api
 from codegen.loader import load_definitions
 from tests.conftest import ROOT

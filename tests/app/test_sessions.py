@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from app.db import ConnectionLease, Session, make_engine
+from app.storage.db import ConnectionLease, Session, make_engine
 from tests.conftest import BACKENDS
 
 

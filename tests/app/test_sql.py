@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 
-from app import sql
-from app.db import ConnectionLease, make_engine
-from app.sql import Statement
+from app.storage import sql
+from app.storage.db import ConnectionLease, make_engine
+from app.storage.sql import Statement
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-import app.exchange
-import app.jsonio
+import app.rpc.exchange
+import app.rpc.jsonio
 from tests.conftest import TEST_PRINCIPAL
 from tests.helpers import create_rollout, ok
 
@@ -25,8 +25,8 @@ def big_rollout(http: TestClient, project: str) -> str:
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small limits, so a few thousand devices take the streaming path with many chunks."""
-    monkeypatch.setattr(app.exchange, "BUFFER_LIMIT", 10_000)
-    monkeypatch.setattr(app.jsonio, "STREAM_BATCH", 300)
+    monkeypatch.setattr(app.rpc.exchange, "BUFFER_LIMIT", 10_000)
+    monkeypatch.setattr(app.rpc.jsonio, "STREAM_BATCH", 300)
 
 
 def test_method_route_streams_every_device_in_order(http: TestClient, project: str, big_rollout: str) -> None:

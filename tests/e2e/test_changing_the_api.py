@@ -100,7 +100,7 @@ def child_env(copy: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
 
 def mypy(copy: Path) -> subprocess.CompletedProcess[str]:
     """`nox -s typecheck`'s check of the app, in the copy (its pyproject.toml puts generated/ on the path)."""
-    return run(copy, "-m", "mypy", "--cache-dir", str(copy / ".mypy_cache"), "app/web.py")
+    return run(copy, "-m", "mypy", "--cache-dir", str(copy / ".mypy_cache"), "app/composition.py")
 
 
 def serve(copy: Path) -> LiveServer:

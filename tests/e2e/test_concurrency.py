@@ -22,9 +22,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app.db import make_engine
-from app.migrate import upgrade
 from app.rollout.states import DEVICE_TRANSITIONS
+from app.storage.db import make_engine
+from app.storage.migrate import upgrade
 from tests.conftest import LiveServer, postgres_schema_url
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")

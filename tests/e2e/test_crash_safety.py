@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from app.db import make_engine
+from app.storage.db import make_engine
 from tests.conftest import LiveServer
 
 DEVICES = 300_000

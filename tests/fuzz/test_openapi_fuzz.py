@@ -27,8 +27,8 @@ from schemathesis.specs.openapi.checks import (  # type: ignore[import-not-found
 )
 from starlette.types import ASGIApp
 
+from app.composition import create_app
 from app.settings import Settings
-from app.web import create_app
 from tests.fuzz.conftest import VOLUME, fuzz_examples
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -1,4 +1,4 @@
-"""Hot-path SQL run straight on the driver's cursor, in a command's Session (app/db.py).
+"""Hot-path SQL run straight on the driver's cursor, in a command's Session (app/storage/db.py).
 
 Going through SQLAlchemy's execution machinery costs about 50 microseconds per statement; the
 driver's cursor about 6. Statements here are plain SQL with :name parameters, compiled by SQLAlchemy
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Dialect
 
-from app.db import Session
+from app.storage.db import Session
 
 AnyRow = Any
 """A result row: a named tuple whose fields are the selected columns (row.state, row.device_id)."""

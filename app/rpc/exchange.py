@@ -12,13 +12,13 @@ from typing import Any
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 
-from app.auth import Authenticator, AuthError
-from app.dispatch import Dispatcher
-from app.frames import FrameError, decode_json, parse_frame
-from app.jsonio import array_chunks, dumps
-from app.keys import Caller
+from app.auth.authenticator import Authenticator, AuthError
+from app.auth.keys import Caller
+from app.rpc.dispatch import Dispatcher
+from app.rpc.frames import FrameError, decode_json, parse_frame
+from app.rpc.jsonio import array_chunks, dumps
 
-log = logging.getLogger("app.exchange")
+log = logging.getLogger("app.rpc.exchange")
 
 Answer = tuple[int, bytes | Iterator[bytes]]
 """HTTP status and body: bytes, or chunks to send as they are produced."""

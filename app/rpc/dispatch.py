@@ -19,12 +19,12 @@ from rollout_api.status import Status
 from rollout_api.validation import describe_validation_error
 from sqlalchemy import Engine
 
-from app.db import ConnectionLease, Session
-from app.frames import BadCommand, Command, Frame, check_command, describe_kind
-from app.jsonio import array_chunks, dumps
-from app.keys import Caller
+from app.auth.keys import Caller
+from app.rpc.frames import BadCommand, Command, Frame, check_command, describe_kind
+from app.rpc.jsonio import array_chunks, dumps
+from app.storage.db import ConnectionLease, Session
 
-log = logging.getLogger("app.dispatch")
+log = logging.getLogger("app.rpc.dispatch")
 
 Handler = Callable[[Session, Caller, Any], Any]
 """Runs one method for one command: its session, its caller and the validated args in, the result out."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import app.tables  # noqa: F401  # registers the tables on SQLModel.metadata
+import app.storage.tables  # noqa: F401  # registers the tables on SQLModel.metadata
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

@@ -8,8 +8,8 @@ import sys
 
 from sqlalchemy import Engine
 
-from app.db import transaction
-from app.keys import ROLES, create_key, grant_project, list_keys, revoke_key, revoke_project
+from app.auth.keys import ROLES, create_key, grant_project, list_keys, revoke_key, revoke_project
+from app.storage.db import transaction
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

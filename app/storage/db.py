@@ -14,7 +14,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 
-log = logging.getLogger("app.db")
+log = logging.getLogger("app.storage.db")
 
 _IMMEDIATE = "rollout_begin_immediate"
 SQLITE_CONNECTIONS = 8
@@ -87,7 +87,7 @@ class Session:
 
     def __init__(self, driver: Any, *, dialect: Dialect, writes: bool) -> None:
         self.driver = driver
-        self.dialect = dialect  # statements are compiled for it (app/sql.py)
+        self.dialect = dialect  # statements are compiled for it (app/storage/sql.py)
         self.postgres = postgres = dialect.name == "postgresql"
         # On SQLite a writer takes the write lock up front, so a read-then-write command cannot
         # fail half-way when another writer commits between its read and its write.

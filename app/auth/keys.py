@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlmodel import col
 
-from app.db import Session
-from app.sql import AnyRow, Statement
-from app.tables import ApiKey, ProjectGrant
+from app.storage.db import Session
+from app.storage.sql import AnyRow, Statement
+from app.storage.tables import ApiKey, ProjectGrant
 
 ROLES = ("user", "backend", "admin")
 KEY_PREFIX = "rk_"

@@ -20,9 +20,9 @@ from rollout_api.status import Status
 from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope, Send
 
-from app.auth import AuthError
-from app.exchange import Answer, Exchange, error
-from app.keys import Caller
+from app.auth.authenticator import AuthError
+from app.auth.keys import Caller
+from app.rpc.exchange import Answer, Exchange, error
 
 FRAME_PATH = "/v1"
 # A body whose key is not in the Authorization header (a frame's "key", or none) is read only this far
@@ -55,7 +55,7 @@ class RpcApp:
         return self.fastapi.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The lifespan's startup and shutdown messages go to FastAPI too: its lifespan (app/web.py) closes
+        # The lifespan's startup and shutdown messages go to FastAPI too: its lifespan (app/composition.py) closes
         # what the app owns, stop_workers() included.
         path = scope["path"] if scope["type"] == "http" else ""
         if path != FRAME_PATH and path not in self._methods:

@@ -15,18 +15,18 @@ from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.auth import Authenticator
-from app.db import Session, make_engine
-from app.dispatch import Dispatcher, Handler, nearest_method, no_handler
-from app.docs import mount_docs
-from app.exchange import Exchange, error
-from app.keys import Caller
-from app.openapi import openapi_builder
+from app.auth.authenticator import Authenticator
+from app.auth.keys import Caller
+from app.docs.openapi import openapi_builder
+from app.docs.pages import mount_docs
 from app.rollout.service import RolloutHandlers
-from app.rpc_asgi import FRAME_PATH, RpcApp
+from app.rpc.asgi import FRAME_PATH, RpcApp
+from app.rpc.dispatch import Dispatcher, Handler, nearest_method, no_handler
+from app.rpc.exchange import Exchange, error
 from app.settings import Settings
+from app.storage.db import Session, make_engine
 
-log = logging.getLogger("app.web")
+log = logging.getLogger("app.composition")
 
 API_DOC = (
     "Which firmware goes to which devices, and how far each device has got. "

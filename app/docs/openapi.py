@@ -145,7 +145,7 @@ def frame_operation(methods: Mapping[str, MethodSpec[Any, Any]], first_example: 
 def openapi_builder(
     app: FastAPI, methods: Mapping[str, MethodSpec[Any, Any]], services: Mapping[str, str]
 ) -> Callable[[], dict[str, Any]]:
-    """app.openapi replacement: the RPC routes from the method table, then FastAPI's own routes."""
+    """app.docs.openapi replacement: the RPC routes from the method table, then FastAPI's own routes."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -6,8 +6,8 @@ import time
 
 from sqlalchemy import Engine
 
-from app.db import session_scope
-from app.keys import Caller, caller_for_key, hash_key
+from app.auth.keys import Caller, caller_for_key, hash_key
+from app.storage.db import session_scope
 
 # Bounds the cache's memory whatever number of keys callers present.
 _CACHE_LIMIT = 10_000
