@@ -479,3 +479,39 @@ def use(client: Client, put: PutResult) -> None:
         [sys.executable, "-W", "error", "-c", script], cwd=out, env=child_env(), capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_iterators_keep_arguments_named_like_their_locals(tmp_path: Path, write_definitions: WriteDefinitions) -> None:
+    """A paged method's own `page` and `item` arguments reach every page's request, not the iterator's locals."""
+    definitions = write_definitions(
+        {
+            "List.json": {
+                "doc": "Pages through items.",
+                "idempotency": "no_side_effects",
+                "args": {"page": "string", "item": "string", "limit": "integer", "after": "string"},
+                "result": {"type": "array", "items": {"type": "object", "properties": {"id": "string"}}},
+            }
+        }
+    )
+    out = tmp_path / "out"
+    write_tree(generate_files(definitions, package="shop_api", distribution="shop-api", version="0.0.1"), out)
+    script = """
+import asyncio, json, httpx
+from shop_api import AsyncClient, Client
+seen = []
+def answer(request):
+    (command,) = json.loads(request.content)["cmds"]
+    seen.append((command["args"]["page"], command["args"]["item"]))
+    start = int(command["args"].get("after", "0"))
+    ids = [str(n) for n in range(start + 1, min(start + 2, 4) + 1)]
+    return httpx.Response(200, json={"v": 1, "resp": [{"id": command["id"], "status": 0, "resp": [{"id": i} for i in ids]}]})
+with Client("http://shop.test", transport=httpx.MockTransport(answer)) as client:
+    assert [x.id for x in client.shop.iter_list(page="p", item="i", page_size=2)] == ["1", "2", "3", "4"]
+async def main():
+    async with AsyncClient("http://shop.test", transport=httpx.MockTransport(answer)) as client:
+        return [x.id async for x in client.shop.iter_list(page="p", item="i", page_size=2)]
+assert asyncio.run(main()) == ["1", "2", "3", "4"]
+assert set(seen) == {("p", "i")}, seen
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=out, env=child_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

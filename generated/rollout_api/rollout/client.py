@@ -137,10 +137,11 @@ class RolloutClient:
         """Every item list() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
-            page = self.list(projectid=projectid, state=state, limit=page_size, after=after)
-            yield from page
-            after = page[-1].id if page else None
-            if len(page) < page_size or after is None:
+            # Locals end in "_", which no argument's Python name does (only keywords get a trailing _).
+            page_ = self.list(projectid=projectid, state=state, limit=page_size, after=after)
+            yield from page_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
                 return
 
     def list_devices(
@@ -183,12 +184,13 @@ class RolloutClient:
         """Every item list_devices() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
-            page = self.list_devices(
+            # Locals end in "_", which no argument's Python name does (only keywords get a trailing _).
+            page_ = self.list_devices(
                 projectid=projectid, rolloutid=rolloutid, state=state, limit=page_size, after=after
             )
-            yield from page
-            after = page[-1].id if page else None
-            if len(page) < page_size or after is None:
+            yield from page_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
                 return
 
     def set_device_state(
@@ -354,11 +356,11 @@ class AsyncRolloutClient:
         """Every item list() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
-            page = await self.list(projectid=projectid, state=state, limit=page_size, after=after)
-            for item in page:
-                yield item
-            after = page[-1].id if page else None
-            if len(page) < page_size or after is None:
+            page_ = await self.list(projectid=projectid, state=state, limit=page_size, after=after)
+            for item_ in page_:
+                yield item_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
                 return
 
     async def list_devices(
@@ -401,13 +403,13 @@ class AsyncRolloutClient:
         """Every item list_devices() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
-            page = await self.list_devices(
+            page_ = await self.list_devices(
                 projectid=projectid, rolloutid=rolloutid, state=state, limit=page_size, after=after
             )
-            for item in page:
-                yield item
-            after = page[-1].id if page else None
-            if len(page) < page_size or after is None:
+            for item_ in page_:
+                yield item_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
                 return
 
     async def set_device_state(

@@ -128,10 +128,11 @@ class InventoryClient:
         """Every item list_items() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
-            page = self.list_items(warehouse_id=warehouse_id, min_price=min_price, limit=page_size, after=after)
-            yield from page
-            after = page[-1].id if page else None
-            if len(page) < page_size or after is None:
+            # Locals end in "_", which no argument's Python name does (only keywords get a trailing _).
+            page_ = self.list_items(warehouse_id=warehouse_id, min_price=min_price, limit=page_size, after=after)
+            yield from page_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
                 return
 
     def move(self, *, from_: str, to: str, items: Sequence[MoveArgsItemsItem], dry_run: bool | None = None) -> None:
@@ -268,11 +269,11 @@ class AsyncInventoryClient:
         """Every item list_items() would return, fetched page_size at a time by following `after`."""
         after: str | None = None
         while True:
-            page = await self.list_items(warehouse_id=warehouse_id, min_price=min_price, limit=page_size, after=after)
-            for item in page:
-                yield item
-            after = page[-1].id if page else None
-            if len(page) < page_size or after is None:
+            page_ = await self.list_items(warehouse_id=warehouse_id, min_price=min_price, limit=page_size, after=after)
+            for item_ in page_:
+                yield item_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
                 return
 
     async def move(
