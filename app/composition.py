@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from rollout_api.methods import METHODS, SERVICES
-from rollout_api.server import Binding, Implementations, bind, unimplemented
+from rollout_api.server import Binding, Implementations, bind
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -48,9 +48,11 @@ def create_app(
     methods: Mapping[str, MethodSpec[Any, Any]] = METHODS,
 ) -> RpcApp:
     engine = make_engine(settings.database_url)
-    for spec in unimplemented(implementations, methods):
-        log.warning("%s is defined but not implemented by this server; it answers 501", spec.wire_name)
-    handlers = method_handlers(bind(implementations, methods), settings)
+    bindings = bind(implementations, methods)
+    for binding in bindings.values():
+        if binding.function is None:
+            log.warning("%s is defined but not implemented by this server; it answers 501", binding.spec.wire_name)
+    handlers = method_handlers(bindings, settings)
     dispatcher = Dispatcher(methods=methods, handlers=handlers, engine=engine, server_address=settings.server_address)
     authenticator = Authenticator(engine, disabled=settings.auth_disabled, cache_seconds=settings.auth_cache_seconds)
     # Local SQLite reads take microseconds; PostgreSQL reads wait on the network, so they keep to threads.

@@ -281,7 +281,7 @@ def _build_service(service: LoadedService, problems: Problems) -> ServiceIR:
         models=tuple(types.models),
         aliases=tuple(types.aliases),
         client_names=_names_used(methods, types),
-        has_pattern='"pattern"' in json.dumps([m.definition for m in service.methods]),
+        has_pattern=any(_has_pattern(m.definition[part]) for m in service.methods for part in ("args", "result")),
         shared_types={
             name: {k: v for k, v in schema.items() if k != "title"} for name, schema in service.types.items()
         },
@@ -295,6 +295,15 @@ def _names_used(methods: tuple[MethodIR, ...], types: _ServiceTypes) -> tuple[st
         annotations = [f.param_annotation for f in method.args] + [method.result_type or "", method.page_item or ""]
         used.update(token for a in annotations for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", a))
     return tuple(sorted(used & declared))
+
+
+def _has_pattern(schema: Any) -> bool:
+    """Some schema in it has a pattern (a string value; a property named "pattern" holds a schema instead)."""
+    if isinstance(schema, dict):
+        return isinstance(schema.get("pattern"), str) or any(_has_pattern(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_has_pattern(v) for v in schema)
+    return False
 
 
 def _titles(schema: Any) -> set[str]:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -115,3 +115,26 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def _is_leftover(relative: Path) -> bool:
     return any(part in _TOOL_LEFTOVERS or part.endswith(".egg-info") for part in relative.parts)
+
+
+def run_mypy(*targets: str, cwd: Path, path: Sequence[Path], cache: Path) -> subprocess.CompletedProcess[str]:
+    """`mypy --strict` with the project's settings on `targets` (e.g. "--module", "usage"), finding modules on `path`."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--cache-dir",
+            str(cache),
+            *targets,
+        ],
+        cwd=cwd,
+        env=child_env({"MYPYPATH": os.pathsep.join(str(p) for p in path)}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from tests.codegen.support import (
     REPO,
     WriteDefinitions,
     child_env,
+    run_mypy,
     write_tree,
 )
 
@@ -255,27 +255,8 @@ def test_golden_package_passes_mypy_strict(tmp_path: Path) -> None:
 def _assert_mypy_strict(root: Path, package: str, usage: str, tmp_path: Path) -> None:
     """mypy --strict, with the project's settings, passes on the package under root and on the usage module."""
     (tmp_path / "usage.py").write_text(usage, encoding="utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(REPO / "pyproject.toml"),
-            "--cache-dir",
-            str(tmp_path / "mypy_cache"),
-            "--package",
-            package,
-            "--module",
-            "usage",
-        ],
-        cwd=root,
-        env=child_env({"MYPYPATH": os.pathsep.join([str(root), str(tmp_path)])}),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+    result = run_mypy(
+        "--package", package, "--module", "usage", cwd=root, path=[root, tmp_path], cache=tmp_path / "mypy_cache"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +21,8 @@ from tests.codegen.support import (
     FIXTURE_DEFINITIONS,
     GOLDEN,
     PACKAGE,
-    REPO,
     VERSION,
-    child_env,
+    run_mypy,
     write_tree,
 )
 
@@ -77,26 +74,7 @@ def mypy_output(two_services: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """mypy --strict's report on _USES, by the name of the binding each error and note belongs to."""
     work = tmp_path_factory.mktemp("uses")
     (work / "uses.py").write_text(_USES, encoding="utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(REPO / "pyproject.toml"),
-            "--cache-dir",
-            str(work / "mypy_cache"),
-            "--module",
-            "uses",
-        ],
-        cwd=work,
-        env=child_env({"MYPYPATH": os.pathsep.join([str(two_services), str(work)])}),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    result = run_mypy("--module", "uses", cwd=work, path=[two_services, work], cache=work / "mypy_cache")
     assert result.returncode == 1, result.stdout + result.stderr
     lines = _USES.splitlines()
     by_binding: dict[str, list[str]] = {}
