@@ -50,10 +50,10 @@ def _prepare_access(engine: Engine, settings: Settings) -> None:
     if settings.auth_disabled:
         log.warning("AUTH_DISABLED is set: every caller is treated as an admin. Use this only for local experiments.")
         return
-    with transaction(engine, writes=True) as session:
-        if count_keys(session):
+    with transaction(engine, writes=True) as connection:
+        if count_keys(connection):
             return
-        key_id, key = create_key(session, principal=settings.admin_principal, role="admin")
+        key_id, key = create_key(connection, principal=settings.admin_principal, role="admin")
     print(
         f"No API keys existed, so an admin key (id {key_id}, principal {settings.admin_principal}) was created.\n"
         f"It is shown only now; keep it safe and send it as 'Authorization: Bearer <key>':\n\n    {key}\n\n"

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from rollout_api.methods import METHODS, SERVICES
-from rollout_api.server import Binding, Implementations, bind
+from rollout_api.server import Services, bind
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth.authenticator import Authenticator
-from app.auth.keys import Caller
 from app.docs.openapi import openapi_builder
 from app.docs.pages import mount_docs
 from app.rollout.service import RolloutHandlers
 from app.rpc.asgi import FRAME_PATH, RpcApp
+from app.rpc.context import RequestContext
 from app.rpc.dispatch import Dispatcher, Handler, nearest_method, no_handler
 from app.rpc.exchange import Exchange, error
 from app.settings import Settings
-from app.storage.db import Session, make_engine
+from app.storage.db import make_engine
 
 log = logging.getLogger("app.composition")
 
@@ -35,24 +35,27 @@ API_DOC = (
 )
 
 
-IMPLEMENTATIONS = Implementations(rollout=RolloutHandlers)
-"""The class that implements each service: the one place the app names its services. mypy checks each
-class against its service's contract, naming a method it lacks, and a service added to definitions/ is
-a missing argument here until a class implements it."""
+def registered_services(settings: Settings) -> Services[RequestContext]:
+    """The implementation of each service: the one place the app names its services. mypy checks each
+    against its service's contract, naming a method it lacks or declares differently, and a service added
+    to definitions/ is a missing argument here until something implements it."""
+    return Services(rollout=RolloutHandlers(settings))
 
 
 def create_app(
     settings: Settings,
     *,
-    implementations: Implementations = IMPLEMENTATIONS,
+    services: Services[RequestContext] | None = None,
     methods: Mapping[str, MethodSpec[Any, Any]] = METHODS,
 ) -> RpcApp:
+    """The whole service; `services` replaces the registered implementations (tests pass fakes)."""
     engine = make_engine(settings.database_url)
-    bindings = bind(implementations, methods)
-    for binding in bindings.values():
+    handlers: dict[str, Handler] = {}
+    for wire_name, binding in bind(services or registered_services(settings), methods).items():
         if binding.function is None:
-            log.warning("%s is defined but not implemented by this server; it answers 501", binding.spec.wire_name)
-    handlers = method_handlers(bindings, settings)
+            log.warning("%s is defined but not implemented by this server; it answers 501", wire_name)
+        else:
+            handlers[wire_name] = binding.function
     dispatcher = Dispatcher(methods=methods, handlers=handlers, engine=engine, server_address=settings.server_address)
     authenticator = Authenticator(engine, disabled=settings.auth_disabled, cache_seconds=settings.auth_cache_seconds)
     # Local SQLite reads take microseconds; PostgreSQL reads wait on the network, so they keep to threads.
@@ -97,24 +100,6 @@ def create_app(
         worker_threads=settings.worker_threads,
     )
     return application
-
-
-def method_handlers(bindings: Mapping[str, Binding], settings: Settings) -> dict[str, Handler]:
-    """The handler of each implemented method, by wire name; the others are left out (they answer 501)."""
-    return {
-        wire_name: _handler(binding.implementation, binding.function, settings)
-        for wire_name, binding in bindings.items()
-        if binding.function is not None
-    }
-
-
-def _handler(implementation: Any, function: Callable[[Any, Any], Any], settings: Settings) -> Handler:
-    """Each command gets its own instance of the service's class: (session, caller, settings) is what it holds."""
-
-    def handle(session: Session, caller: Caller, args: Any) -> Any:
-        return function(implementation(session, caller, settings), args)
-
-    return handle
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import Engine
 
 from app.auth.keys import Caller, caller_for_key, hash_key
-from app.storage.db import session_scope
+from app.storage.db import standalone_transaction
 
 # Bounds the cache's memory whatever number of keys callers present.
 _CACHE_LIMIT = 10_000
@@ -64,8 +64,8 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        with session_scope(self._engine, writes=False) as session:
-            caller = caller_for_key(session, key)
+        with standalone_transaction(self._engine, writes=False) as tx:
+            caller = caller_for_key(tx, key)
         if caller is None:
             self._cache.pop(digest, None)
             raise AuthError(401, "invalid or revoked API key")

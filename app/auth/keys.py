@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlmodel import col
 
-from app.storage.db import Session
+from app.storage.db import Transaction
 from app.storage.sql import AnyRow, Statement
 from app.storage.tables import ApiKey, ProjectGrant
 
@@ -36,7 +36,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Connection, *, principal: str, role: str) -> tuple[int, str]:
+def create_key(connection: Connection, *, principal: str, role: str) -> tuple[int, str]:
     """A new key's id and the key itself; the key is not stored and cannot be shown again."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -48,40 +48,40 @@ def create_key(session: Connection, *, principal: str, role: str) -> tuple[int, 
         .values(key_hash=hash_key(key), principal=principal, role=role, created_at=time.time())
         .returning(col(ApiKey.id))
     )
-    key_id: int | None = session.execute(statement).scalar_one()
+    key_id: int | None = connection.execute(statement).scalar_one()
     assert key_id is not None
     return key_id, key
 
 
-def revoke_key(session: Connection, *, key_id: int) -> bool:
+def revoke_key(connection: Connection, *, key_id: int) -> bool:
     statement = (
         update(ApiKey).where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None)).values(revoked_at=time.time())
     )
-    return bool(session.execute(statement).rowcount)
+    return bool(connection.execute(statement).rowcount)
 
 
-def list_keys(session: Connection) -> Sequence[AnyRow]:
+def list_keys(connection: Connection) -> Sequence[AnyRow]:
     columns = (col(ApiKey.id), col(ApiKey.principal), col(ApiKey.role), col(ApiKey.created_at), col(ApiKey.revoked_at))
-    return session.execute(select(*columns).order_by(col(ApiKey.id))).all()
+    return connection.execute(select(*columns).order_by(col(ApiKey.id))).all()
 
 
-def count_keys(session: Connection) -> int:
-    return int(session.execute(select(func.count()).select_from(ApiKey)).scalar_one())
+def count_keys(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(ApiKey)).scalar_one())
 
 
-def grant_project(session: Connection, *, principal: str, project_id: str) -> None:
+def grant_project(connection: Connection, *, principal: str, project_id: str) -> None:
     exists = select(col(ProjectGrant.principal)).where(
         col(ProjectGrant.principal) == principal, col(ProjectGrant.project_id) == project_id
     )
-    if session.execute(exists).first() is None:
-        session.execute(insert(ProjectGrant).values(principal=principal, project_id=project_id))
+    if connection.execute(exists).first() is None:
+        connection.execute(insert(ProjectGrant).values(principal=principal, project_id=project_id))
 
 
-def revoke_project(session: Connection, *, principal: str, project_id: str) -> bool:
+def revoke_project(connection: Connection, *, principal: str, project_id: str) -> bool:
     statement = delete(ProjectGrant).where(
         col(ProjectGrant.principal) == principal, col(ProjectGrant.project_id) == project_id
     )
-    return bool(session.execute(statement).rowcount)
+    return bool(connection.execute(statement).rowcount)
 
 
 # Every request that is not answered from the key cache runs these.
@@ -91,12 +91,12 @@ _KEY_OWNER = Statement(
 _GRANTED_PROJECTS = Statement("SELECT project_id FROM project_grant WHERE principal = :principal")
 
 
-def caller_for_key(session: Session, key: str) -> Caller | None:
+def caller_for_key(tx: Transaction, key: str) -> Caller | None:
     """The caller a key stands for, or None when it is unknown or revoked."""
-    row = _KEY_OWNER.first(session, {"key_hash": hash_key(key)})
+    row = _KEY_OWNER.first(tx, {"key_hash": hash_key(key)})
     if row is None:
         return None
     projects = None
     if row.role == "user":
-        projects = frozenset(_GRANTED_PROJECTS.scalars(session, {"principal": row.principal}))
+        projects = frozenset(_GRANTED_PROJECTS.scalars(tx, {"principal": row.principal}))
     return Caller(principal=row.principal, role=row.role, projects=projects)

@@ -36,26 +36,26 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _run(engine: Engine, args: argparse.Namespace) -> int:
-    with transaction(engine, writes=True) as session:
+    with transaction(engine, writes=True) as connection:
         if args.action == "create":
-            key_id, key = create_key(session, principal=args.principal, role=args.role)
+            key_id, key = create_key(connection, principal=args.principal, role=args.role)
             print(f"created key {key_id} for {args.principal} ({args.role}); it is shown only now:")
             print(key)
         elif args.action == "list":
-            for row in list_keys(session):
+            for row in list_keys(connection):
                 created = datetime.datetime.fromtimestamp(row.created_at, datetime.UTC).isoformat(timespec="seconds")
                 revoked = " revoked" if row.revoked_at is not None else ""
                 print(f"{row.id}\t{row.role}\t{row.principal}\tcreated {created}{revoked}")
         elif args.action == "revoke":
-            if not revoke_key(session, key_id=args.key_id):
+            if not revoke_key(connection, key_id=args.key_id):
                 print(f"no active key with id {args.key_id}")
                 return 1
             print(f"revoked key {args.key_id}")
         elif args.action == "grant":
-            grant_project(session, principal=args.principal, project_id=args.project)
+            grant_project(connection, principal=args.principal, project_id=args.project)
             print(f"{args.principal} may reach {args.project}")
         else:
-            if not revoke_project(session, principal=args.principal, project_id=args.project):
+            if not revoke_project(connection, principal=args.principal, project_id=args.project):
                 print(f"{args.principal} had no grant for {args.project}")
                 return 1
             print(f"{args.principal} may no longer reach {args.project}")

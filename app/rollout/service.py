@@ -22,11 +22,11 @@ from rollout_api.rollout.models import (
     SetStateArgs,
 )
 
-from app.auth.keys import Caller
 from app.rollout import store
 from app.rollout.states import DEVICE_TRANSITIONS, ROLLOUT_TRANSITIONS, allowed, refusal, sources
+from app.rpc.context import RequestContext
 from app.settings import Settings
-from app.storage.db import Session
+from app.storage.db import Transaction
 from app.storage.sql import AnyRow
 
 # A conditional update that loses a race re-reads and tries again; a few rounds always settle it.
@@ -35,22 +35,20 @@ _MAX_ROLLOUT_KEY_DIGITS = 18  # keeps the id inside a signed 64-bit integer
 
 
 class RolloutHandlers:
-    """Implements RolloutService. One instance per command: it holds that command's session and caller and
-    the configured limits."""
+    """Implements RolloutService: one instance serves every command, each with its own RequestContext
+    (transaction, caller, deadline, request id); the instance holds only the configured limits."""
 
-    def __init__(self, session: Session, caller: Caller, settings: Settings) -> None:
-        self._session = session
-        self._caller = caller
+    def __init__(self, settings: Settings) -> None:
         self._limits = settings
 
-    def create(self, args: CreateArgs) -> CreateResult:
+    def create(self, ctx: RequestContext, args: CreateArgs) -> CreateResult:
         self._check_id("args.projectid", args.projectid)
         self._check_id("args.firmwareid", args.firmwareid)
         _check_filter(args.device_filter, self._limits.max_filter_length)
         if args.name is not None and len(args.name) > self._limits.max_name_length:
             raise TooLarge(f"args.name: longer than {self._limits.max_name_length} characters")
         rollout_id = store.create_rollout(
-            self._session,
+            ctx.transaction,
             project_id=args.projectid,
             name=args.name,
             firmware_id=args.firmwareid,
@@ -58,11 +56,11 @@ class RolloutHandlers:
         )
         return CreateResult(id=str(rollout_id))
 
-    def get(self, args: GetArgs) -> GetResult:
-        row = self._rollout(args.projectid, args.rolloutid, alone=True)
+    def get(self, ctx: RequestContext, args: GetArgs) -> GetResult:
+        row = self._rollout(ctx.transaction, args.projectid, args.rolloutid, alone=True)
         return _rollout(row)
 
-    def list(self, args: ListArgs) -> list[Rollout]:
+    def list(self, ctx: RequestContext, args: ListArgs) -> list[Rollout]:
         self._check_length("args.projectid", args.projectid)
         self._check_length("args.after", args.after)
         after = None
@@ -74,60 +72,60 @@ class RolloutHandlers:
                 )
         # List is not scoped by the dispatcher (its projectid is optional): the query keeps to the caller's reach.
         rows = store.list_rollouts(
-            self._session,
+            ctx.transaction,
             project_id=args.projectid,
-            within=self._caller.projects,
+            within=ctx.caller.projects,
             state=None if args.state is None else args.state.value,
             after=after,
             limit=args.limit,
         )
         return [_rollout(r) for r in rows]
 
-    def add_devices(self, args: AddDevicesArgs) -> None:
+    def add_devices(self, ctx: RequestContext, args: AddDevicesArgs) -> None:
         if len(args.devices) > self._limits.max_devices_per_add:
             raise TooLarge(
                 f"args.devices: {len(args.devices)} devices in one call; at most {self._limits.max_devices_per_add} are allowed"
             )
         for index, device_id in enumerate(args.devices):
             self._check_id(f"args.devices[{index}]", device_id)
-        row = self._rollout(args.projectid, args.rolloutid, lock="share")
+        row = self._rollout(ctx.transaction, args.projectid, args.rolloutid, lock="share")
         if row.state == "finished":
             raise Conflict(f"rollout {row.id} is finished; devices cannot be added to it")
-        store.add_devices(self._session, rollout_id=row.id, device_ids=args.devices)
+        store.add_devices(ctx.transaction, rollout_id=row.id, device_ids=args.devices)
 
-    def set_state(self, args: SetStateArgs) -> None:
+    def set_state(self, ctx: RequestContext, args: SetStateArgs) -> None:
         target = args.state
-        row = self._rollout(args.projectid, args.rolloutid)
+        row = self._rollout(ctx.transaction, args.projectid, args.rolloutid)
         for _ in range(_RACE_RETRIES):
             current = RolloutState(row.state)
             if current == target:
                 return
             if not allowed(ROLLOUT_TRANSITIONS, current, target):
                 raise Conflict(refusal(f"rollout {row.id}", ROLLOUT_TRANSITIONS, current, target))
-            if store.move_rollout(self._session, rollout_id=row.id, expected=current.value, target=target.value):
+            if store.move_rollout(ctx.transaction, rollout_id=row.id, expected=current.value, target=target.value):
                 return
-            row = self._rollout(args.projectid, args.rolloutid)
+            row = self._rollout(ctx.transaction, args.projectid, args.rolloutid)
         raise Conflict(f"rollout {row.id} kept changing state; try again")
 
-    def list_devices(self, args: ListDevicesArgs) -> Iterable[Device]:
+    def list_devices(self, ctx: RequestContext, args: ListDevicesArgs) -> Iterable[Device]:
         self._check_length("args.after", args.after)
-        row = self._rollout(args.projectid, args.rolloutid)
+        row = self._rollout(ctx.transaction, args.projectid, args.rolloutid)
         state = None if args.state is None else args.state.value
         if args.limit is None:
             # Without a limit the answer may hold millions of devices: it streams, a batch at a time.
-            stream = store.iter_devices(self._session, rollout_id=row.id, state=state, after=args.after)
+            stream = store.iter_devices(ctx.transaction, rollout_id=row.id, state=state, after=args.after)
             return (_device(r) for r in stream)
-        rows = store.list_devices(self._session, rollout_id=row.id, state=state, after=args.after, limit=args.limit)
+        rows = store.list_devices(ctx.transaction, rollout_id=row.id, state=state, after=args.after, limit=args.limit)
         return [_device(r) for r in rows]
 
-    def set_device_state(self, args: SetDeviceStateArgs) -> None:
+    def set_device_state(self, ctx: RequestContext, args: SetDeviceStateArgs) -> None:
         if args.update_command_id is not None:
             self._check_id("args.updateCommandId", args.update_command_id)
         self._check_length("args.deviceid", args.deviceid)
         target = args.state
         key = self._rollout_key(args.projectid, args.rolloutid)
         if key is not None and store.move_device_if_allowed(
-            self._session,
+            ctx.transaction,
             project_id=args.projectid,
             rollout_id=key,
             device_id=args.deviceid,
@@ -137,10 +135,10 @@ class RolloutHandlers:
         ):
             return
         # It did not move: find out why (404, 409), or step by step if it changed state meanwhile.
-        rollout = self._rollout(args.projectid, args.rolloutid, lock="share")
+        rollout = self._rollout(ctx.transaction, args.projectid, args.rolloutid, lock="share")
         if rollout.state == "finished":
             raise Conflict(f"rollout {rollout.id} is finished; its devices' states are final")
-        find = self._device_finder(rollout.id, args.deviceid)
+        find = self._device_finder(ctx.transaction, rollout.id, args.deviceid)
         device = find()
         for _ in range(_RACE_RETRIES):
             current = DeviceState(device.state)
@@ -150,7 +148,7 @@ class RolloutHandlers:
             if current == target and args.update_command_id in (None, device.update_command_id):
                 return
             moved = store.move_device(
-                self._session,
+                ctx.transaction,
                 rollout_id=rollout.id,
                 device_id=args.deviceid,
                 expected=current.value,
@@ -162,19 +160,25 @@ class RolloutHandlers:
             device = find()
         raise Conflict(f"device {args.deviceid!r} kept changing state; try again")
 
-    def delete(self, args: DeleteArgs) -> None:
+    def delete(self, ctx: RequestContext, args: DeleteArgs) -> None:
         # The rollout's row first, as every writer of its devices does; deleting the devices first could
         # deadlock with a SetDeviceState that holds the rollout's row and waits for its device.
-        row = self._rollout(args.projectid, args.rolloutid, lock="update")
-        store.delete_rollout(self._session, rollout_id=row.id)
+        row = self._rollout(ctx.transaction, args.projectid, args.rolloutid, lock="update")
+        store.delete_rollout(ctx.transaction, rollout_id=row.id)
 
     def _rollout(
-        self, project_id: str, rollout_id: str, *, lock: store.RowLock | None = None, alone: bool = False
+        self,
+        tx: Transaction,
+        project_id: str,
+        rollout_id: str,
+        *,
+        lock: store.RowLock | None = None,
+        alone: bool = False,
     ) -> AnyRow:
         key = self._rollout_key(project_id, rollout_id)
         row = None
         if key is not None:
-            row = store.find_rollout(self._session, project_id=project_id, rollout_id=key, lock=lock, alone=alone)
+            row = store.find_rollout(tx, project_id=project_id, rollout_id=key, lock=lock, alone=alone)
         if row is None:
             raise NotFound(f"rollout {rollout_id!r} not found in project {project_id!r}")
         return row
@@ -185,9 +189,9 @@ class RolloutHandlers:
         self._check_length("args.rolloutid", rollout_id)
         return _rollout_key(rollout_id)
 
-    def _device_finder(self, rollout_id: int, device_id: str) -> Callable[[], AnyRow]:
+    def _device_finder(self, tx: Transaction, rollout_id: int, device_id: str) -> Callable[[], AnyRow]:
         def find() -> AnyRow:
-            device = store.find_device(self._session, rollout_id=rollout_id, device_id=device_id)
+            device = store.find_device(tx, rollout_id=rollout_id, device_id=device_id)
             if device is None:
                 raise NotFound(f"device {device_id!r} is not in rollout {rollout_id}")
             return device

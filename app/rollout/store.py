@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from app.storage.db import Session
+from app.storage.db import Transaction
 from app.storage.sql import AnyRow, Statement
 
 _ROLLOUT_COLUMNS = ("id", "project_id", "name", "firmware_id", "device_filter", "state")
@@ -58,23 +58,23 @@ _MOVE_DEVICE = Statement(
 )
 
 
-def create_rollout(session: Session, *, project_id: str, name: str | None, firmware_id: str, device_filter: str) -> int:
+def create_rollout(tx: Transaction, *, project_id: str, name: str | None, firmware_id: str, device_filter: str) -> int:
     values = {"project_id": project_id, "name": name, "firmware_id": firmware_id, "device_filter": device_filter}
-    rollout_id: int = _CREATE_ROLLOUT.scalars(session, values)[0]
+    rollout_id: int = _CREATE_ROLLOUT.scalars(tx, values)[0]
     return rollout_id
 
 
 def find_rollout(
-    session: Session, *, project_id: str, rollout_id: int, lock: RowLock | None = None, alone: bool = False
+    tx: Transaction, *, project_id: str, rollout_id: int, lock: RowLock | None = None, alone: bool = False
 ) -> AnyRow | None:
     """The rollout with that id in that project. lock="share" keeps it from changing until commit;
-    "update" also keeps others from locking it. alone: this read is the whole command (Session)."""
-    statement = _FIND_ROLLOUT_LOCKED[lock] if lock is not None and session.postgres else _FIND_ROLLOUT
-    return statement.first(session, {"rollout_id": rollout_id, "project_id": project_id}, alone=alone)
+    "update" also keeps others from locking it. alone: this read is the whole command (Transaction)."""
+    statement = _FIND_ROLLOUT_LOCKED[lock] if lock is not None and tx.postgres else _FIND_ROLLOUT
+    return statement.first(tx, {"rollout_id": rollout_id, "project_id": project_id}, alone=alone)
 
 
 def list_rollouts(
-    session: Session,
+    tx: Transaction,
     *,
     project_id: str | None,
     within: frozenset[str] | None,
@@ -86,54 +86,54 @@ def list_rollouts(
     params: dict[str, Any] = {"project_id": project_id, "state": state, "after": after, "limit": limit}
     filters = (project_id is not None, state is not None, after is not None, limit is not None)
     if within is None:
-        return _list_rollouts_statement(*filters).rows(session, params)
+        return _list_rollouts_statement(*filters).rows(tx, params)
     # One placeholder per granted project; users have few, so this statement is not worth keeping.
     names = [f"within_{index}" for index in range(len(within))]
     params.update(zip(names, sorted(within), strict=True))
-    return Statement(_rollouts_sql(*filters, within=names), _ROLLOUT_COLUMNS).rows(session, params)
+    return Statement(_rollouts_sql(*filters, within=names), _ROLLOUT_COLUMNS).rows(tx, params)
 
 
-def move_rollout(session: Session, *, rollout_id: int, expected: str, target: str) -> bool:
+def move_rollout(tx: Transaction, *, rollout_id: int, expected: str, target: str) -> bool:
     """Set the state only if it is still `expected`; False means someone else changed it first."""
-    return _MOVE_ROLLOUT.rowcount(session, {"rollout_id": rollout_id, "expected": expected, "target": target}) == 1
+    return _MOVE_ROLLOUT.rowcount(tx, {"rollout_id": rollout_id, "expected": expected, "target": target}) == 1
 
 
-def delete_rollout(session: Session, *, rollout_id: int) -> None:
-    _DELETE_DEVICES.rowcount(session, {"rollout_id": rollout_id})
-    _DELETE_ROLLOUT.rowcount(session, {"rollout_id": rollout_id})
+def delete_rollout(tx: Transaction, *, rollout_id: int) -> None:
+    _DELETE_DEVICES.rowcount(tx, {"rollout_id": rollout_id})
+    _DELETE_ROLLOUT.rowcount(tx, {"rollout_id": rollout_id})
 
 
-def add_devices(session: Session, *, rollout_id: int, device_ids: Sequence[str]) -> None:
+def add_devices(tx: Transaction, *, rollout_id: int, device_ids: Sequence[str]) -> None:
     """Insert the devices not yet in the rollout in one statement; existing ones are left as they are."""
     if not device_ids:
         return
-    if session.postgres:
-        _ADD_DEVICES_POSTGRESQL.rowcount(session, {"rollout_id": rollout_id, "ids": list(device_ids)})
+    if tx.postgres:
+        _ADD_DEVICES_POSTGRESQL.rowcount(tx, {"rollout_id": rollout_id, "ids": list(device_ids)})
     else:
-        _ADD_DEVICES_SQLITE.rowcount(session, {"rollout_id": rollout_id, "ids": json.dumps(list(device_ids))})
+        _ADD_DEVICES_SQLITE.rowcount(tx, {"rollout_id": rollout_id, "ids": json.dumps(list(device_ids))})
 
 
-def find_device(session: Session, *, rollout_id: int, device_id: str) -> AnyRow | None:
-    return _FIND_DEVICE.first(session, {"rollout_id": rollout_id, "device_id": device_id})
+def find_device(tx: Transaction, *, rollout_id: int, device_id: str) -> AnyRow | None:
+    return _FIND_DEVICE.first(tx, {"rollout_id": rollout_id, "device_id": device_id})
 
 
 def list_devices(
-    session: Session, *, rollout_id: int, state: str | None, after: str | None, limit: int | None
+    tx: Transaction, *, rollout_id: int, state: str | None, after: str | None, limit: int | None
 ) -> Sequence[AnyRow]:
     """The rollout's devices in id order, optionally one state only, after an id, at most `limit`."""
     statement = _list_devices_statement(state is not None, after is not None, limit is not None)
     params = {"rollout_id": rollout_id, "state": state, "after": after, "limit": limit}
-    return statement.rows(session, params)
+    return statement.rows(tx, params)
 
 
-def iter_devices(session: Session, *, rollout_id: int, state: str | None, after: str | None) -> Iterator[AnyRow]:
+def iter_devices(tx: Transaction, *, rollout_id: int, state: str | None, after: str | None) -> Iterator[AnyRow]:
     """Every matching device in id order, read a batch at a time: for rollouts of millions of devices."""
     statement = _list_devices_statement(state is not None, after is not None, False)
-    return statement.iterate(session, {"rollout_id": rollout_id, "state": state, "after": after})
+    return statement.iterate(tx, {"rollout_id": rollout_id, "state": state, "after": after})
 
 
 def move_device(
-    session: Session, *, rollout_id: int, device_id: str, expected: str, target: str, update_command_id: str | None
+    tx: Transaction, *, rollout_id: int, device_id: str, expected: str, target: str, update_command_id: str | None
 ) -> bool:
     """Set the device's state only if it is still `expected`; False means someone else changed it first."""
     params = {
@@ -143,11 +143,11 @@ def move_device(
         "target": target,
         "update_command_id": update_command_id,
     }
-    return _MOVE_DEVICE.rowcount(session, params) == 1
+    return _MOVE_DEVICE.rowcount(tx, params) == 1
 
 
 def move_device_if_allowed(
-    session: Session,
+    tx: Transaction,
     *,
     project_id: str,
     rollout_id: int,
@@ -166,8 +166,8 @@ def move_device_if_allowed(
         "target": target,
         "update_command_id": update_command_id,
     }
-    statement = _move_device_if_allowed_statement(tuple(sorted(sources)), session.postgres)
-    return statement.rowcount(session, params, alone=True) == 1
+    statement = _move_device_if_allowed_statement(tuple(sorted(sources)), tx.postgres)
+    return statement.rowcount(tx, params, alone=True) == 1
 
 
 @functools.cache

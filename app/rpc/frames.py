@@ -1,4 +1,8 @@
-"""Parse and check Clubby v1 request frames; knows the protocol, not any service."""
+"""Read Clubby v1 request frames with the generated envelope models; knows the protocol, not any service.
+
+The body is parsed once, by pydantic-core. The rules (required fields, types, ranges, no unknown fields)
+are the envelope's (rollout_api.envelope); this module only says in words what a rule's breach means.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rollout_api.envelope import MAX_COMMAND_ID
+import pydantic_core
+from pydantic import BaseModel, ValidationError
+from rollout_api.envelope import MAX_COMMAND_ID, Command, FrameHead
 from rollout_api.status import Status
-
-_FRAME_KEYS = ("v", "src", "dst", "key", "cmds")
-_COMMAND_KEYS = ("cmd", "id", "args", "timeout", "deadline")
 
 
 class FrameError(Exception):
@@ -23,25 +26,6 @@ class FrameError(Exception):
 
 
 @dataclass(frozen=True)
-class Frame:
-    src: str | None
-    dst: str | None
-    key: str | None
-    cmds: list[Any]
-
-
-@dataclass(frozen=True)
-class Command:
-    """A command whose envelope fields are well-formed; its args are checked by the dispatch."""
-
-    cmd: str
-    id: int | None
-    args: dict[str, Any]
-    timeout: float | None
-    deadline: float | None
-
-
-@dataclass(frozen=True)
 class BadCommand:
     """A command that cannot run; `id` is echoed only when it was itself valid."""
 
@@ -50,119 +34,118 @@ class BadCommand:
     message: str
 
 
+@dataclass(frozen=True)
+class _Field:
+    """How an error message says what an envelope field must be."""
+
+    expected: str
+    missing: str = ""
+    """After 'missing; ': what the field is for (default: `expected`)."""
+    hint: str = ""
+    """Appended to every message about the field."""
+
+
+_FRAME_FIELDS = {
+    "v": _Field("must be 1 (protocol version)"),
+    "src": _Field("must be a string"),
+    "dst": _Field("must be a string"),
+    "key": _Field("must be a string"),
+    "cmds": _Field("must be a list of commands", missing="a frame carries a non-empty list of commands"),
+}
+_COMMAND_FIELDS = {
+    "cmd": _Field("must be a string", hint='e.g. "/v1/Service.Method"'),
+    "id": _Field(f"must be an integer from 1 to {MAX_COMMAND_ID}"),
+    "args": _Field("must be an object"),
+    "timeout": _Field("must be a positive number of seconds"),
+    "deadline": _Field("must be a unix time in seconds"),
+}
+
+
 def decode_json(body: bytes) -> Any:
-    """The parsed body, or a 400 FrameError saying why it is not JSON."""
+    """The parsed body (JSON text in UTF-8, no NaN or Infinity), or a 400 FrameError saying why it is not JSON."""
     if not body.strip():
         raise FrameError(Status.INVALID_ARGUMENT, "body is empty; expected a JSON object")
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-        # Only a \u escape can smuggle in a NUL or a lone surrogate: raw ones are not valid JSON or UTF-8.
-        if b"\\u" in body:
-            _check_strings(data, "body")
-        return data
-    except json.JSONDecodeError as exc:
-        raise FrameError(Status.INVALID_ARGUMENT, f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    except UnicodeDecodeError as exc:
-        message = f"body is not valid JSON: it is not UTF-8 text (byte {exc.start})"
-        raise FrameError(Status.INVALID_ARGUMENT, message) from None
-    except RecursionError:
-        raise FrameError(Status.INVALID_ARGUMENT, "body is not valid JSON: nested too deeply") from None
+        data = pydantic_core.from_json(body, allow_inf_nan=False)
     except ValueError as exc:
-        raise FrameError(Status.INVALID_ARGUMENT, f"body is not valid JSON: {exc}") from None
+        message = f"body is not valid JSON: {exc}"
+        if "escape" in message:
+            message += "; a \\u escape must name a character, or be half of a surrogate pair next to its other half"
+        raise FrameError(Status.INVALID_ARGUMENT, message) from None
+    # A NUL can only come in as an escape (a raw one is not valid JSON); no database stores it faithfully.
+    # (pydantic-core's parser already refuses unpaired surrogate escapes.)
+    if b"\\u0000" in body:
+        _refuse_nul(data, "body")
+    return data
 
 
-def _check_strings(value: Any, where: str) -> None:
-    """Refuse text no database stores faithfully: NUL characters and unpaired surrogates."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise FrameError(Status.INVALID_ARGUMENT, f"{where}: text may not contain NUL (\\u0000)")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise FrameError(
-                Status.INVALID_ARGUMENT, f"{where}: text holds an unpaired surrogate escape; send valid Unicode"
-            ) from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_strings(key, f"{where} (a key)")
-            _check_strings(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_strings(item, f"{where}[{index}]")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def parse_frame(body: bytes, *, max_commands: int) -> Frame:
+def read_frame(body: bytes, *, max_commands: int) -> FrameHead:
+    """The frame's envelope, its commands still raw (see read_command), or a FrameError."""
     data = decode_json(body)
     if not isinstance(data, dict):
         raise FrameError(Status.INVALID_ARGUMENT, f"a frame must be a JSON object, got {describe_kind(data)}")
-    unknown = sorted(set(data) - set(_FRAME_KEYS))
-    if unknown:
+    try:
+        frame = FrameHead.model_validate(data)
+    except ValidationError as exc:
+        raise FrameError(Status.INVALID_ARGUMENT, _describe(exc, FrameHead, _FRAME_FIELDS, "frame", "")) from None
+    if len(frame.cmds) > max_commands:
         raise FrameError(
-            Status.INVALID_ARGUMENT, f"unknown frame field {unknown[0]!r}; allowed: {', '.join(_FRAME_KEYS)}"
+            Status.TOO_LARGE, f"cmds: {len(frame.cmds)} commands in one frame; at most {max_commands} are allowed"
         )
-    if "v" not in data:
-        raise FrameError(Status.INVALID_ARGUMENT, "v: missing; must be 1 (protocol version)")
-    version = data["v"]
-    if type(version) is not int or version != 1:
-        raise FrameError(Status.INVALID_ARGUMENT, f"v: must be 1 (protocol version), got {_show(version)}")
-    for name in ("src", "dst", "key"):
-        # null is the same as leaving the field out, as the published schema (string or null) says.
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise FrameError(Status.INVALID_ARGUMENT, f"{name}: must be a string, got {describe_kind(data[name])}")
-    if "cmds" not in data:
-        raise FrameError(Status.INVALID_ARGUMENT, "cmds: missing; a frame carries a non-empty list of commands")
-    cmds = data["cmds"]
-    if not isinstance(cmds, list):
-        raise FrameError(Status.INVALID_ARGUMENT, f"cmds: must be a list of commands, got {describe_kind(cmds)}")
-    if not cmds:
-        raise FrameError(Status.INVALID_ARGUMENT, "cmds: must not be empty; send at least one command")
-    if len(cmds) > max_commands:
-        raise FrameError(
-            Status.TOO_LARGE, f"cmds: {len(cmds)} commands in one frame; at most {max_commands} are allowed"
-        )
-    return Frame(src=data.get("src"), dst=data.get("dst"), key=data.get("key"), cmds=cmds)
+    return frame
 
 
-def check_command(raw: Any, index: int) -> Command | BadCommand:
+def read_command(raw: Any, index: int) -> Command | BadCommand:
+    """One command of a frame, validated on its own: a bad one is answered in its entry, the rest still run."""
     where = f"cmds[{index}]"
     if not isinstance(raw, dict):
-        return BadCommand(
-            None, Status.INVALID_ARGUMENT, f"{where}: a command must be a JSON object, got {describe_kind(raw)}"
-        )
-    command_id = raw.get("id")
-    if command_id is not None and (type(command_id) is not int or not 1 <= command_id <= MAX_COMMAND_ID):
-        message = f"{where}.id: must be an integer from 1 to {MAX_COMMAND_ID}, got {_show(command_id)}"
+        message = f"{where}: a command must be a JSON object, got {describe_kind(raw)}"
         return BadCommand(None, Status.INVALID_ARGUMENT, message)
-    unknown = sorted(set(raw) - set(_COMMAND_KEYS))
-    if unknown:
-        message = f"{where}: unknown command field {unknown[0]!r}; allowed: {', '.join(_COMMAND_KEYS)}"
-        return BadCommand(command_id, Status.INVALID_ARGUMENT, message)
-    cmd = raw.get("cmd")
-    if not isinstance(cmd, str):
-        problem = "missing" if cmd is None else f"must be a string, got {describe_kind(cmd)}"
-        return BadCommand(command_id, Status.INVALID_ARGUMENT, f'{where}.cmd: {problem}; e.g. "/v1/Service.Method"')
-    args = raw.get("args", {})
-    if not isinstance(args, dict):
-        return BadCommand(
-            command_id, Status.INVALID_ARGUMENT, f"{where}.args: must be an object, got {describe_kind(args)}"
-        )
-    timeout = raw.get("timeout")
-    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
-        message = f"{where}.timeout: must be a positive number of seconds, got {_show(timeout)}"
-        return BadCommand(command_id, Status.INVALID_ARGUMENT, message)
-    deadline = raw.get("deadline")
-    if deadline is not None and not _is_number(deadline):
-        message = f"{where}.deadline: must be a unix time in seconds, got {_show(deadline)}"
-        return BadCommand(command_id, Status.INVALID_ARGUMENT, message)
-    return Command(cmd=cmd, id=command_id, args=args, timeout=timeout, deadline=deadline)
+    try:
+        return Command.model_validate(raw)
+    except ValidationError as exc:
+        command_id = raw.get("id")
+        valid_id = type(command_id) is int and 1 <= command_id <= MAX_COMMAND_ID
+        message = _describe(exc, Command, _COMMAND_FIELDS, "command", f"{where}.")
+        return BadCommand(command_id if valid_id else None, Status.INVALID_ARGUMENT, message)
 
 
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float) and value == value and abs(value) != float("inf")
+def _describe(exc: ValidationError, model: type[BaseModel], fields: dict[str, _Field], kind: str, prefix: str) -> str:
+    """One message for the first of the model's errors, fields in the model's order, unknown fields last.
+    An id comes first: it is what the caller needs to match the error to the command."""
+    order = ["id", *model.model_fields]
+    errors = sorted(exc.errors(include_url=False), key=lambda e: _rank(e["loc"], order))
+    error = errors[0]
+    name = str(error["loc"][0]) if error["loc"] else ""
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(model.model_fields)
+        return f"{prefix.removesuffix('.')}{': ' if prefix else ''}unknown {kind} field {name!r}; allowed: {allowed}"
+    rule = fields[name]
+    where = f"{prefix}{name}"
+    hint = f"; {rule.hint}" if rule.hint else ""
+    if error["type"] == "missing":
+        return f"{where}: missing; {rule.missing or rule.hint or rule.expected}"
+    if error["type"] == "too_short":
+        return f"{where}: must not be empty; send at least one command"
+    return f"{where}: {rule.expected}, got {_show(error['input'])}{hint}"
+
+
+def _rank(loc: tuple[int | str, ...], order: list[str]) -> int:
+    name = loc[0] if loc else ""
+    return order.index(name) if name in order else len(order)
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise FrameError(Status.INVALID_ARGUMENT, f"{where}: text may not contain NUL (\\u0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, f"{where} (a key)")
+            _refuse_nul(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{where}[{index}]")
 
 
 def describe_kind(value: Any) -> str:
@@ -172,5 +155,8 @@ def describe_kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    """A scalar as its JSON text (cut short), an object or a list by its kind."""
+    if isinstance(value, dict | list):
+        return describe_kind(value)
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."

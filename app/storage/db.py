@@ -59,7 +59,7 @@ def make_engine(url: str | URL) -> Engine:
 def transaction(engine: Engine, *, writes: bool) -> Iterator[Connection]:
     """A SQLAlchemy connection in a transaction that commits when the block ends and rolls back when it raises.
 
-    For work off the request path (keys, start-up); commands run in a Session (below).
+    For work off the request path (keys, start-up); commands run in a Transaction (below).
     """
     with engine.connect() as connection:
         connection.execution_options(**{_IMMEDIATE: writes})
@@ -69,14 +69,14 @@ def transaction(engine: Engine, *, writes: bool) -> Iterator[Connection]:
 
 
 @contextmanager
-def session_scope(engine: Engine, *, writes: bool) -> Iterator[Session]:
-    """One Session on a connection of its own, for a single piece of work outside a frame."""
-    with ConnectionLease(engine) as lease, lease.transaction(writes=writes) as session:
-        yield session
+def standalone_transaction(engine: Engine, *, writes: bool) -> Iterator[Transaction]:
+    """One Transaction on a connection of its own, for a single piece of work outside a frame."""
+    with ConnectionLease(engine) as lease, lease.transaction(writes=writes) as tx:
+        yield tx
 
 
-class Session:
-    """One command's statements on a leased driver connection, in one transaction of their own.
+class Transaction:
+    """One command's statements in one database transaction, straight on a leased driver connection.
 
     BEGIN and COMMIT go straight to the driver: through SQLAlchemy's transaction object they cost about a
     third of a small command. The transaction begins at the first statement. A statement that is the whole
@@ -122,23 +122,23 @@ class ConnectionLease:
         self._connection: Any = None
 
     @contextmanager
-    def transaction(self, *, writes: bool) -> Iterator[Session]:
-        """A command's session: commits when the block ends, rolls back when it raises."""
+    def transaction(self, *, writes: bool) -> Iterator[Transaction]:
+        """A command's tx: commits when the block ends, rolls back when it raises."""
         if self._connection is None:
             self._connection = self._engine.raw_connection()
             if self._postgres:
-                # Transactions are begun and ended by Session, explicitly.
+                # Transactions are begun and ended by Transaction, explicitly.
                 self._connection.driver_connection.autocommit = True
         # SQLite admits one writer at a time; writers of this process queue on a lock instead of in
         # SQLite's busy handler, which sleeps and retries (most of a write batch's time, in profiles).
         lock = self._write_lock if writes else None
         with lock or nullcontext():
-            session = Session(self._connection.driver_connection, dialect=self._engine.dialect, writes=writes)
+            tx = Transaction(self._connection.driver_connection, dialect=self._engine.dialect, writes=writes)
             try:
-                yield session
-                session.end(commit=True)
+                yield tx
+                tx.end(commit=True)
             except BaseException:
-                self._roll_back(session)
+                self._roll_back(tx)
                 raise
 
     def __enter__(self) -> ConnectionLease:
@@ -160,9 +160,9 @@ class ConnectionLease:
                 return
         connection.close()
 
-    def _roll_back(self, session: Session) -> None:
+    def _roll_back(self, tx: Transaction) -> None:
         try:
-            session.end(commit=False)
+            tx.end(commit=False)
         except Exception:
             # The connection failed (that is likely why the command did); the command's own error matters.
             log.warning("rollback failed; the connection is dropped", exc_info=True)

@@ -1,4 +1,4 @@
-"""Hot-path SQL run straight on the driver's cursor, in a command's Session (app/storage/db.py).
+"""Hot-path SQL run straight on the driver's cursor, in a command's Transaction (app/storage/db.py).
 
 Going through SQLAlchemy's execution machinery costs about 50 microseconds per statement; the
 driver's cursor about 6. Statements here are plain SQL with :name parameters, compiled by SQLAlchemy
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Dialect
 
-from app.storage.db import Session
+from app.storage.db import Transaction
 
 AnyRow = Any
 """A result row: a named tuple whose fields are the selected columns (row.state, row.device_id)."""
@@ -36,24 +36,24 @@ class Statement:
         self._row: Any = _row_type(tuple(columns)) if columns else None
         self._compiled: dict[Dialect, tuple[str, Arrange | None]] = {}
 
-    # `alone=True`: this statement is the whole command, and may run without BEGIN and COMMIT (see Session).
+    # `alone=True`: this statement is the whole command, and may run without BEGIN and COMMIT (see Transaction).
 
-    def rows(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> list[Any]:
+    def rows(self, tx: Transaction, params: Mapping[str, Any], *, alone: bool = False) -> list[Any]:
         assert self._row is not None, "rows() of a statement that returns no columns"
         make = self._row._make
-        return [make(row) for row in self._run(session, params, "all", alone)]
+        return [make(row) for row in self._run(tx, params, "all", alone)]
 
-    def first(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> Any | None:
+    def first(self, tx: Transaction, params: Mapping[str, Any], *, alone: bool = False) -> Any | None:
         assert self._row is not None, "first() of a statement that returns no columns"
-        row = self._run(session, params, "one", alone)
+        row = self._run(tx, params, "one", alone)
         return None if row is None else self._row._make(row)
 
-    def iterate(self, session: Session, params: Mapping[str, Any], *, batch: int = 2000) -> Iterator[Any]:
+    def iterate(self, tx: Transaction, params: Mapping[str, Any], *, batch: int = 2000) -> Iterator[Any]:
         """Rows a batch at a time, so a result of millions of rows never sits in memory whole."""
         assert self._row is not None, "iterate() of a statement that returns no columns"
-        sql, arrange = self._compiled.get(session.dialect) or self._compile_for(session.dialect)
+        sql, arrange = self._compiled.get(tx.dialect) or self._compile_for(tx.dialect)
         # psycopg sends a plain cursor's whole result at once; a named (server-side) cursor pages it.
-        cursor = session.cursor(name=f"stream_{uuid.uuid4().hex}" if session.postgres else None)
+        cursor = tx.cursor(name=f"stream_{uuid.uuid4().hex}" if tx.postgres else None)
         try:
             cursor.execute(sql, params if arrange is None else arrange(params))
             make = self._row._make
@@ -62,16 +62,16 @@ class Statement:
         finally:
             cursor.close()
 
-    def scalars(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> list[Any]:
-        return [row[0] for row in self._run(session, params, "all", alone)]
+    def scalars(self, tx: Transaction, params: Mapping[str, Any], *, alone: bool = False) -> list[Any]:
+        return [row[0] for row in self._run(tx, params, "all", alone)]
 
-    def rowcount(self, session: Session, params: Mapping[str, Any], *, alone: bool = False) -> int:
-        count: int = self._run(session, params, "count", alone)
+    def rowcount(self, tx: Transaction, params: Mapping[str, Any], *, alone: bool = False) -> int:
+        count: int = self._run(tx, params, "count", alone)
         return count
 
-    def _run(self, session: Session, params: Mapping[str, Any], fetch: str, alone: bool) -> Any:
-        sql, arrange = self._compiled.get(session.dialect) or self._compile_for(session.dialect)
-        cursor = session.cursor(alone=alone)
+    def _run(self, tx: Transaction, params: Mapping[str, Any], fetch: str, alone: bool) -> Any:
+        sql, arrange = self._compiled.get(tx.dialect) or self._compile_for(tx.dialect)
+        cursor = tx.cursor(alone=alone)
         try:
             cursor.execute(sql, params if arrange is None else arrange(params))
             if fetch == "all":

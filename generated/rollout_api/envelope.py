@@ -10,15 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_COMMAND_ID = 2**53 - 1
 """Command ids are positive integers that a JSON number holds exactly."""
 
+# A request is taken as sent: no coercion ("5" is not 5, true is not 1), no NaN or infinity, no field
+# the protocol does not define. A server validates with these models, so they are the frame's rules.
+_AS_SENT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
 
 class Command(BaseModel):
     """One call inside a request frame."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _AS_SENT
 
     cmd: str = Field(description="The method's wire name, e.g. /v1/Service.Method.")
     id: int | None = Field(default=None, ge=1, le=MAX_COMMAND_ID, description="Echoed in the response.")
-    args: dict[str, Any] | None = Field(default=None, description="The method's arguments.")
+    args: dict[str, Any] = Field(default_factory=dict, description="The method's arguments.")
     timeout: float | None = Field(
         default=None, gt=0, description="Seconds after the frame arrives that the command may still start."
     )
@@ -27,15 +31,24 @@ class Command(BaseModel):
     )
 
 
-class RequestFrame(BaseModel):
-    """What a caller sends to POST /v1."""
+class FrameHead(BaseModel):
+    """A request frame whose commands are not validated yet: a server checks each command on its own
+    (as a Command), so one bad command gets its own error entry and the others still run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _AS_SENT
 
-    v: Literal[1] = Field(description="Protocol version: always 1.")
+    # An integer equal to 1: Literal[1] would also take true and 1.0, which are not the version.
+    v: int = Field(ge=1, le=1, description="Protocol version: always 1.", json_schema_extra={"const": 1})
     src: str | None = Field(default=None, description="The caller's address.")
     dst: str | None = Field(default=None, description="The server's address.")
     key: str | None = Field(default=None, description="Pre-shared key, when the server requires one.")
+    cmds: list[Any] = Field(min_length=1, description="Commands, run in order, each in its own transaction.")
+
+
+class RequestFrame(FrameHead):
+    """What a caller sends to POST /v1."""
+
+    # The same field as FrameHead's, its items validated: what the docs show a caller.
     cmds: list[Command] = Field(min_length=1, description="Commands, run in order, each in its own transaction.")
 
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from rollout_api import METHODS, MethodSpec
-from rollout_api.server import Implementations
+from rollout_api.envelope import FrameHead
+from rollout_api.server import Services
 
 from app.auth.keys import Caller
 from app.composition import create_app
 from app.rpc.asgi import RpcApp
 from app.rpc.dispatch import Dispatcher
-from app.rpc.frames import Frame
 from app.settings import Settings
 from tests.conftest import TEST_PRINCIPAL
 from tests.helpers import sample_args, snapshot
@@ -88,16 +88,15 @@ def test_start_warns_about_nothing_when_every_method_is_implemented(
 
 
 class _Nothing:
-    def __init__(self, *context: Any) -> None:
-        pass
+    """Implements no method at all."""
 
 
-def _bound_to_nothing() -> Implementations:
-    return Implementations(rollout=_Nothing)  # type: ignore[arg-type]  # mypy refuses it: the ignore is needed
+def _bound_to_nothing() -> Services[Any]:
+    return Services(rollout=_Nothing())  # type: ignore[arg-type]  # mypy refuses it: the ignore is needed
 
 
-def _service_left_out() -> Implementations:
-    return Implementations()  # type: ignore[call-arg]  # a new service nobody has bound yet
+def _service_left_out() -> Services[Any]:
+    return Services()  # type: ignore[call-arg]  # a new service nobody has bound yet
 
 
 @pytest.mark.parametrize("binding", [_bound_to_nothing, _service_left_out], ids=["empty-class", "service-left-out"])
@@ -106,11 +105,11 @@ def test_class_that_implements_nothing_answers_501_for_every_method(
     admin_key: str,
     project: str,
     caplog: pytest.LogCaptureFixture,
-    binding: Callable[[], Implementations],
+    binding: Callable[[], Services[Any]],
 ) -> None:
     # mypy refuses both bindings (the ignores would be unused otherwise); the server still starts and answers 501.
     with caplog.at_level(logging.WARNING, logger="app.composition"):
-        bare = create_app(settings, implementations=binding())
+        bare = create_app(settings, services=binding())
     try:
         with _client(bare, admin_key) as client:
             before = snapshot(client)
@@ -133,10 +132,10 @@ def test_class_that_implements_nothing_answers_501_for_every_method(
 def test_dispatcher_without_a_handler_answers_501_after_checking_args(app: RpcApp, project: str) -> None:
     dispatcher = Dispatcher(methods=METHODS, handlers={}, engine=app.state.engine, server_address="//api.cesanta.com")
     spec = next(iter(METHODS.values()))
-    outcome = dispatcher.call(spec, sample_args(spec, projectid=project), ADMIN)
+    outcome = dispatcher.call(spec, sample_args(spec, projectid=project), ADMIN, "test")
     assert (outcome.status, outcome.message) == (501, f"{spec.wire_name} is not implemented by this server")
     # Args are still checked first: a malformed call is 400 even for an unimplemented method.
-    frame = Frame(src=TEST_PRINCIPAL, dst=None, key=None, cmds=[{"cmd": spec.wire_name, "id": 4, "args": {"x": 1}}])
+    frame = FrameHead(v=1, src=TEST_PRINCIPAL, cmds=[{"cmd": spec.wire_name, "id": 4, "args": {"x": 1}}])
     (entry,) = dispatcher.run_frame(frame, time.time(), ADMIN)["resp"]
     assert (entry["id"], entry["status"]) == (4, 400)
 

@@ -20,8 +20,8 @@ from rollout_api.spec import Scope
 from app.auth.keys import Caller
 from app.rollout import store
 from app.rpc.asgi import RpcApp
+from app.rpc.context import RequestContext
 from app.rpc.dispatch import Dispatcher
-from app.storage.db import Session
 from codegen.build import build_api
 from codegen.loader import load_definitions
 from tests.conftest import ROOT
@@ -47,9 +47,11 @@ def peek_scope(tmp_path_factory: pytest.TempPathFactory) -> Scope:
     return Scope(*peek.scope)
 
 
-def _peek(session: Session, caller: Caller, args: GetArgs) -> Rollout:
+def _peek(ctx: RequestContext, args: GetArgs) -> Rollout:
     """A careless handler: no reach check, it reads whatever project it is told to."""
-    row = store.find_rollout(session, project_id=args.projectid, rollout_id=int(args.rolloutid), lock=None, alone=True)
+    row = store.find_rollout(
+        ctx.transaction, project_id=args.projectid, rollout_id=int(args.rolloutid), lock=None, alone=True
+    )
     if row is None:
         raise NotFound(f"rollout {args.rolloutid!r} not found in project {args.projectid!r}")
     fields = {"id": str(row.id), "state": row.state, "firmwareid": row.firmware_id, "deviceFilter": row.device_filter}
@@ -73,11 +75,11 @@ def test_a_new_method_keeps_other_projects_unreachable_without_a_check_of_its_ow
     owner = Caller(principal="//owner", role="user", projects=frozenset({project}))
     stranger = Caller(principal="//stranger", role="user", projects=frozenset({other}))
 
-    mine = dispatcher.call(spec, {"projectid": project, "rolloutid": rollout_id}, owner)
+    mine = dispatcher.call(spec, {"projectid": project, "rolloutid": rollout_id}, owner, "test")
     assert (mine.status, mine.result["name"]) == (0, "Today's rollout")
 
-    theirs = dispatcher.call(spec, {"projectid": project, "rolloutid": rollout_id}, stranger)
-    missing = dispatcher.call(spec, {"projectid": other, "rolloutid": "999999999"}, stranger)
+    theirs = dispatcher.call(spec, {"projectid": project, "rolloutid": rollout_id}, stranger, "test")
+    missing = dispatcher.call(spec, {"projectid": other, "rolloutid": "999999999"}, stranger, "test")
     assert (theirs.status, theirs.result) == (404, None)
     assert theirs.message == f"rollout {rollout_id!r} not found in project {project!r}"
     # Exactly what a missing rollout in a project the stranger does reach looks like.

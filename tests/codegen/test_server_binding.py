@@ -1,5 +1,5 @@
-"""The generated server binding: mypy refuses a class that lacks a method and a binding that leaves a
-service out, naming the method or the service; bind() and unimplemented() report what is implemented."""
+"""The generated server binding: mypy refuses an implementation that lacks a method and a binding that leaves
+a service out, naming the method or the service; bind() and unimplemented() report what is implemented."""
 
 from __future__ import annotations
 
@@ -33,24 +33,24 @@ INVENTORY_METHODS = tuple(
 
 
 def _class(name: str, methods: tuple[str, ...]) -> str:
-    lines = [f"class {name}:"] + [f"    def {m}(self, args: Any) -> Any: ..." for m in methods]
+    lines = [f"class {name}:"] + [f"    def {m}(self, ctx: Any, args: Any) -> Any: ..." for m in methods]
     return "\n".join(lines) + "\n"
 
 
 _USES = f"""\
 from typing import Any
 
-from {PACKAGE}.server import Implementations
+from {PACKAGE}.server import Services
 
 {_class("Inventory", INVENTORY_METHODS)}
 {_class("WithoutMove", tuple(m for m in INVENTORY_METHODS if m != "move"))}
-{_class("MoveTakesTwo", tuple(m for m in INVENTORY_METHODS if m != "move"))}    def move(self, args: Any, dry_run: bool) -> Any: ...
+{_class("MoveTakesTwo", tuple(m for m in INVENTORY_METHODS if m != "move"))}    def move(self, ctx: Any, args: Any, dry_run: bool) -> Any: ...
 
 {_class("Billing", ("charge",))}
-complete = Implementations(inventory=Inventory, billing=Billing)
-lacks_a_method = Implementations(inventory=WithoutMove, billing=Billing)
-declares_it_differently = Implementations(inventory=MoveTakesTwo, billing=Billing)
-lacks_a_service = Implementations(inventory=Inventory)
+complete = Services(inventory=Inventory(), billing=Billing())
+lacks_a_method = Services(inventory=WithoutMove(), billing=Billing())
+declares_it_differently = Services(inventory=MoveTakesTwo(), billing=Billing())
+lacks_a_service = Services(inventory=Inventory())
 """
 
 
@@ -92,24 +92,24 @@ def test_mypy_accepts_a_binding_of_every_service_to_a_complete_class(mypy_output
 
 def test_mypy_names_the_method_a_class_lacks(mypy_output: dict[str, list[str]]) -> None:
     assert mypy_output["lacks_a_method"] == [
-        'error: Argument "inventory" to "Implementations" has incompatible type "type[WithoutMove]"; '
-        'expected "InventoryServiceImplementation"  [arg-type]',
-        'note: "WithoutMove" is missing following "InventoryServiceImplementation" protocol member:',
+        'error: Argument "inventory" to "Services" has incompatible type "WithoutMove"; '
+        'expected "InventoryService[Any]"  [arg-type]',
+        'note: "WithoutMove" is missing following "InventoryService" protocol member:',
         "note:     move",
     ]
 
 
 def test_mypy_names_the_method_a_class_declares_differently(mypy_output: dict[str, list[str]]) -> None:
     notes = mypy_output["declares_it_differently"]
-    assert notes[0].startswith('error: Argument "inventory" to "Implementations" has incompatible type')
+    assert notes[0].startswith('error: Argument "inventory" to "Services" has incompatible type')
     assert 'note: Following member(s) of "MoveTakesTwo" have conflicts:' in notes
     assert any("def move(" in note for note in notes), notes
 
 
 def test_mypy_names_the_service_a_binding_leaves_out(mypy_output: dict[str, list[str]]) -> None:
     assert mypy_output["lacks_a_service"] == [
-        'error: Missing named argument "billing" for "Implementations"  [call-arg]',
-        'note: "Implementations" defined in "inventory_api.server"',
+        'error: Missing named argument "billing" for "Services"  [call-arg]',
+        'note: "Services" defined in "inventory_api.server"',
     ]
 
 
@@ -130,31 +130,33 @@ def server() -> Iterator[ModuleType]:
 
 def test_bind_resolves_every_method_to_the_function_the_class_holds(server: ModuleType) -> None:
     class Inventory:
-        def add_item(self, args: Any) -> Any: ...
-        def audit(self, args: Any) -> Any: ...
-        def list_items(self, args: Any) -> Any: ...
-        def move(self, args: Any) -> Any: ...
-        def remove(self, args: Any) -> Any: ...
+        def add_item(self, ctx: Any, args: Any) -> Any: ...
+        def audit(self, ctx: Any, args: Any) -> Any: ...
+        def list_items(self, ctx: Any, args: Any) -> Any: ...
+        def move(self, ctx: Any, args: Any) -> Any: ...
+        def remove(self, ctx: Any, args: Any) -> Any: ...
 
-    bindings = server.bind(server.Implementations(inventory=Inventory))
+    inventory = Inventory()
+    bindings = server.bind(server.Services(inventory=inventory))
     assert sorted(bindings) == sorted(server.METHODS)
     for wire_name, binding in bindings.items():
         assert binding.spec is server.METHODS[wire_name]
-        assert binding.implementation is Inventory
-        assert binding.function is getattr(Inventory, binding.spec.attr)
-    assert server.unimplemented(server.Implementations(inventory=Inventory)) == []
+        # The implementation's own method, bound: the dispatcher calls function(ctx, args).
+        assert binding.function == getattr(inventory, binding.spec.attr)
+        assert binding.function.__self__ is inventory
+    assert server.unimplemented(server.Services(inventory=inventory)) == []
 
 
 def test_unimplemented_lists_what_the_class_lacks_or_only_inherits_from_the_base(server: ModuleType) -> None:
     base = importlib.import_module(f"{PACKAGE}.inventory.contract").InventoryServiceBase
     # A subclass of the base that answers 501 for every method it does not override.
-    only_move = type("OnlyMove", (base,), {"move": lambda self, args: None})
+    only_move = type("OnlyMove", (base,), {"move": lambda self, ctx, args: None})
 
     class OnlyRemove:
-        def remove(self, args: Any) -> None: ...
+        def remove(self, ctx: Any, args: Any) -> None: ...
 
-    for implementation, implemented in [(only_move, "/v1/Inventory.Move"), (OnlyRemove, "/v1/Inventory.Remove")]:
-        binding = server.Implementations(inventory=implementation)
+    for implementation, implemented in [(only_move(), "/v1/Inventory.Move"), (OnlyRemove(), "/v1/Inventory.Remove")]:
+        binding = server.Services(inventory=implementation)
         missing = [spec.wire_name for spec in server.unimplemented(binding)]
         assert missing == [name for name in server.METHODS if name != implemented]
         assert [name for name, b in server.bind(binding).items() if b.function is not None] == [implemented]
@@ -164,5 +166,5 @@ def test_bind_leaves_a_method_of_an_unknown_service_unbound(server: ModuleType) 
     """A method table may hold a service the binding does not know; its methods have no implementation."""
     spec = next(iter(server.METHODS.values()))
     foreign = {"/v1/Other.Thing": type(spec)(**{**vars(spec), "service": "Other", "wire_name": "/v1/Other.Thing"})}
-    (binding,) = server.bind(server.Implementations(inventory=object), foreign).values()
-    assert (binding.implementation, binding.function) == (None, None)
+    (binding,) = server.bind(server.Services(inventory=object()), foreign).values()
+    assert binding.function is None

@@ -73,6 +73,7 @@ def test_contract_gains_rename(output: Path, class_name: str) -> None:
     rename = _methods(output / "rollout_api" / "rollout" / "contract.py", class_name)["rename"]
     assert [(a.arg, a.annotation and ast.unparse(a.annotation)) for a in rename.args.args] == [
         ("self", None),
+        ("ctx", "ContextT_contra"),
         ("args", "RenameArgs"),
     ]
     assert rename.returns is not None and ast.unparse(rename.returns) == "None"

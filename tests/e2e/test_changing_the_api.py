@@ -131,7 +131,7 @@ def test_readme_walkthrough_adds_rename(tmp_path: Path) -> None:
     # ...and the type check names the missing method.
     checked = mypy(copy)
     assert checked.returncode == 1, checked.stdout + checked.stderr
-    assert '"RolloutHandlers" is missing following "RolloutServiceImplementation" protocol member:' in checked.stdout
+    assert '"RolloutHandlers" is missing following "RolloutService" protocol member:' in checked.stdout
     assert re.search(r"note: +rename$", checked.stdout, re.MULTILINE), checked.stdout
 
     # 3: implement. The type check passes; the rename works through the client and the command line.

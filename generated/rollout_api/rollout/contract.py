@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -27,92 +27,71 @@ from rollout_api.rollout.models import (
 )
 from rollout_api.spec import Idempotency, MethodSpec, Scope
 
+ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
+"""The request context a server passes to every method (its transaction, caller, deadline...)."""
 
-class RolloutService(Protocol):
+
+class RolloutService(Protocol[ContextT_contra]):
     """Rollout service stores info about firmware rollouts."""
 
-    def add_devices(self, args: AddDevicesArgs) -> None:
+    def add_devices(self, ctx: ContextT_contra, args: AddDevicesArgs) -> None:
         """Adds devices to the rollout. Mostly used by the backend."""
         ...
 
-    def create(self, args: CreateArgs) -> CreateResult:
+    def create(self, ctx: ContextT_contra, args: CreateArgs) -> CreateResult:
         """Creates new rollout."""
         ...
 
-    def delete(self, args: DeleteArgs) -> None:
+    def delete(self, ctx: ContextT_contra, args: DeleteArgs) -> None:
         """Deletes the rollout."""
         ...
 
-    def get(self, args: GetArgs) -> GetResult:
+    def get(self, ctx: ContextT_contra, args: GetArgs) -> GetResult:
         """Returns info about a particular rollout."""
         ...
 
-    def list(self, args: ListArgs) -> Iterable[Rollout]:
+    def list(self, ctx: ContextT_contra, args: ListArgs) -> Iterable[Rollout]:
         """Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned."""
         ...
 
-    def list_devices(self, args: ListDevicesArgs) -> Iterable[Device]:
+    def list_devices(self, ctx: ContextT_contra, args: ListDevicesArgs) -> Iterable[Device]:
         """Returns the list of devices previously added to the rollout."""
         ...
 
-    def set_device_state(self, args: SetDeviceStateArgs) -> None:
+    def set_device_state(self, ctx: ContextT_contra, args: SetDeviceStateArgs) -> None:
         """Changes the state of the device in rollout. Used by the backend."""
         ...
 
-    def set_state(self, args: SetStateArgs) -> None:
+    def set_state(self, ctx: ContextT_contra, args: SetStateArgs) -> None:
         """Changes state of the rollout."""
         ...
 
 
-class RolloutServiceImplementation(Protocol):
-    """A class whose instances implement RolloutService, checked as the class object itself.
-
-    Each member is the method as the class holds it, called with an instance first; so a type checker
-    names the method a class lacks or declares differently. rollout_api.server.Implementations takes one.
-    """
-
-    def add_devices(self, instance: Any, args: AddDevicesArgs, /) -> None: ...
-
-    def create(self, instance: Any, args: CreateArgs, /) -> CreateResult: ...
-
-    def delete(self, instance: Any, args: DeleteArgs, /) -> None: ...
-
-    def get(self, instance: Any, args: GetArgs, /) -> GetResult: ...
-
-    def list(self, instance: Any, args: ListArgs, /) -> Iterable[Rollout]: ...
-
-    def list_devices(self, instance: Any, args: ListDevicesArgs, /) -> Iterable[Device]: ...
-
-    def set_device_state(self, instance: Any, args: SetDeviceStateArgs, /) -> None: ...
-
-    def set_state(self, instance: Any, args: SetStateArgs, /) -> None: ...
-
-
-class RolloutServiceBase:
+class RolloutServiceBase(Generic[ContextT_contra]):
     """Answers 501 for every method: subclass it and override the methods you implement."""
 
-    def add_devices(self, args: AddDevicesArgs) -> None:
+    def add_devices(self, ctx: ContextT_contra, args: AddDevicesArgs) -> None:
         raise Unimplemented("/v1/Rollout.AddDevices is not implemented by this server")
 
-    def create(self, args: CreateArgs) -> CreateResult:
+    def create(self, ctx: ContextT_contra, args: CreateArgs) -> CreateResult:
         raise Unimplemented("/v1/Rollout.Create is not implemented by this server")
 
-    def delete(self, args: DeleteArgs) -> None:
+    def delete(self, ctx: ContextT_contra, args: DeleteArgs) -> None:
         raise Unimplemented("/v1/Rollout.Delete is not implemented by this server")
 
-    def get(self, args: GetArgs) -> GetResult:
+    def get(self, ctx: ContextT_contra, args: GetArgs) -> GetResult:
         raise Unimplemented("/v1/Rollout.Get is not implemented by this server")
 
-    def list(self, args: ListArgs) -> Iterable[Rollout]:
+    def list(self, ctx: ContextT_contra, args: ListArgs) -> Iterable[Rollout]:
         raise Unimplemented("/v1/Rollout.List is not implemented by this server")
 
-    def list_devices(self, args: ListDevicesArgs) -> Iterable[Device]:
+    def list_devices(self, ctx: ContextT_contra, args: ListDevicesArgs) -> Iterable[Device]:
         raise Unimplemented("/v1/Rollout.ListDevices is not implemented by this server")
 
-    def set_device_state(self, args: SetDeviceStateArgs) -> None:
+    def set_device_state(self, ctx: ContextT_contra, args: SetDeviceStateArgs) -> None:
         raise Unimplemented("/v1/Rollout.SetDeviceState is not implemented by this server")
 
-    def set_state(self, args: SetStateArgs) -> None:
+    def set_state(self, ctx: ContextT_contra, args: SetStateArgs) -> None:
         raise Unimplemented("/v1/Rollout.SetState is not implemented by this server")
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -22,65 +22,50 @@ from inventory_api.inventory.models import (
 )
 from inventory_api.spec import Idempotency, MethodSpec
 
+ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
+"""The request context a server passes to every method (its transaction, caller, deadline...)."""
 
-class InventoryService(Protocol):
+
+class InventoryService(Protocol[ContextT_contra]):
     """Inventory service keeps track of stock items and where they are stored."""
 
-    def add_item(self, args: AddItemArgs) -> AddItemResult:
+    def add_item(self, ctx: ContextT_contra, args: AddItemArgs) -> AddItemResult:
         """Adds a stock item and answers its id."""
         ...
 
-    def audit(self, args: AuditArgs) -> AuditResult:
+    def audit(self, ctx: ContextT_contra, args: AuditArgs) -> AuditResult:
         """Reports the stock of some skus."""
         ...
 
-    def list_items(self, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
+    def list_items(self, ctx: ContextT_contra, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
         """Lists the items of a warehouse in sku order."""
         ...
 
-    def move(self, args: MoveArgs) -> None:
+    def move(self, ctx: ContextT_contra, args: MoveArgs) -> None:
         """Moves items from one warehouse to another; answers nothing."""
         ...
 
-    def remove(self, args: RemoveArgs) -> None:
+    def remove(self, ctx: ContextT_contra, args: RemoveArgs) -> None:
         """Removes an item from the inventory."""
         ...
 
 
-class InventoryServiceImplementation(Protocol):
-    """A class whose instances implement InventoryService, checked as the class object itself.
-
-    Each member is the method as the class holds it, called with an instance first; so a type checker
-    names the method a class lacks or declares differently. inventory_api.server.Implementations takes one.
-    """
-
-    def add_item(self, instance: Any, args: AddItemArgs, /) -> AddItemResult: ...
-
-    def audit(self, instance: Any, args: AuditArgs, /) -> AuditResult: ...
-
-    def list_items(self, instance: Any, args: ListItemsArgs, /) -> Iterable[ListItemsResultItem]: ...
-
-    def move(self, instance: Any, args: MoveArgs, /) -> None: ...
-
-    def remove(self, instance: Any, args: RemoveArgs, /) -> None: ...
-
-
-class InventoryServiceBase:
+class InventoryServiceBase(Generic[ContextT_contra]):
     """Answers 501 for every method: subclass it and override the methods you implement."""
 
-    def add_item(self, args: AddItemArgs) -> AddItemResult:
+    def add_item(self, ctx: ContextT_contra, args: AddItemArgs) -> AddItemResult:
         raise Unimplemented("/v1/Inventory.AddItem is not implemented by this server")
 
-    def audit(self, args: AuditArgs) -> AuditResult:
+    def audit(self, ctx: ContextT_contra, args: AuditArgs) -> AuditResult:
         raise Unimplemented("/v1/Inventory.Audit is not implemented by this server")
 
-    def list_items(self, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
+    def list_items(self, ctx: ContextT_contra, args: ListItemsArgs) -> Iterable[ListItemsResultItem]:
         raise Unimplemented("/v1/Inventory.ListItems is not implemented by this server")
 
-    def move(self, args: MoveArgs) -> None:
+    def move(self, ctx: ContextT_contra, args: MoveArgs) -> None:
         raise Unimplemented("/v1/Inventory.Move is not implemented by this server")
 
-    def remove(self, args: RemoveArgs) -> None:
+    def remove(self, ctx: ContextT_contra, args: RemoveArgs) -> None:
         raise Unimplemented("/v1/Inventory.Remove is not implemented by this server")
 
 

@@ -1,4 +1,4 @@
-"""A command's Session: when its transaction begins and ends, and pooled connections the server closed."""
+"""A command's Transaction: when its transaction begins and ends, and pooled connections the server closed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from app.storage.db import ConnectionLease, Session, make_engine
+from app.storage.db import ConnectionLease, Transaction, make_engine
 from tests.conftest import BACKENDS
 
 
@@ -22,7 +22,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def in_transaction(session: Session) -> bool:
+def in_transaction(session: Transaction) -> bool:
     if session.postgres:
         from psycopg.pq import TransactionStatus
 
@@ -30,7 +30,7 @@ def in_transaction(session: Session) -> bool:
     return bool(session.driver.in_transaction)
 
 
-def run(session: Session, sql: str, *, alone: bool = False) -> Any:
+def run(session: Transaction, sql: str, *, alone: bool = False) -> Any:
     cursor = session.cursor(alone=alone)
     cursor.execute(sql)
     return cursor.fetchall()
