@@ -19,7 +19,7 @@ The tree::
 
 from __future__ import annotations
 
-from inventory_api.status import Status
+from .status import Status
 
 
 class Error(Exception):

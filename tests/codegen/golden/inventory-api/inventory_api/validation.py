@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from inventory_api.errors import InvalidArgument
-from inventory_api.spec import ArgsT, MethodSpec
+from .errors import InvalidArgument
+from .spec import ArgsT, MethodSpec
 
 _MAX_REPORTED = 3
 _EXPECTED = {

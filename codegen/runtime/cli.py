@@ -1,8 +1,7 @@
-{{ header }}
 """Command-line caller built from the method table, in the spirit of `mos call`.
 
-    python -m {{ package }} Service.Method --arg value ...        typed options, --help per method
-    python -m {{ package }} call Service.Method '{"arg": "value"}'  args as one JSON object
+    %(prog)s Service.Method --arg value ...        typed options, --help per method
+    %(prog)s call Service.Method '{"arg": "value"}'  args as one JSON object
 
 The result is printed as JSON on stdout; a failed command prints its status_msg on stderr
 and exits 1 (3 when the server cannot be reached, 2 for a usage error).
@@ -17,11 +16,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from {{ package }}.client import Client
-from {{ package }}.errors import RpcError, TransportError
-from {{ package }}.methods import METHODS
-from {{ package }}.spec import MethodSpec
-from {{ package }}.transport import DEFAULT_BASE_URL, KEY_ENV, URL_ENV
+from ._env import KEY_ENV, URL_ENV
+from .client import Client
+from .errors import RpcError, TransportError
+from .methods import METHODS
+from .spec import MethodSpec
+from .transport import DEFAULT_BASE_URL
 
 # Method arguments live under their own prefix so that one named like a global option (url, key) cannot clash.
 ARG_DEST = "arg:"
@@ -42,19 +42,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         except json.JSONDecodeError as exc:
             parser.error(f"args must be a JSON object: {exc}")
         if not isinstance(args, dict):
-            parser.error("args must be a JSON object, e.g. '{\"projectid\": \"p1\"}'")
+            parser.error('args must be a JSON object, e.g. \'{"projectid": "p1"}\'')
     else:
         spec = METHODS[_wire_name(options.command)]
         given = vars(options).items()
-        args = {dest[len(ARG_DEST) :]: value for dest, value in given if dest.startswith(ARG_DEST) and value is not None}
+        args = {
+            dest[len(ARG_DEST) :]: value for dest, value in given if dest.startswith(ARG_DEST) and value is not None
+        }
     return _run(options, spec, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The package's name is read at run time, as this file is the same in every package; %(prog)s in __doc__ shows it.
     parser = argparse.ArgumentParser(
-        prog="python -m {{ package }}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m {__package__}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--url", default=os.environ.get(URL_ENV, DEFAULT_BASE_URL), help=f"server base URL (${URL_ENV})")
+    parser.add_argument(
+        "--url", default=os.environ.get(URL_ENV, DEFAULT_BASE_URL), help=f"server base URL (${URL_ENV})"
+    )
     parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"API key (${KEY_ENV})")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server")
     methods = parser.add_subparsers(dest="command", required=True, metavar="METHOD")

@@ -1,4 +1,3 @@
-{{ header }}
 """Turn pydantic's validation errors into one status_msg that says where, what, and what is expected."""
 
 from __future__ import annotations
@@ -10,8 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from {{ package }}.errors import InvalidArgument
-from {{ package }}.spec import ArgsT, MethodSpec
+from .errors import InvalidArgument
+from .spec import ArgsT, MethodSpec
 
 _MAX_REPORTED = 3
 _EXPECTED = {

@@ -1,4 +1,3 @@
-{{ header }}
 """The record the method table holds for each method: wire name, models, doc and handler name."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-{{ header }}
 """Errors raised by the client, and by server handlers to answer a non-zero status.
 
 The tree::
@@ -19,7 +18,7 @@ The tree::
 
 from __future__ import annotations
 
-from {{ package }}.status import Status
+from .status import Status
 
 
 class Error(Exception):

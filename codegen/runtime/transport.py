@@ -1,4 +1,3 @@
-{{ header }}
 """What Client and AsyncClient share: building frames, reading responses, retries, batches."""
 
 from __future__ import annotations
@@ -12,18 +11,15 @@ from typing import Any, Generic, Protocol, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from {{ package }}.envelope import ErrorBody, Response, ResponseFrame
-from {{ package }}.errors import RpcError, TransportError, error_for_status
-from {{ package }}.spec import MethodSpec
-from {{ package }}.validation import validated_args
+from ._env import KEY_ENV, URL_ENV
+from .envelope import ErrorBody, Response, ResponseFrame
+from .errors import RpcError, TransportError, error_for_status
+from .spec import MethodSpec
+from .validation import validated_args
 
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-URL_ENV = "{{ package | upper }}_URL"
-"""Environment variable with the base URL a client uses when it is given none."""
-KEY_ENV = "{{ package | upper }}_KEY"
-"""Environment variable with the API key a client sends when it is given none."""
 FRAME_PATH = "/v1"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 """How long a client waits for an answer when it is given neither a timeout nor an httpx client."""

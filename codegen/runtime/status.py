@@ -1,4 +1,3 @@
-{{ header }}
 """Status codes of a command's response: 0 for success, otherwise the HTTP-like codes of mg_rpc."""
 
 from enum import IntEnum
