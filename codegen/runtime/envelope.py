@@ -1,4 +1,3 @@
-{{ header }}
 """The Clubby v1 frames that carry commands and their responses."""
 
 from __future__ import annotations
