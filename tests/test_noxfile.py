@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import tomllib
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from app.composition import create_app
 from app.rollout import store as rollout_store
 from app.settings import Settings
-from tests.app.test_envelope import cmd, create_args, send
+from tests.helpers import cmd, create_args, send
 
 
 def test_stopping_the_app_stops_its_worker_threads_and_closes_its_connections(

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.rollout import store as rollout_store
 from app.settings import Settings
-from tests.app.test_envelope import cmd, create_args, send
+from tests.helpers import cmd, create_args, send
 
 
 def test_values_are_read_and_converted() -> None:

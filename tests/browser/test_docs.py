@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, sync_playwright
 
-from tests.conftest import LiveServer
+from tests.helpers import ROOT, LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags keep Chromium from phoning home; a request to anywhere but our server fails the test.
@@ -24,7 +23,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+ARTIFACTS = ROOT / "artifacts"
 METHODS = ["AddDevices", "Create", "Delete", "Get", "List", "ListDevices", "SetDeviceState", "SetState"]
 
 

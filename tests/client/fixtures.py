@@ -2,14 +2,14 @@
 
 The `client_tests` nox session loads this module as a plugin (`-p tests.client.fixtures`, with
 `--noconftest`) in a venv that holds only the client, so it imports nothing but the stdlib,
-httpx, pytest and rollout_api. The server runs as `python -m app serve` from the Python named by
-ROLLOUT_SERVER_PYTHON (a venv where the service is installed), or this one when that is unset.
+httpx, pytest, rollout_api and tests.helpers (which keeps to the same). The server runs as
+`python -m app serve` from the Python named by ROLLOUT_SERVER_PYTHON (a venv where the service
+is installed), or this one when that is unset.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,21 +21,14 @@ import httpx
 import pytest
 from rollout_api import Client
 
+from tests.helpers import ROOT, free_port
+
 __all__ = ["client", "project", "server_url"]
 
-ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 MAX_COMMANDS = 1000
 """Commands per frame the test server accepts (its default, set explicitly so the environment cannot change it)."""
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on at the moment of the call."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

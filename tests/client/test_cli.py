@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from rollout_api import METHODS, Client, InvalidArgument, NotFound
 from rollout_api.rollout.models import GetResult, ListDevicesResult, ListResult
 
-from tests.client.fixtures import free_port
+from tests.helpers import free_port
 
 FILTER = "location=Bathroom"
 

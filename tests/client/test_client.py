@@ -44,8 +44,8 @@ from rollout_api.rollout.models import (
 )
 
 from codegen.naming import module_name
-from tests.client.fixtures import MAX_COMMANDS, free_port
-from tests.helpers import sample_args
+from tests.client.fixtures import MAX_COMMANDS
+from tests.helpers import free_port, sample_args
 
 FILTER = "location=Bathroom"
 FIRMWARE = "fw-2.1.0"

@@ -20,7 +20,8 @@ import pytest
 from rollout_api import Client
 from rollout_api.rollout.models import Rollout, RolloutState
 
-from tests.client.fixtures import ROOT, _stop, _wait_ready, free_port
+from tests.client.fixtures import _stop, _wait_ready
+from tests.helpers import ROOT, free_port
 
 PROJECT = "//api.cesanta.com/project_newer"
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from rollout_api import METHODS, Client, Idempotency
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
+
 README = ROOT / "README.md"
 README_URL = "http://127.0.0.1:8000"
 README_PROJECT = "//api.cesanta.com/project_123"

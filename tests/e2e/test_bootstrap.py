@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.helpers import LiveServer
 
 KEY = re.compile(r"rk_[A-Za-z0-9_-]+")
 ADMIN = "//admin"

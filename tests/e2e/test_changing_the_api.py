@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import ROOT, LiveServer
+from tests.helpers import ROOT, copy_checkout, mypy, run, serve
 
 README = ROOT / "README.md"
 WALKTHROUGH = re.compile(r"^<!-- walkthrough: (.+?) -->\n```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -42,26 +36,6 @@ def walkthrough() -> dict[str, str]:
     return blocks
 
 
-def copy_checkout(target: Path) -> Path:
-    """The checkout's files as they are on disk (tracked, or new and not ignored), without caches."""
-    try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=ROOT,
-            capture_output=True,
-            check=True,
-            timeout=60,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"needs a git checkout to copy: {exc}")
-    for name in filter(None, listed.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
-
-
 def apply(copy: Path, target: str, code: str) -> None:
     """Do what the README says with one block: write a new file, append to a module, or add to a class."""
     path, _, where = target.partition(", class ")
@@ -78,34 +52,6 @@ def apply(copy: Path, target: str, code: str) -> None:
         source = "".join([*lines[:end], "\n", code, *lines[end:]])
         future = "from __future__ import annotations\n"
         file.write_text(source.replace(future, f"{future}\n{RENAME_IMPORT}", 1), encoding="utf-8")
-
-
-def run(copy: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """A Python child in the copy, importing the copy's app and generated package first."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=copy,
-        env=child_env(copy, env),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-
-
-def child_env(copy: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    path = os.pathsep.join([str(copy), str(copy / "generated")])
-    return {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1", **(extra or {})}
-
-
-def mypy(copy: Path) -> subprocess.CompletedProcess[str]:
-    """`nox -s typecheck`'s check of the app, in the copy (its pyproject.toml puts generated/ on the path)."""
-    return run(copy, "-m", "mypy", "--cache-dir", str(copy / ".mypy_cache"), "app/composition.py")
-
-
-def serve(copy: Path) -> LiveServer:
-    database = f"sqlite:///{copy / 'rollout.db'}"
-    return LiveServer(database, cwd=copy, AUTH_DISABLED="true", **child_env(copy))
 
 
 def test_readme_walkthrough_adds_rename(tmp_path: Path) -> None:

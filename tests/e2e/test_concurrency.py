@@ -25,7 +25,7 @@ from sqlalchemy import text
 from app.rollout.states import DEVICE_TRANSITIONS
 from app.storage.db import make_engine
 from app.storage.migrate import upgrade
-from tests.conftest import LiveServer, postgres_schema_url
+from tests.helpers import LiveServer, postgres_schema_url
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 SERVER_ADDRESS = "//api.cesanta.com"

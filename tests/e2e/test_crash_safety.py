@@ -31,7 +31,7 @@ import httpx
 from sqlalchemy import Engine, text
 
 from app.storage.db import make_engine
-from tests.conftest import LiveServer
+from tests.helpers import LiveServer
 
 DEVICES = 300_000
 # Extra seconds between "the insert is running" and the kill, one round per delay.

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT
-from tests.e2e.test_changing_the_api import copy_checkout, mypy, run, serve
+from tests.helpers import ROOT, copy_checkout, mypy, run, serve
 
 SERVICE = {"name": "/v1/Greeter", "doc": "Says hello."}
 HELLO = {

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 from rollout_api import METHODS, MethodSpec
 
-from tests.conftest import LiveServer
+from tests.helpers import LiveServer
 
 SEED_ROLLOUT_ID = "123"
 SEED_DEVICE = "//api.cesanta.com/device_123"

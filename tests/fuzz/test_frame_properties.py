@@ -38,9 +38,8 @@ from rollout_api import ResponseFrame
 from rollout_api.envelope import MAX_COMMAND_ID
 from rollout_api.methods import METHODS
 
-from tests.conftest import TEST_PRINCIPAL
 from tests.fuzz.conftest import VOLUME, fuzz_examples
-from tests.helpers import call, create_rollout, ok, snapshot
+from tests.helpers import TEST_PRINCIPAL, call, create_rollout, ok, snapshot
 
 # Filled in per example: a project of its own, a rollout in `init` holding DEVICE, a finished rollout.
 PROJECT, ROLLOUT, FINISHED, DEVICE, KEY = "<project>", "<rollout>", "<finished>", "<device>", "<key>"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.storage.db import ConnectionLease, Transaction, make_engine
-from tests.conftest import BACKENDS
+from tests.helpers import BACKENDS
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ from rollout_api import METHODS as ALL_METHODS
 from app.auth.keys import create_key, grant_project, revoke_key
 from app.rpc.asgi import RpcApp
 from app.storage.db import transaction
-from tests.conftest import make_key
-from tests.helpers import call, create_rollout, ok, sample_args, snapshot
+from tests.helpers import call, create_rollout, make_key, ok, sample_args, snapshot
 
 SPECS = {spec.method: spec for spec in ALL_METHODS.values() if spec.service == "Rollout"}
 METHODS = sorted(SPECS)

@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 
 import app.rpc.exchange
 import app.rpc.jsonio
-from tests.conftest import TEST_PRINCIPAL
-from tests.helpers import create_rollout, ok
+from tests.helpers import TEST_PRINCIPAL, create_rollout, ok
 
 DEVICES = [f"dev-{i:05d}" for i in range(5000)]
 

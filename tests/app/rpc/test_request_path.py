@@ -8,16 +8,15 @@ import json
 import sys
 import threading
 from collections import Counter
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from app.rpc.asgi import RpcApp
-from tests.helpers import create_rollout, ok
+from tests.helpers import ROOT, create_rollout, ok
 
-APP = str(Path(__file__).resolve().parents[2] / "app")
+APP = str(ROOT / "app")
 # The ASGI entry (RpcApp.__call__) hands the frame to a worker thread; from there to the statement:
 # Exchange.frame, Dispatcher.stream_frame, Dispatcher._run, the service's method, the store's function
 # and the statement's two (the kind of fetch, then the run): eight with the entry.

@@ -21,8 +21,7 @@ from app.composition import create_app
 from app.rpc.asgi import RpcApp
 from app.rpc.dispatch import Dispatcher
 from app.settings import Settings
-from tests.conftest import TEST_PRINCIPAL
-from tests.helpers import sample_args, snapshot
+from tests.helpers import TEST_PRINCIPAL, sample_args, snapshot
 
 ADMIN = Caller(principal=TEST_PRINCIPAL, role="admin", projects=None)
 ALL_METHODS = f"Methods: {', '.join(sorted(METHODS))}"

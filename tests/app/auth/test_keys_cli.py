@@ -22,7 +22,7 @@ from app.auth.keys import create_key
 from app.composition import create_app
 from app.settings import Settings
 from app.storage.db import make_engine, transaction
-from tests.conftest import ROOT, migrate
+from tests.helpers import ROOT, migrate
 
 CREATED = re.compile(r"created key (\d+) for ")
 

@@ -13,7 +13,7 @@ from app.composition import create_app
 from app.rpc.asgi import RpcApp
 from app.settings import Settings
 from app.storage.db import make_engine, transaction
-from tests.conftest import make_key
+from tests.helpers import make_key
 
 CACHE_SECONDS = 1
 

@@ -16,30 +16,9 @@ from app.auth.keys import Caller
 from app.composition import create_app
 from app.rollout import store as rollout_store
 from app.settings import Settings
-from tests.conftest import TEST_PRINCIPAL
-from tests.helpers import create_rollout, ok, snapshot
+from tests.helpers import TEST_PRINCIPAL, cmd, create_args, create_rollout, ok, send, snapshot
 
 USER = TEST_PRINCIPAL  # the address of the admin key the `http` client sends
-
-
-def cmd(method: str, command_id: int | None = None, **args: Any) -> dict[str, Any]:
-    command: dict[str, Any] = {"cmd": f"/v1/Rollout.{method}", "args": args}
-    if command_id is not None:
-        command["id"] = command_id
-    return command
-
-
-def send(http: TestClient, *cmds: Any, **frame_fields: Any) -> dict[str, Any]:
-    """Post a frame (src defaults to USER, no dst unless given) and return the response frame."""
-    frame = {"v": 1, "src": USER, **frame_fields, "cmds": list(cmds)}
-    response = http.post("/v1", json=frame)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def create_args(project: str, **overrides: Any) -> dict[str, Any]:
-    return {"projectid": project, "firmwareid": "fw-1", "deviceFilter": "location=Bathroom", **overrides}
 
 
 def rollouts_of(http: TestClient, project: str) -> list[dict[str, Any]]:

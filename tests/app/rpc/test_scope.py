@@ -24,8 +24,7 @@ from app.rpc.context import RequestContext
 from app.rpc.dispatch import Dispatcher
 from codegen.build import build_api
 from codegen.loader import load_definitions
-from tests.conftest import ROOT
-from tests.helpers import create_rollout
+from tests.helpers import ROOT, create_rollout
 
 PEEK = {
     "doc": "Shows a rollout, with no checks of its own.",

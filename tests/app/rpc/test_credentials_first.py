@@ -9,7 +9,7 @@ from typing import Any
 from starlette.types import Message
 
 from app.rpc.asgi import PRE_AUTH_BODY_BYTES, RpcApp
-from tests.conftest import TEST_PRINCIPAL
+from tests.helpers import TEST_PRINCIPAL
 
 CHUNK = 64 * 1024
 BIG = 32 * 1024 * 1024
