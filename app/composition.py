@@ -56,7 +56,13 @@ def create_app(
             log.warning("%s is defined but not implemented by this server; it answers 501", wire_name)
         else:
             handlers[wire_name] = binding.function
-    dispatcher = Dispatcher(methods=methods, handlers=handlers, engine=engine, server_address=settings.server_address)
+    dispatcher = Dispatcher(
+        methods=methods,
+        handlers=handlers,
+        engine=engine,
+        server_address=settings.server_address,
+        max_frame_items=settings.max_frame_items,
+    )
     authenticator = Authenticator(engine, disabled=settings.auth_disabled, cache_seconds=settings.auth_cache_seconds)
     # Local SQLite reads take microseconds; PostgreSQL reads wait on the network, so they keep to threads.
     quick_reads = engine.dialect.name == "sqlite"
@@ -98,6 +104,7 @@ def create_app(
         methods=methods,
         max_body_bytes=settings.max_body_bytes,
         worker_threads=settings.worker_threads,
+        allowed_origins=settings.allowed_origins,
     )
     return application
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
 
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     """The `src` of response frames whose request named no `dst`."""
     max_body_bytes: int = 32 * 1024 * 1024
     max_commands: int = 1000
+    max_frame_items: int = Field(default=100_000, ge=1)
+    """Most items the paged lists of one frame may ask for together (the sum of their `limit`s); a frame may also
+    hold one list without a limit, which streams. Bounds what a small request can make the server send."""
     max_devices_per_add: int = 1_000_000
     max_id_length: int = 256
     """Longest project, rollout, firmware, device or update-command id."""
@@ -34,12 +38,22 @@ class Settings(BaseSettings):
     """How long a server trusts a key it has checked; revoking a key takes effect within this time."""
     auth_disabled: bool = False
     """Local experiments only: every caller is treated as an admin, and every start logs a warning."""
+    allowed_origins: Annotated[frozenset[str], NoDecode] = frozenset()
+    """With AUTH_DISABLED: browser origins (e.g. https://ops.example.com) allowed to call the API besides the
+    server's own loopback or IP-literal address; comma-separated. Without a key, any other page could."""
     admin_principal: str = "//admin"
     """Principal of the admin key the first start on an empty database creates."""
     worker_threads: int = Field(default=4, ge=1)
     """Threads per server process for database work that may wait: writes, PostgreSQL, streamed answers.
     More let more slow commands run at once, but each also competes for the GIL: on the benchmark's
     one-Get requests on PostgreSQL, 4 served 1.4 times as many as 10."""
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -124,29 +124,39 @@ class RolloutHandlers:
         self._check_length("args.deviceid", args.deviceid)
         target = args.state
         key = self._rollout_key(args.projectid, args.rolloutid)
-        if key is not None and store.move_device_if_allowed(
-            ctx.transaction,
-            project_id=args.projectid,
-            rollout_id=key,
-            device_id=args.deviceid,
-            sources=sources(DEVICE_TRANSITIONS, target),
-            target=target.value,
-            update_command_id=args.update_command_id,
+        # No state moves to init: only the step-by-step path can answer that (a repeat, or a 409).
+        froms = sources(DEVICE_TRANSITIONS, target)
+        if (
+            key is not None
+            and froms
+            and store.move_device_if_allowed(
+                ctx.transaction,
+                project_id=args.projectid,
+                rollout_id=key,
+                device_id=args.deviceid,
+                sources=froms,
+                target=target.value,
+                update_command_id=args.update_command_id,
+            )
         ):
             return
-        # It did not move: find out why (404, 409), or step by step if it changed state meanwhile.
+        # It did not move: a repeat (nothing to do), or find out why (404, 409), or step by step if it
+        # changed state meanwhile.
         rollout = self._rollout(ctx.transaction, args.projectid, args.rolloutid, lock="share")
-        if rollout.state == "finished":
-            raise Conflict(f"rollout {rollout.id} is finished; its devices' states are final")
         find = self._device_finder(ctx.transaction, rollout.id, args.deviceid)
         device = find()
+        what = f"device {args.deviceid!r} of rollout {rollout.id}"
         for _ in range(_RACE_RETRIES):
             current = DeviceState(device.state)
+            if current == target:
+                # A repeat changes nothing, not even the update command a device is attributed to.
+                if args.update_command_id in (None, device.update_command_id):
+                    return
+                raise Conflict(_taken_over(what, current, device.update_command_id, args.update_command_id))
+            if rollout.state == "finished":
+                raise Conflict(f"rollout {rollout.id} is finished; its devices' states are final")
             if not allowed(DEVICE_TRANSITIONS, current, target):
-                what = f"device {args.deviceid!r} of rollout {rollout.id}"
                 raise Conflict(refusal(what, DEVICE_TRANSITIONS, current, target))
-            if current == target and args.update_command_id in (None, device.update_command_id):
-                return
             moved = store.move_device(
                 ctx.transaction,
                 rollout_id=rollout.id,
@@ -209,6 +219,14 @@ class RolloutHandlers:
             raise TooLarge(f"{where}: longer than {self._limits.max_id_length} characters")
 
 
+def _taken_over(what: str, state: DeviceState, stored: str | None, given: str | None) -> str:
+    by = "with no updateCommandId" if stored is None else f"by update command {stored!r}"
+    return (
+        f"{what} is already {state.value} {by}; update command {given!r} cannot report it again: repeat a "
+        "report with the same updateCommandId (or none), or move the device to another state"
+    )
+
+
 def _check_filter(expression: str, max_length: int) -> None:
     """deviceFilter's length limit, and the one case its pattern lets through: the definition's `$` also
     matches before a final newline (in Python's re, as in many others), so "a=b\n" passes the pattern."""
@@ -222,8 +240,11 @@ def _check_filter(expression: str, max_length: int) -> None:
 
 
 def _rollout_key(rollout_id: str) -> int | None:
-    """Rollout ids are decimal integers; anything else names no rollout."""
+    """Rollout ids are decimal integers as Create answered them; anything else names no rollout. One rollout has
+    one id: "01" is not rollout 1 (callers that compare ids as strings would otherwise see two rollouts)."""
     if not rollout_id.isascii() or not rollout_id.isdigit() or len(rollout_id) > _MAX_ROLLOUT_KEY_DIGITS:
+        return None
+    if rollout_id.startswith("0") and rollout_id != "0":
         return None
     return int(rollout_id)
 

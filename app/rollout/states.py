@@ -38,5 +38,6 @@ def refusal(kind: str, transitions: Mapping[S, frozenset[S]], current: S, target
 
 
 def sources(transitions: Mapping[S, frozenset[S]], target: S) -> frozenset[str]:
-    """Every state from which `target` may be set, itself included, as the plain strings the database holds."""
-    return frozenset(current.value for current in transitions if allowed(transitions, current, target))
+    """Every state from which `target` is a move (itself not included: setting the state a thing has is a
+    repeat, which changes nothing), as the plain strings the database holds."""
+    return frozenset(current.value for current in transitions if target in transitions[current])

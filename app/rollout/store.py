@@ -172,8 +172,9 @@ def move_device_if_allowed(
 
 @functools.cache
 def _move_device_if_allowed_statement(sources: tuple[str, ...], postgres: bool) -> Statement:
-    if not all(state.isalnum() for state in sources):
-        raise ValueError(f"device states are plain words, got {sources!r}")
+    if not sources or not all(state.isalnum() for state in sources):
+        # (An empty IN () is a syntax error on PostgreSQL: no move leads to the target, so there is no statement.)
+        raise ValueError(f"device states are plain words, at least one, got {sources!r}")
     # The states are the state machine's own constants, written into the SQL: one statement per target.
     listed = ", ".join(f"'{state}'" for state in sources)
     # As in the two-step path, PostgreSQL holds the rollout's row in share mode: a concurrent change of

@@ -71,8 +71,10 @@ class Dispatcher:
         handlers: Mapping[str, Handler],
         engine: Engine,
         server_address: str,
+        max_frame_items: int = 100_000,
     ) -> None:
         self.methods = methods
+        self._max_frame_items = max_frame_items
         self._handlers = handlers
         self._engine = engine
         self._server_address = server_address
@@ -92,6 +94,7 @@ class Dispatcher:
         if reply_to is not None:
             head["dst"] = reply_to
         yield dumps(head)[:-1] + b',"resp":['
+        budget = _ItemBudget(self._max_frame_items)
         with ConnectionLease(self._engine) as lease:
             for index, raw in enumerate(frame.cmds):
                 if index:
@@ -107,14 +110,16 @@ class Dispatcher:
                 else:
                     deadline = _deadline(command, received)
                     response = _expired(command, deadline) or self._run(
-                        spec, command.args, caller, deadline, request_id, lease
+                        spec, command.args, caller, deadline, request_id, lease, budget
                     )
                 entry = response.entry(command.id, has_result=spec is not None and spec.result is not None)
                 if response.stream is None:
+                    if isinstance(response.result, list):
+                        budget.used += len(response.result)
                     yield dumps(entry)
                 else:
                     yield dumps(entry)[:-1] + b',"resp":'
-                    yield from array_chunks(response.stream)
+                    yield from array_chunks(budget.counted(response.stream))
                     yield b"}"
         yield b"]}"
 
@@ -139,6 +144,7 @@ class Dispatcher:
         deadline: float | None,
         request_id: str,
         lease: ConnectionLease,
+        budget: _ItemBudget | None = None,
     ) -> CommandResponse:
         if spec.roles and caller.role not in spec.roles:
             allowed = ", ".join(spec.roles)
@@ -152,6 +158,10 @@ class Dispatcher:
         # may not reach answers exactly as a missing object does.
         if spec.scope is not None and not caller.may_reach(raw_args[spec.scope.arg]):
             return CommandResponse(Status.NOT_FOUND, message=spec.scope.refusal(raw_args))
+        if budget is not None and spec.result_item is not None:
+            refusal = budget.refusal(getattr(args, "limit", None))
+            if refusal is not None:
+                return CommandResponse(Status.TOO_LARGE, message=refusal)
         handler = self._handlers.get(spec.wire_name)
         try:
             if handler is None:
@@ -168,6 +178,33 @@ class Dispatcher:
         except Exception:
             log.exception("internal error in %s (request id %s)", spec.wire_name, request_id)
             return CommandResponse(Status.INTERNAL, message=f"internal error; request id {request_id}")
+
+
+class _ItemBudget:
+    """How many items a frame's lists have answered, against MAX_FRAME_ITEMS. A paged list may run while its
+    `limit` fits in what is left; a list without a limit may run while anything is left (it streams, and can
+    be as long as one request's answer can be). So a small frame of many lists cannot make the server send
+    more than one unlimited list and MAX_FRAME_ITEMS items besides."""
+
+    def __init__(self, max_items: int) -> None:
+        self.used = 0
+        self._max_items = max_items
+
+    def refusal(self, limit: int | None) -> str | None:
+        """None when the list may run; otherwise why not (answered 413)."""
+        left = self._max_items - self.used
+        if left > 0 if limit is None else limit <= left:
+            return None
+        asked = "a list without a limit" if limit is None else f"limit {limit}"
+        return (
+            f"{asked} would take this frame past {self._max_items} items in lists (MAX_FRAME_ITEMS; "
+            f"{self.used} answered before this command); page with a smaller limit, or in another frame"
+        )
+
+    def counted(self, items: Iterator[Any]) -> Iterator[Any]:
+        for item in items:
+            self.used += 1
+            yield item
 
 
 def _deadline(command: Command, received: float) -> float | None:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import pydantic_core
+import jiter
 from pydantic import BaseModel, ValidationError
 from rollout_api.envelope import MAX_COMMAND_ID, Command, FrameHead
 from rollout_api.status import Status
@@ -62,14 +62,21 @@ _COMMAND_FIELDS = {
 
 
 def decode_json(body: bytes) -> Any:
-    """The parsed body (JSON text in UTF-8, no NaN or Infinity), or a 400 FrameError saying why it is not JSON."""
+    """The parsed body (JSON text in UTF-8, no NaN or Infinity, no key twice in an object), or a 400 FrameError
+    saying why it is not.
+
+    jiter is pydantic-core's own JSON parser, as a library: it can refuse duplicate keys, which pydantic's
+    validate_json would silently resolve to the last one (two "key"s, two "src"s: which did the caller mean?)."""
     if not body.strip():
         raise FrameError(Status.INVALID_ARGUMENT, "body is empty; expected a JSON object")
     try:
-        data = pydantic_core.from_json(body, allow_inf_nan=False)
+        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
     except ValueError as exc:
         message = f"body is not valid JSON: {exc}"
-        if "escape" in message:
+        if str(exc).startswith("Detected duplicate key"):
+            detail = str(exc).removeprefix("Detected duplicate key ")
+            message = f"body is ambiguous: the key {detail} appears twice in one object; send each key once"
+        elif "escape" in message:
             message += "; a \\u escape must name a character, or be half of a surrogate pair next to its other half"
         raise FrameError(Status.INVALID_ARGUMENT, message) from None
     # A NUL can only come in as an escape (a raw one is not valid JSON); no database stores it faithfully.

@@ -453,3 +453,15 @@ def test_methods_without_a_result_answer_no_resp(http: TestClient, project: str)
     ):
         entry = call(http, method, projectid=project, rolloutid=rollout_id, **args)
         assert entry == {"id": entry["id"], "status": 0}, method
+
+
+@pytest.mark.parametrize("spelling", ["0{id}", "00000000000000{id}", "+{id}", " {id}"])
+def test_a_rollout_has_one_id_and_one_spelling(http: TestClient, project: str, spelling: str) -> None:
+    """ "01" once read rollout 1 too: callers that compare ids as text would have seen two rollouts."""
+    rollout_id = create_rollout(http, project)
+    other = spelling.format(id=rollout_id)
+    entry = call(http, "Get", projectid=project, rolloutid=other)
+    assert entry["status"] == 404, entry
+    listed = call(http, "List", projectid=project, after=other)
+    assert listed["status"] == 400, listed
+    assert ok(http, "Get", projectid=project, rolloutid=rollout_id)["id"] == rollout_id

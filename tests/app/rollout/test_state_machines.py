@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import call, create_rollout, ok
+from tests.helpers import call, create_rollout, ok, snapshot
 
 ROLLOUT_STATES = ("init", "inProgress", "paused", "finished")
 ROLLOUT_LEGAL = {
@@ -181,18 +183,45 @@ def test_update_command_id_is_stored_and_listed(http: TestClient, project: str) 
     }
 
 
-def test_update_command_id_is_stored_on_a_same_state_call(http: TestClient, project: str) -> None:
-    rollout_id, device = device_in(http, project, "started")
-    ok(
-        http,
-        "SetDeviceState",
-        projectid=project,
-        rolloutid=rollout_id,
-        deviceid=device,
-        state="started",
-        updateCommandId="cmd-2",
+def _report(http: TestClient, project: str, rollout_id: str, device: str, state: str, **extra: Any) -> dict[str, Any]:
+    return call(http, "SetDeviceState", projectid=project, rolloutid=rollout_id, deviceid=device, state=state, **extra)
+
+
+def test_a_move_stores_its_update_command_id(http: TestClient, project: str) -> None:
+    rollout_id, device = device_in(http, project, "init")
+    assert _report(http, project, rollout_id, device, "started", updateCommandId="cmd-1")["status"] == 0
+    assert devices(http, project, rollout_id)[device] == {"id": device, "state": "started", "updateCommandId": "cmd-1"}
+
+
+@pytest.mark.parametrize("state", ["started", "succeeded", "failed"])
+@pytest.mark.parametrize("repeated_with", ["cmd-1", None], ids=["same-id", "no-id"])
+def test_a_repeated_report_succeeds_and_changes_nothing(
+    http: TestClient, project: str, state: str, repeated_with: str | None
+) -> None:
+    rollout_id, device = device_in(http, project, "init")
+    assert _report(http, project, rollout_id, device, state, updateCommandId="cmd-1")["status"] == 0
+    before = snapshot(http)
+    extra = {} if repeated_with is None else {"updateCommandId": repeated_with}
+    assert _report(http, project, rollout_id, device, state, **extra) == {"id": ANY, "status": 0}
+    assert snapshot(http) == before
+
+
+@pytest.mark.parametrize("state", ["started", "succeeded", "failed"])
+def test_a_repeat_by_another_update_command_is_409_and_changes_nothing(
+    http: TestClient, project: str, state: str
+) -> None:
+    """Once overwritten silently, even on a final device; a device is attributed to the command that moved it."""
+    rollout_id, device = device_in(http, project, "init")
+    assert _report(http, project, rollout_id, device, state, updateCommandId="cmd-1")["status"] == 0
+    before = snapshot(http)
+    entry = _report(http, project, rollout_id, device, state, updateCommandId="cmd-2")
+    assert entry["status"] == 409, entry
+    assert entry["status_msg"] == (
+        f"device {device!r} of rollout {rollout_id} is already {state} by update command 'cmd-1'; update command "
+        "'cmd-2' cannot report it again: repeat a report with the same updateCommandId (or none), or move the "
+        "device to another state"
     )
-    assert devices(http, project, rollout_id)[device] == {"id": device, "state": "started", "updateCommandId": "cmd-2"}
+    assert snapshot(http) == before
 
 
 def test_set_device_state_on_a_device_not_in_the_rollout_is_404(http: TestClient, project: str) -> None:
@@ -218,6 +247,11 @@ def test_set_device_state_on_a_finished_rollout_is_409(http: TestClient, project
     rollout_id, device = device_in(http, project, "started")
     ok(http, "SetState", projectid=project, rolloutid=rollout_id, state="finished")
     entry = call(http, "SetDeviceState", projectid=project, rolloutid=rollout_id, deviceid=device, state=target)
+    if target == "started":
+        # The state it has: a repeat, answered as every repeat is, and still nothing changes.
+        assert entry["status"] == 0, entry
+        assert devices(http, project, rollout_id)[device]["state"] == "started"
+        return
     assert entry["status"] == 409, entry
     assert entry["status_msg"]
     assert devices(http, project, rollout_id)[device]["state"] == "started"

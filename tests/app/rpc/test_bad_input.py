@@ -35,6 +35,9 @@ ESCAPE_HINT = "a \\u escape must name a character, or be half of a surrogate pai
 # NaN and Infinity are not JSON: refused where they stand (column 60 and 61 of the bodies below).
 NAN_MSG = "body is not valid JSON: expected value at line 1 column 60"
 INFINITY_MSG = "body is not valid JSON: invalid number at line 1 column 61"
+DUPLICATE_MSG = (
+    'body is ambiguous: the key "{key}" at line 1 column {column} appears twice in one object; send each key once'
+)
 ROLLOUT_STATES_MSG = "must be 'init', 'inProgress', 'paused' or 'finished'"
 DEVICE_STATES_MSG = "must be 'init', 'started', 'succeeded' or 'failed'"
 METHODS_MSG = f"Methods: {', '.join(sorted(METHODS))}"
@@ -118,6 +121,22 @@ FRAME_CASES: list[tuple[str, bytes, str]] = [
     ),
     ("nan", b'{"v": 1, "cmds": [{"cmd": "/v1/Rollout.Get", "args": {"x": NaN}}]}', NAN_MSG),
     ("infinity", b'{"v": 1, "cmds": [{"cmd": "/v1/Rollout.Get", "args": {"x": -Infinity}}]}', INFINITY_MSG),
+    # One key twice: which did the caller mean? Refused wherever it is, never resolved to the last one.
+    (
+        "duplicate-frame-key",
+        b'{"v": 1, "src": "//a", "src": "//b", "cmds": [{"cmd": "/v1/Rollout.List"}]}',
+        DUPLICATE_MSG.format(key="src", column=30),
+    ),
+    (
+        "duplicate-command-key",
+        b'{"v": 1, "cmds": [{"cmd": "/v1/Rollout.List", "cmd": "/v1/Rollout.Delete"}]}',
+        DUPLICATE_MSG.format(key="cmd", column=53),
+    ),
+    (
+        "duplicate-arg",
+        b'{"v": 1, "cmds": [{"cmd": "/v1/Rollout.List", "args": {"state": "init", "state": "paused"}}]}',
+        DUPLICATE_MSG.format(key="state", column=81),
+    ),
     ("src-number", b'{"v": 1, "src": 5, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "src: must be a string, got 5"),
     ("dst-list", b'{"v": 1, "dst": [], "cmds": [{"cmd": "/v1/Rollout.List"}]}', "dst: must be a string, got a list"),
     (

@@ -34,6 +34,7 @@ def _post(app: RpcApp, path: str, upload: Upload, headers: list[tuple[bytes, byt
     async def send(message: Message) -> None:
         sent.append(message)
 
+    headers = [(b"content-type", b"application/json"), *headers]
     scope = {"type": "http", "method": "POST", "path": path, "headers": headers, "query_string": b""}
     asyncio.run(app(scope, upload, send))
     status = sent[0]["status"]

@@ -18,6 +18,7 @@ from app.rollout import store as rollout_store
 from app.settings import Settings
 from tests.helpers import TEST_PRINCIPAL, cmd, create_args, create_rollout, ok, send, snapshot
 
+JSON = {"content-type": "application/json"}
 USER = TEST_PRINCIPAL  # the address of the admin key the `http` client sends
 
 
@@ -384,14 +385,14 @@ def padded_frame(project: str, size: int) -> bytes:
 def test_body_at_the_limit_is_accepted(small: TestClient, project: str) -> None:
     body = padded_frame(project, 1000)
     assert len(body) == 1000
-    response = small.post("/v1", content=body)
+    response = small.post("/v1", content=body, headers=JSON)
     assert response.status_code == 200, response.text
     assert response.json()["resp"] == [{"id": 1, "status": 0, "resp": []}]
 
 
 def test_body_over_the_limit_is_413(small: TestClient, project: str) -> None:
     before = snapshot(small)
-    response = small.post("/v1", content=padded_frame(project, 1001))
+    response = small.post("/v1", content=padded_frame(project, 1001), headers=JSON)
     assert response.status_code == 413
     assert response.json() == {"status": 413, "status_msg": "body of 1001 bytes is larger than the limit of 1000 bytes"}
     assert snapshot(small) == before
@@ -399,7 +400,7 @@ def test_body_over_the_limit_is_413(small: TestClient, project: str) -> None:
 
 def test_streamed_body_over_the_limit_is_413(small: TestClient) -> None:
     """Without a Content-Length the limit is enforced while reading."""
-    response = small.post("/v1", content=iter([b"x" * 600, b"y" * 600]))
+    response = small.post("/v1", content=iter([b"x" * 600, b"y" * 600]), headers=JSON)
     assert response.status_code == 413
     assert response.json() == {"status": 413, "status_msg": "body is larger than the limit of 1000 bytes"}
 
