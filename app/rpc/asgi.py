@@ -8,14 +8,11 @@ still serves the docs, /openapi.json (which documents these routes too) and /hea
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from http import HTTPStatus
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from rollout_api.envelope import FrameHead
@@ -28,6 +25,7 @@ from app.auth.authenticator import AuthError
 from app.auth.keys import Caller
 from app.rpc.exchange import Exchange, HttpResponse, error, new_request_id, read_args
 from app.rpc.frames import FrameError
+from app.rpc.headers import HeaderCheck
 
 FRAME_PATH = "/v1"
 # A body whose key is not in the Authorization header (a frame's "key", or none) is read only this far
@@ -49,7 +47,9 @@ class RpcApp:
         worker_threads: int,
         allowed_origins: frozenset[str] = frozenset(),
     ) -> None:
-        self._allowed_origins = allowed_origins
+        self._header_check = HeaderCheck(
+            origins_checked=exchange.authenticator.disabled, allowed_origins=allowed_origins
+        )
         self.fastapi = fastapi
         self._exchange = exchange
         self._methods = methods
@@ -73,9 +73,9 @@ class RpcApp:
             await self._respond(send, not_allowed, headers=[(b"allow", b"POST")])
             return
         received = time.time()
-        refusal, authorization = self._refusal_by_headers(scope)
+        refusal, authorization = self._header_check.refusal(scope)
         if refusal is not None:
-            await self._respond(send, refusal)
+            await self._respond(send, error(*refusal))
             return
         caller, limit = None, self._max_body_bytes
         if authorization is not None:
@@ -122,57 +122,6 @@ class RpcApp:
         else:
             answer = await asyncio.get_running_loop().run_in_executor(self._workers or self._start_workers(), work)
         await self._respond(send, answer)
-
-    def _refusal_by_headers(self, scope: Scope) -> tuple[HttpResponse | None, str | None]:
-        """What the headers alone refuse, and the Authorization header's value.
-
-        A body that is not declared JSON is refused (415): a browser sends text/plain or a form across
-        sites without asking first, never application/json. Two Authorization headers are ambiguous (400).
-        Without keys (AUTH_DISABLED) a browser page of another origin, or of a DNS name that may have
-        been rebound to this server, is refused (403) unless ALLOWED_ORIGINS names it."""
-        content_type = origin = host = authorization = None
-        authorizations = 0
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value.decode("latin-1")
-            elif name == b"authorization":
-                authorization = value.decode("latin-1")
-                authorizations += 1
-            elif name == b"origin":
-                origin = value.decode("latin-1")
-            elif name == b"host":
-                host = value.decode("latin-1")
-        media_type = (content_type or "").partition(";")[0].strip().lower()
-        if media_type != "application/json":
-            got = "no Content-Type" if content_type is None else f"Content-Type {content_type!r}"
-            return error(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{got}; send the body as Content-Type: application/json"
-            ), None
-        if authorizations > 1:
-            return error(Status.INVALID_ARGUMENT, "two Authorization headers; send one"), None
-        if origin is not None and self._exchange.authenticator.disabled and not self._origin_allowed(origin, host):
-            message = (
-                f"Origin {origin!r} may not call this server while AUTH_DISABLED is set; "
-                "add it to ALLOWED_ORIGINS if it should"
-            )
-            return error(Status.PERMISSION_DENIED, message), None
-        return None, authorization
-
-    def _origin_allowed(self, origin: str, host: str | None) -> bool:
-        """Listed in ALLOWED_ORIGINS, or this server's own address by IP (a loopback name included): a DNS
-        name is not trusted, since DNS rebinding can point any name at this server."""
-        if origin.rstrip("/") in self._allowed_origins:
-            return True
-        parsed = urlsplit(origin)
-        if parsed.netloc != host or parsed.hostname is None:
-            return False
-        if parsed.hostname == "localhost":
-            return True
-        try:
-            ipaddress.ip_address(parsed.hostname)
-        except ValueError:
-            return False
-        return True
 
     async def _authenticate(self, authorization: str) -> Caller:
         """The header's caller: from the cache at once, else from the database (on a worker unless reads are quick)."""
