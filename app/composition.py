@@ -23,8 +23,9 @@ from app.rpc.asgi import FRAME_PATH, RpcApp
 from app.rpc.context import RequestContext
 from app.rpc.dispatch import Dispatcher, Handler, nearest_method, no_handler
 from app.rpc.exchange import Exchange, error
+from app.rpc.streams import StreamGate
 from app.settings import Settings
-from app.storage.db import make_engine
+from app.storage.db import make_engine, pool_capacity
 
 log = logging.getLogger("app.composition")
 
@@ -66,8 +67,15 @@ def create_app(
     authenticator = Authenticator(engine, disabled=settings.auth_disabled, cache_seconds=settings.auth_cache_seconds)
     # Local SQLite reads take microseconds; PostgreSQL reads wait on the network, so they keep to threads.
     quick_reads = engine.dialect.name == "sqlite"
+    # Streamed answers hold a connection while their clients read: they may use what the worker threads and
+    # the event loop's own connection leave of the pool, a caller half of that, so the rest keeps answering.
+    stream_slots = max(1, pool_capacity(engine) - settings.worker_threads - 1)
     exchange = Exchange(
-        dispatcher=dispatcher, authenticator=authenticator, max_commands=settings.max_commands, quick_reads=quick_reads
+        dispatcher=dispatcher,
+        authenticator=authenticator,
+        max_commands=settings.max_commands,
+        quick_reads=quick_reads,
+        streams=StreamGate(total=stream_slots, per_caller=max(1, stream_slots // 2)),
     )
 
     @asynccontextmanager
@@ -75,6 +83,7 @@ def create_app(
         """When the server stops: the worker threads finish their work, then the pooled connections close."""
         yield
         application.stop_workers()
+        dispatcher.close()
         engine.dispose()
 
     fastapi = FastAPI(
@@ -105,6 +114,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         worker_threads=settings.worker_threads,
         allowed_origins=settings.allowed_origins,
+        send_timeout=settings.send_timeout_seconds,
     )
     return application
 

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     server's own loopback or IP-literal address; comma-separated. Without a key, any other page could."""
     admin_principal: str = "//admin"
     """Principal of the admin key the first start on an empty database creates."""
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A streamed answer (a list without a limit) whose client takes nothing for this long is ended, and its
+    connection and transaction are given back."""
     worker_threads: int = Field(default=4, ge=1)
     """Threads per server process for database work that may wait: writes, PostgreSQL, streamed answers.
     More let more slow commands run at once, but each also competes for the GIL: on the benchmark's

@@ -8,21 +8,25 @@ still serves the docs, /openapi.json (which documents these routes too) and /hea
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from rollout_api.envelope import FrameHead
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope, Send
 
 from app.auth.authenticator import AuthError
 from app.auth.keys import Caller
+from app.rpc.dispatch import NO_CONNECTION
 from app.rpc.exchange import Exchange, HttpResponse, error, new_request_id, read_args
 from app.rpc.frames import FrameError
 from app.rpc.headers import HeaderCheck
@@ -32,6 +36,8 @@ FRAME_PATH = "/v1"
 # before the key is known: an anonymous caller cannot make the server read or parse 32 MiB.
 PRE_AUTH_BODY_BYTES = 1024 * 1024
 _T = TypeVar("_T")
+_STREAMED = [(b"content-type", b"application/json")]
+log = logging.getLogger("app.rpc.asgi")
 
 
 class RpcApp:
@@ -46,7 +52,9 @@ class RpcApp:
         max_body_bytes: int,
         worker_threads: int,
         allowed_origins: frozenset[str] = frozenset(),
+        send_timeout: float = 10.0,
     ) -> None:
+        self._send_timeout = send_timeout
         self._header_check = HeaderCheck(
             origins_checked=exchange.authenticator.disabled, allowed_origins=allowed_origins
         )
@@ -85,6 +93,9 @@ class RpcApp:
             except AuthError as exc:
                 await self._respond(send, error(exc.status, exc.message))
                 return
+            except PoolTimeout:
+                await self._respond(send, error(HTTPStatus.SERVICE_UNAVAILABLE, NO_CONNECTION))
+                return
         elif not self._exchange.authenticator.disabled:
             # The key may be inside the frame; until it is known, read only a small body.
             limit = min(limit, PRE_AUTH_BODY_BYTES)
@@ -102,7 +113,7 @@ class RpcApp:
                     # Parsed here, once: the frame tells whether its commands may run here too.
                     frame = exchange.read_frame(body)
                     quick = exchange.frame_is_quick(frame)
-                work = partial(exchange.frame, frame, authorization, received, caller, request_id)
+                work = partial(exchange.frame, frame, authorization, received, caller, request_id, on_loop=quick)
             else:
                 spec = self._methods[path]
                 args: Any = body
@@ -110,7 +121,7 @@ class RpcApp:
                 if exchange.may_parse_here(body) and (caller is not None or exchange.authenticator.disabled):
                     args = read_args(body)
                     quick = exchange.method_is_quick(spec, args)
-                work = partial(exchange.method, spec, args, authorization, caller, request_id)
+                work = partial(exchange.method, spec, args, authorization, caller, request_id, on_loop=quick)
         except FrameError as exc:
             await self._respond(send, error(exc.status, exc.message))
             return
@@ -121,16 +132,16 @@ class RpcApp:
             answer = work()
         else:
             answer = await asyncio.get_running_loop().run_in_executor(self._workers or self._start_workers(), work)
-        await self._respond(send, answer)
+        await self._respond(send, answer, receive=receive)
 
     async def _authenticate(self, authorization: str) -> Caller:
-        """The header's caller: from the cache at once, else from the database (on a worker unless reads are quick)."""
+        """The header's caller: from the cache at once, else from the database on a worker thread (the event loop
+        never waits for a pooled connection)."""
         authenticator = self._exchange.authenticator
         cached = authenticator.cached_caller(authorization)
         if cached is not None:
             return cached
-        lookup = partial(authenticator.caller, authorization=authorization)
-        return lookup() if self._exchange.quick_reads else await self._in_worker(lookup)
+        return await self._in_worker(partial(authenticator.caller, authorization=authorization))
 
     async def _in_worker(self, work: Callable[..., _T], *args: Any) -> _T:
         """Run blocking work on the service's own few worker threads (settings.worker_threads), not on
@@ -151,7 +162,12 @@ class RpcApp:
             workers.shutdown(wait=True, cancel_futures=True)
 
     async def _respond(
-        self, send: Send, answer: HttpResponse, headers: list[tuple[bytes, bytes]] | None = None
+        self,
+        send: Send,
+        answer: HttpResponse,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        *,
+        receive: Receive | None = None,
     ) -> None:
         status, body = answer
         if isinstance(body, bytes):
@@ -163,18 +179,35 @@ class RpcApp:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        # A streamed answer: each chunk is produced on a worker thread (it reads from the database).
-        await send(
-            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
-        )
+        # A streamed answer: each chunk is produced on a worker thread (it reads from the database). It holds a
+        # connection and a transaction until it ends, so it ends early when its client goes away or stops
+        # reading for longer than the send timeout.
+        gone = (
+            asyncio.ensure_future(receive()) if receive is not None else None
+        )  # the body is read: next is a disconnect
         try:
+            await self._send_in_time(send, {"type": "http.response.start", "status": status, "headers": _STREAMED})
             while (chunk := await self._in_worker(next, body, None)) is not None:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+                if gone is not None and gone.done():
+                    log.info("client went away during a streamed answer; it stops here")
+                    return
+                await self._send_in_time(send, {"type": "http.response.body", "body": chunk, "more_body": True})
+            await self._send_in_time(send, {"type": "http.response.body", "body": b""})
+        except TimeoutError:
+            log.warning(
+                "client read nothing for %ss of a streamed answer; it stops here (SEND_TIMEOUT_SECONDS)",
+                self._send_timeout,
+            )
         finally:
+            if gone is not None:
+                gone.cancel()
             close = getattr(body, "close", None)
             if close is not None:
                 await self._in_worker(close)
+
+    async def _send_in_time(self, send: Send, message: Message) -> None:
+        """Send, or TimeoutError when the client has not taken it within the send timeout."""
+        await asyncio.wait_for(send(message), self._send_timeout)
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int, *, authenticated: bool) -> bytes | HttpResponse:

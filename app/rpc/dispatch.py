@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
 from rollout_api.validation import describe_validation_error
 from sqlalchemy import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.auth.keys import Caller
 from app.rpc.context import RequestContext
@@ -29,6 +31,7 @@ log = logging.getLogger("app.rpc.dispatch")
 
 Handler = Callable[[RequestContext, Any], Any]
 """Runs one method for one command: the command's context and its validated args in, the result out."""
+NO_CONNECTION = "no database connection was free in time; the server is busy, try again"
 # Longer names are not compared with the methods' (difflib's cost grows with the product of the lengths).
 _MAX_SUGGESTED_LENGTH = 200
 
@@ -78,6 +81,13 @@ class Dispatcher:
         self._handlers = handlers
         self._engine = engine
         self._server_address = server_address
+        # Quick reads run on the event loop (see RpcApp) with a connection of their own, taken once: the
+        # loop must never wait for one from the pool, or every request waits with it.
+        self._loop_lease = ConnectionLease(engine, keep=True)
+
+    def close(self) -> None:
+        """Give back the event loop's own connection (when the server stops)."""
+        self._loop_lease.release()
 
     def run_frame(self, frame: FrameHead, received: float, caller: Caller, request_id: str = "-") -> dict[str, Any]:
         """The response frame as a dict (streamed results read in full)."""
@@ -86,16 +96,27 @@ class Dispatcher:
         return answer
 
     def stream_frame(
-        self, frame: FrameHead, reply_to: str | None, received: float, caller: Caller, request_id: str
+        self,
+        frame: FrameHead,
+        reply_to: str | None,
+        received: float,
+        caller: Caller,
+        request_id: str,
+        *,
+        on_loop: bool = False,
     ) -> Iterator[bytes]:
         """The response frame as JSON chunks: one entry per command, in order. Each command runs when
-        its turn to be written comes, so a streamed result is read out before the next command starts."""
+        its turn to be written comes, so a streamed result is read out before the next command starts.
+
+        The connection is taken before anything is answered: when none is free in time, the whole frame is
+        refused (sqlalchemy.exc.TimeoutError) before any of its commands ran."""
         head: dict[str, Any] = {"v": 1, "src": frame.dst or self._server_address}
         if reply_to is not None:
             head["dst"] = reply_to
-        yield dumps(head)[:-1] + b',"resp":['
         budget = _ItemBudget(self._max_frame_items)
-        with ConnectionLease(self._engine) as lease:
+        with self._loop_lease if on_loop else ConnectionLease(self._engine) as lease:
+            lease.acquire()
+            yield dumps(head)[:-1] + b',"resp":['
             for index, raw in enumerate(frame.cmds):
                 if index:
                     yield b","
@@ -121,15 +142,18 @@ class Dispatcher:
                     yield dumps(entry)[:-1] + b',"resp":'
                     yield from array_chunks(budget.counted(response.stream))
                     yield b"}"
-        yield b"]}"
+            yield b"]}"
 
-    def call(self, spec: MethodSpec[Any, Any], args: Any, caller: Caller, request_id: str) -> CommandResponse:
+    def call(
+        self, spec: MethodSpec[Any, Any], args: Any, caller: Caller, request_id: str, *, on_loop: bool = False
+    ) -> CommandResponse:
         """Run one method with raw args (the per-method HTTP routes come in here)."""
         if not isinstance(args, dict):
             return CommandResponse(
                 Status.INVALID_ARGUMENT, message=f"args: must be an object, got {describe_kind(args)}"
             )
-        lease = ConnectionLease(self._engine)
+        lease = self._loop_lease if on_loop else ConnectionLease(self._engine)
+        lease.acquire()
         response = self._run(spec, args, caller, None, request_id, lease)
         if response.stream is None:
             lease.close()
@@ -175,6 +199,9 @@ class Dispatcher:
             return CommandResponse(Status.OK, result=spec.dump_result(result))
         except RpcError as exc:
             return CommandResponse(exc.status, message=exc.status_msg)
+        except PoolTimeout:
+            # (Only when the frame's connection was lost and a new one was not free in time.)
+            return CommandResponse(HTTPStatus.SERVICE_UNAVAILABLE, message=NO_CONNECTION)
         except Exception:
             log.exception("internal error in %s (request id %s)", spec.wire_name, request_id)
             return CommandResponse(Status.INTERNAL, message=f"internal error; request id {request_id}")

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 from rollout_api.envelope import FrameHead
 from rollout_api.spec import MethodSpec
 from rollout_api.status import Status
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.auth.authenticator import Authenticator, AuthError
 from app.auth.keys import Caller
-from app.rpc.dispatch import Dispatcher
+from app.rpc.dispatch import NO_CONNECTION, Dispatcher
 from app.rpc.frames import FrameError, decode_json, read_frame
 from app.rpc.jsonio import array_chunks, dumps
+from app.rpc.streams import StreamGate
 
 log = logging.getLogger("app.rpc.exchange")
 
@@ -31,12 +34,19 @@ class Exchange:
     """Authenticates, parses and dispatches; every failure becomes the API's error object."""
 
     def __init__(
-        self, *, dispatcher: Dispatcher, authenticator: Authenticator, max_commands: int, quick_reads: bool
+        self,
+        *,
+        dispatcher: Dispatcher,
+        authenticator: Authenticator,
+        max_commands: int,
+        quick_reads: bool,
+        streams: StreamGate,
     ) -> None:
         self._dispatcher = dispatcher
         self._authenticator = authenticator
         self._max_commands = max_commands
         self._quick_reads = quick_reads
+        self.streams = streams
 
     @property
     def authenticator(self) -> Authenticator:
@@ -73,6 +83,17 @@ class Exchange:
         args = command.get("args")
         return spec.result_item is None or (isinstance(args, dict) and isinstance(args.get("limit"), int))
 
+    def _may_stream(self, commands: list[Any]) -> bool:
+        """Some command lists without a limit: its answer may stream, holding a connection while it is read."""
+        for command in commands:
+            cmd = command.get("cmd") if isinstance(command, dict) else None
+            spec = self._dispatcher.methods.get(cmd) if isinstance(cmd, str) else None
+            if spec is not None and spec.result_item is not None:
+                args = command.get("args")
+                if not (isinstance(args, dict) and isinstance(args.get("limit"), int)):
+                    return True
+        return False
+
     def frame(
         self,
         frame: FrameHead | bytes,
@@ -80,12 +101,16 @@ class Exchange:
         received: float,
         caller: Caller | None = None,
         request_id: str = "",
+        *,
+        on_loop: bool = False,
     ) -> HttpResponse:
         """POST /v1: a response frame with HTTP 200, or an error object when the request is refused whole.
 
         `frame` is the body, or its envelope when it was read already; `caller` is the one the
-        Authorization header named, when it was checked before the body was read."""
+        Authorization header named, when it was checked before the body was read; `on_loop`: it runs
+        on the event loop (quick reads), with the loop's own connection."""
         request_id = request_id or new_request_id()
+        streaming_to = None
         try:
             if isinstance(frame, bytes):
                 frame = read_frame(frame, max_commands=self._max_commands)
@@ -94,20 +119,28 @@ class Exchange:
             else:
                 self._authenticator.check_frame_key(authorization, frame.key)
             reply_to = self._authenticator.frame_source(caller, frame.src)
+            if self._may_stream(frame.cmds):
+                streaming_to = self._admit(caller.principal)
             # Small answers as one body (one worker-thread hop); past BUFFER_LIMIT, the rest streams.
-            chunks = self._dispatcher.stream_frame(frame, reply_to, received, caller, request_id)
+            chunks = self._dispatcher.stream_frame(frame, reply_to, received, caller, request_id, on_loop=on_loop)
             buffered: list[bytes] = []
             size = 0
             for chunk in chunks:
                 buffered.append(chunk)
                 size += len(chunk)
                 if size > BUFFER_LIMIT:
-                    return 200, _then(b"".join(buffered), chunks)
+                    rest, streaming_to = self._then(b"".join(buffered), chunks, streaming_to), None
+                    return 200, rest
             return 200, b"".join(buffered)
-        except (FrameError, AuthError) as exc:
+        except (FrameError, AuthError, Unavailable) as exc:
             return error(exc.status, exc.message)
+        except PoolTimeout:
+            return error(HTTPStatus.SERVICE_UNAVAILABLE, NO_CONNECTION)
         except Exception:
             return _internal_error("/v1", request_id)
+        finally:
+            if streaming_to is not None:
+                self.streams.release(streaming_to)
 
     def method(
         self,
@@ -116,26 +149,61 @@ class Exchange:
         authorization: str | None,
         caller: Caller | None = None,
         request_id: str = "",
+        *,
+        on_loop: bool = False,
     ) -> HttpResponse:
         """POST /v1/<Service>.<Method>: the bare result with HTTP 200, or the error object with its status.
 
         `args` is the body, or its args when they were read already (see read_args)."""
         request_id = request_id or new_request_id()
+        streaming_to = None
         try:
             if caller is None:
                 caller = self._authenticator.caller(authorization=authorization)
             if isinstance(args, bytes):
                 args = read_args(args)
-            response = self._dispatcher.call(spec, args, caller, request_id)
-        except (FrameError, AuthError) as exc:
+            if self._may_stream([{"cmd": spec.wire_name, "args": args}]):
+                streaming_to = self._admit(caller.principal)
+            response = self._dispatcher.call(spec, args, caller, request_id, on_loop=on_loop)
+            if response.status != Status.OK:
+                return error(response.status, response.message)
+            if response.stream is None:
+                return 200, dumps(response.result)
+            body = _buffer_small(array_chunks(response.stream))
+            if isinstance(body, bytes):
+                return 200, body
+            rest, streaming_to = self._then(b"", body, streaming_to), None
+            return 200, rest
+        except (FrameError, AuthError, Unavailable) as exc:
             return error(exc.status, exc.message)
+        except PoolTimeout:
+            return error(HTTPStatus.SERVICE_UNAVAILABLE, NO_CONNECTION)
         except Exception:
             return _internal_error(spec.wire_name, request_id)
-        if response.status != Status.OK:
-            return error(response.status, response.message)
-        if response.stream is not None:
-            return 200, _buffer_small(array_chunks(response.stream))
-        return 200, dumps(response.result)
+        finally:
+            if streaming_to is not None:
+                self.streams.release(streaming_to)
+
+    def _admit(self, principal: str) -> str:
+        """Count an answer that may stream against the caller's share (Unavailable when it is used up)."""
+        refusal = self.streams.admit(principal)
+        if refusal is not None:
+            raise Unavailable(refusal)
+        return principal
+
+    def _then(self, first: bytes, rest: Iterator[bytes], streaming_to: str | None) -> Iterator[bytes]:
+        """The answer's first part, then the rest as it is read; closing it (the client went away or stalled)
+        closes `rest`, which ends its transaction and gives its connection back."""
+        try:
+            if first:
+                yield first
+            yield from rest
+        finally:
+            close = getattr(rest, "close", None)
+            if close is not None:
+                close()
+            if streaming_to is not None:
+                self.streams.release(streaming_to)
 
 
 def read_args(body: bytes) -> Any:
@@ -160,14 +228,23 @@ def _buffer_small(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
         buffered.append(chunk)
         size += len(chunk)
         if size > BUFFER_LIMIT:
-            return _then(b"".join(buffered), chunks)
+            return _joined(b"".join(buffered), chunks)
     return b"".join(buffered)
 
 
-def _then(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    # A generator, so closing it (the client went away) closes `rest` and ends its transaction.
+def _joined(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
     yield from rest
+
+
+class Unavailable(Exception):
+    """The server cannot take this request now (503): the caller may try again."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
 
 
 def _internal_error(where: str, request_id: str) -> HttpResponse:

@@ -17,7 +17,11 @@ from sqlalchemy.exc import DisconnectionError
 log = logging.getLogger("app.storage.db")
 
 _IMMEDIATE = "rollout_begin_immediate"
-SQLITE_CONNECTIONS = 8
+SQLITE_CONNECTIONS = 12
+POSTGRES_POOL, POSTGRES_OVERFLOW = 10, 20
+# How long a command waits for a pooled connection before it is answered 503 ("try again"): long enough for a
+# burst to pass, short enough that a caller is not left hanging while slow readers hold the pool.
+POOL_TIMEOUT_SECONDS = 5
 _WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 
 
@@ -44,15 +48,22 @@ def make_engine(url: str | URL) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=SQLITE_CONNECTIONS,
             max_overflow=0,
-            pool_timeout=60,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         _WRITE_LOCKS[engine] = threading.Lock()
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(
+        url, pool_size=POSTGRES_POOL, max_overflow=POSTGRES_OVERFLOW, pool_timeout=POOL_TIMEOUT_SECONDS
+    )
     event.listen(engine, "checkout", _replace_if_closed)
     return engine
+
+
+def pool_capacity(engine: Engine) -> int:
+    """How many connections the engine's pool lends at most."""
+    return SQLITE_CONNECTIONS if engine.dialect.name == "sqlite" else POSTGRES_POOL + POSTGRES_OVERFLOW
 
 
 @contextmanager
@@ -115,20 +126,27 @@ class ConnectionLease:
     """One pooled connection for every command of a frame, taken at first use; each command still
     runs in its own transaction. Checking a connection out per command cost more than a small query."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, keep: bool = False) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._write_lock = _WRITE_LOCKS.get(engine)
         self._connection: Any = None
+        self._keep = keep
+        """Keep the connection across uses (close() does not return it): the event loop's own lease."""
 
-    @contextmanager
-    def transaction(self, *, writes: bool) -> Iterator[Transaction]:
-        """A command's tx: commits when the block ends, rolls back when it raises."""
+    def acquire(self) -> None:
+        """Take the connection now, if not yet taken: sqlalchemy.exc.TimeoutError when none is free in time."""
         if self._connection is None:
             self._connection = self._engine.raw_connection()
             if self._postgres:
                 # Transactions are begun and ended by Transaction, explicitly.
                 self._connection.driver_connection.autocommit = True
+
+    @contextmanager
+    def transaction(self, *, writes: bool) -> Iterator[Transaction]:
+        """A command's transaction: commits when the block ends, rolls back when it raises."""
+        if self._connection is None:
+            self.acquire()
         # SQLite admits one writer at a time; writers of this process queue on a lock instead of in
         # SQLite's busy handler, which sleeps and retries (most of a write batch's time, in profiles).
         lock = self._write_lock if writes else None
@@ -148,6 +166,12 @@ class ConnectionLease:
         self.close()
 
     def close(self) -> None:
+        """Give the connection back to the pool (a lease that keeps its connection keeps it)."""
+        if not self._keep:
+            self.release()
+
+    def release(self) -> None:
+        """Give the connection back to the pool, even a kept one (at shutdown)."""
         connection, self._connection = self._connection, None
         if connection is None:
             return

@@ -30,6 +30,7 @@ def exchange(app: RpcApp, database_url: str) -> Exchange:
         authenticator=app.state.authenticator,
         max_commands=1000,
         quick_reads=True,
+        streams=quick.streams,
     )
 
 
