@@ -27,9 +27,10 @@ from starlette.types import Message, Receive, Scope, Send
 from app.auth.authenticator import AuthError
 from app.auth.keys import Caller
 from app.rpc.dispatch import NO_CONNECTION
-from app.rpc.exchange import Exchange, HttpResponse, error, new_request_id, read_args
+from app.rpc.exchange import Exchange, HttpResponse, error, read_args
 from app.rpc.frames import FrameError
 from app.rpc.headers import HeaderCheck
+from app.rpc.requestlog import RequestRecord, request_id_from
 
 FRAME_PATH = "/v1"
 # A body whose key is not in the Authorization header (a frame's "key", or none) is read only this far
@@ -74,36 +75,44 @@ class RpcApp:
         # what the app owns, stop_workers() included.
         path = scope["path"] if scope["type"] == "http" else ""
         if path != FRAME_PATH and path not in self._methods:
-            await self.fastapi(scope, receive, send)
-            return
-        if scope["method"] != "POST":
-            not_allowed = error(405, f"{scope['method']} is not allowed on {path}; use POST")
-            await self._respond(send, not_allowed, headers=[(b"allow", b"POST")])
+            await (
+                self.fastapi(scope, receive, _with_request_id(scope, send))
+                if path
+                else self.fastapi(scope, receive, send)
+            )
             return
         received = time.time()
-        refusal, authorization = self._header_check.refusal(scope)
-        if refusal is not None:
-            await self._respond(send, error(*refusal))
+        checked = self._header_check.check(scope)
+        record = RequestRecord(request_id_from(checked.request_id), path)
+        respond = partial(self._respond, send, record=record)
+        if scope["method"] != "POST":
+            not_allowed = error(405, f"{scope['method']} is not allowed on {path}; use POST")
+            await respond(not_allowed, headers=[(b"allow", b"POST")])
             return
+        if checked.refusal is not None:
+            await respond(error(*checked.refusal))
+            return
+        authorization = checked.authorization
         caller, limit = None, self._max_body_bytes
         if authorization is not None:
             # Credentials before the body: a caller without a valid key never costs a read or parse of it.
             try:
                 caller = await self._authenticate(authorization)
             except AuthError as exc:
-                await self._respond(send, error(exc.status, exc.message))
+                await respond(error(exc.status, exc.message))
                 return
             except PoolTimeout:
-                await self._respond(send, error(HTTPStatus.SERVICE_UNAVAILABLE, NO_CONNECTION))
+                await respond(error(HTTPStatus.SERVICE_UNAVAILABLE, NO_CONNECTION))
                 return
+            record.principal = caller.principal
         elif not self._exchange.authenticator.disabled:
             # The key may be inside the frame; until it is known, read only a small body.
             limit = min(limit, PRE_AUTH_BODY_BYTES)
         body = await _read_body(scope, receive, limit, authenticated=limit == self._max_body_bytes)
         if isinstance(body, tuple):
-            await self._respond(send, body)
+            await respond(body)
             return
-        exchange, request_id = self._exchange, new_request_id()
+        exchange = self._exchange
         work: Callable[[], HttpResponse]
         quick = False
         try:
@@ -113,7 +122,7 @@ class RpcApp:
                     # Parsed here, once: the frame tells whether its commands may run here too.
                     frame = exchange.read_frame(body)
                     quick = exchange.frame_is_quick(frame)
-                work = partial(exchange.frame, frame, authorization, received, caller, request_id, on_loop=quick)
+                work = partial(exchange.frame, frame, authorization, received, caller, record, on_loop=quick)
             else:
                 spec = self._methods[path]
                 args: Any = body
@@ -121,9 +130,9 @@ class RpcApp:
                 if exchange.may_parse_here(body) and (caller is not None or exchange.authenticator.disabled):
                     args = read_args(body)
                     quick = exchange.method_is_quick(spec, args)
-                work = partial(exchange.method, spec, args, authorization, caller, request_id, on_loop=quick)
+                work = partial(exchange.method, spec, args, authorization, caller, record, on_loop=quick)
         except FrameError as exc:
-            await self._respond(send, error(exc.status, exc.message))
+            await respond(error(exc.status, exc.message))
             return
         # Database calls block. Quick reads run right here: handing them to a worker thread would cost
         # more than the read itself. Everything else runs on a worker thread while the loop serves others.
@@ -132,7 +141,7 @@ class RpcApp:
             answer = work()
         else:
             answer = await asyncio.get_running_loop().run_in_executor(self._workers or self._start_workers(), work)
-        await self._respond(send, answer, receive=receive)
+        await respond(answer, receive=receive)
 
     async def _authenticate(self, authorization: str) -> Caller:
         """The header's caller: from the cache at once, else from the database on a worker thread (the event loop
@@ -167,26 +176,30 @@ class RpcApp:
         answer: HttpResponse,
         headers: list[tuple[bytes, bytes]] | None = None,
         *,
+        record: RequestRecord,
         receive: Receive | None = None,
     ) -> None:
+        """Send the answer, with the request's id in X-Request-Id, then log the request."""
         status, body = answer
+        request_id = (b"x-request-id", record.request_id.encode())
         if isinstance(body, bytes):
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                request_id,
                 *(headers or []),
             ]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+            record.log(status)
             return
         # A streamed answer: each chunk is produced on a worker thread (it reads from the database). It holds a
         # connection and a transaction until it ends, so it ends early when its client goes away or stops
-        # reading for longer than the send timeout.
-        gone = (
-            asyncio.ensure_future(receive()) if receive is not None else None
-        )  # the body is read: next is a disconnect
+        # reading for longer than the send timeout. (The body was read whole: the next message is a disconnect.)
+        gone = asyncio.ensure_future(receive()) if receive is not None else None
         try:
-            await self._send_in_time(send, {"type": "http.response.start", "status": status, "headers": _STREAMED})
+            start = {"type": "http.response.start", "status": status, "headers": [*_STREAMED, request_id]}
+            await self._send_in_time(send, start)
             while (chunk := await self._in_worker(next, body, None)) is not None:
                 if gone is not None and gone.done():
                     log.info("client went away during a streamed answer; it stops here")
@@ -204,10 +217,23 @@ class RpcApp:
             close = getattr(body, "close", None)
             if close is not None:
                 await self._in_worker(close)
+            record.log(status)
 
     async def _send_in_time(self, send: Send, message: Message) -> None:
         """Send, or TimeoutError when the client has not taken it within the send timeout."""
         await asyncio.wait_for(send(message), self._send_timeout)
+
+
+def _with_request_id(scope: Scope, send: Send) -> Send:
+    """`send`, adding the request's id (the caller's X-Request-Id when usable) to the answer's headers."""
+    request_id = request_id_from(_header(scope, b"x-request-id")).encode()
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id)]}
+        await send(message)
+
+    return send_with_id
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int, *, authenticated: bool) -> bytes | HttpResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
@@ -18,6 +17,7 @@ from app.auth.keys import Caller
 from app.rpc.dispatch import NO_CONNECTION, Dispatcher
 from app.rpc.frames import FrameError, decode_json, read_frame
 from app.rpc.jsonio import array_chunks, dumps
+from app.rpc.requestlog import RequestRecord, new_request_id
 from app.rpc.streams import StreamGate
 
 log = logging.getLogger("app.rpc.exchange")
@@ -100,7 +100,7 @@ class Exchange:
         authorization: str | None,
         received: float,
         caller: Caller | None = None,
-        request_id: str = "",
+        record: RequestRecord | None = None,
         *,
         on_loop: bool = False,
     ) -> HttpResponse:
@@ -109,7 +109,8 @@ class Exchange:
         `frame` is the body, or its envelope when it was read already; `caller` is the one the
         Authorization header named, when it was checked before the body was read; `on_loop`: it runs
         on the event loop (quick reads), with the loop's own connection."""
-        request_id = request_id or new_request_id()
+        record = record or RequestRecord(new_request_id(), "/v1")
+        request_id = record.request_id
         streaming_to = None
         try:
             if isinstance(frame, bytes):
@@ -118,6 +119,7 @@ class Exchange:
                 caller = self._authenticator.caller(authorization=authorization, frame_key=frame.key)
             else:
                 self._authenticator.check_frame_key(authorization, frame.key)
+            record.principal, record.commands = caller.principal, len(frame.cmds)
             reply_to = self._authenticator.frame_source(caller, frame.src)
             if self._may_stream(frame.cmds):
                 streaming_to = self._admit(caller.principal)
@@ -148,18 +150,20 @@ class Exchange:
         args: Any,
         authorization: str | None,
         caller: Caller | None = None,
-        request_id: str = "",
+        record: RequestRecord | None = None,
         *,
         on_loop: bool = False,
     ) -> HttpResponse:
         """POST /v1/<Service>.<Method>: the bare result with HTTP 200, or the error object with its status.
 
         `args` is the body, or its args when they were read already (see read_args)."""
-        request_id = request_id or new_request_id()
+        record = record or RequestRecord(new_request_id(), spec.wire_name)
+        request_id = record.request_id
         streaming_to = None
         try:
             if caller is None:
                 caller = self._authenticator.caller(authorization=authorization)
+            record.principal = caller.principal
             if isinstance(args, bytes):
                 args = read_args(args)
             if self._may_stream([{"cmd": spec.wire_name, "args": args}]):
@@ -209,10 +213,6 @@ class Exchange:
 def read_args(body: bytes) -> Any:
     """A per-method body's args: its one parse; an empty body is no args. FrameError when it is not JSON."""
     return decode_json(body) if body.strip() else {}
-
-
-def new_request_id() -> str:
-    return secrets.token_hex(6)
 
 
 def error(status: int, message: str) -> HttpResponse:
