@@ -14,6 +14,8 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 
+from app.storage.sqlite_file import open_existing, sqlite_path, watch
+
 log = logging.getLogger("app.storage.db")
 
 _IMMEDIATE = "rollout_begin_immediate"
@@ -37,6 +39,9 @@ def redact_url(url: str | URL) -> str:
 def make_engine(url: str | URL) -> Engine:
     url = normalise_url(url)
     if url.get_backend_name() == "sqlite":
+        # The file must exist (only the migration at a first start creates it), and is watched: see sqlite_file.
+        path = sqlite_path(url)
+        opening: dict[str, Any] = {} if path is None else {"creator": open_existing(path, timeout=30)}
         # A fixed set of connections, never closed and reopened between requests: opening one runs the
         # PRAGMAs below, and SQLite serialises writers anyway, so more connections would only wait.
         engine = create_engine(
@@ -45,7 +50,10 @@ def make_engine(url: str | URL) -> Engine:
             pool_size=SQLITE_CONNECTIONS,
             max_overflow=0,
             pool_timeout=60,
+            **opening,
         )
+        if path is not None:
+            watch(engine, path)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         _WRITE_LOCKS[engine] = threading.Lock()
