@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://{settings.host}:{settings.port}"
         print(f"Rollout service on {base}  (API docs: {base}/docs; database: {redact_url(settings.database_url)})")
         sys.stdout.flush()
-        serving.run(create_app(settings), sockets)
+        serving.run(create_app(settings), sockets, grace_seconds=settings.shutdown_grace_seconds)
     return status
 
 

@@ -1,12 +1,17 @@
-"""Serving the app with uvicorn: the socket is bound before the server says where it serves."""
+"""Serving the app with uvicorn: the socket is bound before the server says where it serves, and SIGTERM or SIGINT
+stop it gracefully and with exit status 0."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
+from types import FrameType
 
 import uvicorn
 
 from app.rpc.asgi import RpcApp
+from app.storage.db import stop_commands
 
 _BACKLOG = 2048  # uvicorn's default
 
@@ -34,6 +39,42 @@ def bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-def run(app: RpcApp, sockets: list[socket.socket]) -> None:
-    """Serve on the bound sockets until stopped."""
-    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=sockets)
+def run(app: RpcApp, sockets: list[socket.socket], *, grace_seconds: int) -> None:
+    """Serve until SIGTERM or SIGINT. Then: accept no more connections; let running requests finish for up to
+    `grace_seconds`, then close their connections and start no further command (one running finishes); run the
+    app's lifespan shutdown (its worker threads finish, its pool closes); return."""
+    server = _Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=grace_seconds), app)
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn handles both signals while it serves, and afterwards raises the signal again for the handler that was
+    # there before, so that the process dies of it (exit status -15; a KeyboardInterrupt traceback for SIGINT).
+    # Here a stop is the planned end, with status 0: the handler there before is this one, which also covers a
+    # signal that comes before uvicorn has put up its own.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, stop)
+    server.run(sockets=sockets)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also stops the app's commands once the grace period is over."""
+
+    def __init__(self, config: uvicorn.Config, app: RpcApp) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn closes the connections still open after the grace period, but the frames they sent go on running
+        # on worker threads, command after command, and the lifespan waits for them. A timer thread, since the event
+        # loop may be blocked by then (the lifespan joins the worker threads on it).
+        grace = self.config.timeout_graceful_shutdown
+        timer = None if grace is None else threading.Timer(grace, stop_commands, [self._app.state.engine])
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        try:
+            await super().shutdown(sockets)
+        finally:
+            if timer is not None:
+                timer.cancel()

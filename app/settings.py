@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///rollout.db"
     host: str = "127.0.0.1"
     port: int = 8000
+    shutdown_grace_seconds: int = Field(default=20, ge=0)
+    """On SIGTERM or SIGINT, how long running requests may take to finish; then their connections are closed,
+    and commands not begun by then are not run. Keep it below the orchestrator's kill timeout (Kubernetes: 30)."""
     server_address: str = "//rollout-service"
     """The `src` of response frames whose request named no `dst`."""
     max_body_bytes: int = 32 * 1024 * 1024

@@ -10,6 +10,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from rollout_api.errors import DeadlineExceeded
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
@@ -21,6 +22,19 @@ log = logging.getLogger("app.storage.db")
 _IMMEDIATE = "rollout_begin_immediate"
 SQLITE_CONNECTIONS = 8
 _WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+
+
+class _Stop:
+    """Whether a stopping server's grace period is over (stop_commands); then commands not begun are refused.
+    A plain attribute, not a threading.Event: it is read before every command."""
+
+    __slots__ = ("over",)
+
+    def __init__(self) -> None:
+        self.over = False
+
+
+_STOPS: WeakKeyDictionary[Engine, _Stop] = WeakKeyDictionary()
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -37,7 +51,20 @@ def redact_url(url: str | URL) -> str:
 
 
 def make_engine(url: str | URL) -> Engine:
-    url = normalise_url(url)
+    engine = _make_engine(normalise_url(url))
+    _STOPS[engine] = _Stop()
+    return engine
+
+
+def stop_commands(engine: Engine) -> None:
+    """From now on a command that has not begun answers 504 and does nothing; one that runs finishes. For a
+    stopping server whose grace period is over: a frame's remaining commands would otherwise all still run."""
+    stop = _STOPS.get(engine)
+    if stop is not None:
+        stop.over = True
+
+
+def _make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         # The file must exist (only the migration at a first start creates it), and is watched: see sqlite_file.
         path = sqlite_path(url)
@@ -127,11 +154,15 @@ class ConnectionLease:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._write_lock = _WRITE_LOCKS.get(engine)
+        self._stop = _STOPS.get(engine)
         self._connection: Any = None
 
     @contextmanager
     def transaction(self, *, writes: bool) -> Iterator[Transaction]:
         """A command's tx: commits when the block ends, rolls back when it raises."""
+        if self._stop is not None and self._stop.over:
+            # The dispatcher answers an RpcError as the command's status, without logging it as an internal error.
+            raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
         if self._connection is None:
             self._connection = self._engine.raw_connection()
             if self._postgres:
