@@ -28,7 +28,7 @@ CALLER = "//api.cesanta.com/shutdown"
 COMMANDS = 1000
 DEVICES_PER_COMMAND = 5
 # How long the frames are held at the lock before SIGTERM: enough for them to reach the database.
-ARRIVAL_SECONDS = 1.0
+ARRIVAL_SECONDS = 1.5
 
 
 @contextmanager
