@@ -31,9 +31,29 @@ def install_project(session: nox.Session, *extras: str) -> None:
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Run the service on HOST:PORT (default 127.0.0.1:8000) with DATABASE_URL (default SQLite)."""
+    """Run the service on HOST:PORT (default 127.0.0.1:8000) with DATABASE_URL (default SQLite).
+
+    The server replaces nox's process (so a session named after it does not run): a SIGTERM or SIGINT sent to nox
+    reaches the server, which stops gracefully (SHUTDOWN_GRACE_SECONDS). Under session.run the server was nox's
+    child: SIGTERM stopped nox alone and left the server holding the port, and after SIGINT nox killed the server
+    half a second later, whatever it was still doing.
+    """
     install_project(session)
-    session.run("python", "-m", "app", "serve", *session.posargs)
+    _exec(session, "python", "-m", "app", "serve", *session.posargs)
+
+
+def _exec(session: nox.Session, program: str, *args: str) -> None:
+    """Replace this process with `program` from the session's venv, in the environment session.run would give it."""
+    import os
+    import sys
+
+    env = {name: value for name, value in {**os.environ, **session.env}.items() if value is not None}
+    env["VIRTUAL_ENV"] = str(Path(session.bin).parent)
+    env["PATH"] = os.pathsep.join([session.bin, env.get("PATH", "")])
+    session.log(" ".join([program, *args]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(Path(session.bin) / program, [program, *args], env)
 
 
 @nox.session(default=False)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 
-import uvicorn
 from sqlalchemy import Engine
 
+from app import logs, serving
 from app.auth import keys_cli
 from app.auth.keys import count_keys, create_key
 from app.composition import create_app
+from app.operator_errors import explain_bind, explain_database
 from app.settings import Settings
 from app.storage.db import make_engine, redact_url, transaction
 from app.storage.migrate import upgrade
@@ -26,8 +28,37 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply migrations and exit")
     keys_cli.add_commands(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
+    logs.configure("text")
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        return _refuse(str(exc))
+    logs.configure(settings.log_format)
+    sockets: list[socket.socket] = []
+    if args.command == "serve":
+        try:
+            sockets = serving.bind(settings.host, settings.port)
+        except OSError as exc:
+            return _refuse(explain_bind(exc, settings.host, settings.port))
+    try:
+        status = _prepare(args, settings)
+    except Exception as exc:
+        for sock in sockets:
+            sock.close()
+        message = explain_database(exc, settings.database_url)
+        if message is None:
+            raise
+        return _refuse(message)
+    if args.command == "serve":
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"Rollout service on {base}  (API docs: {base}/docs; database: {redact_url(settings.database_url)})")
+        sys.stdout.flush()
+        serving.run(create_app(settings), sockets, grace_seconds=settings.shutdown_grace_seconds)
+    return status
+
+
+def _prepare(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate, then run a `keys` command, or make sure that `serve` has a key to be called with."""
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -37,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             _prepare_access(engine, settings)
     finally:
         engine.dispose()
-    if args.command == "serve":
-        base = f"http://{settings.host}:{settings.port}"
-        print(f"Rollout service on {base}  (API docs: {base}/docs; database: {redact_url(settings.database_url)})")
-        sys.stdout.flush()
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
+
+
+def _refuse(message: str) -> int:
+    """An operator's mistake: one line on stderr that says what to do, and exit status 1."""
+    print(f"error: {message}", file=sys.stderr)
+    return 1
 
 
 def _prepare_access(engine: Engine, settings: Settings) -> None:

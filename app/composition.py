@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.auth.authenticator import Authenticator
 from app.docs.openapi import openapi_builder
 from app.docs.pages import mount_docs
+from app.health import add_readiness_route
 from app.rollout.service import RolloutHandlers
 from app.rpc.asgi import FRAME_PATH, RpcApp
 from app.rpc.context import RequestContext
@@ -104,6 +105,7 @@ def create_app(
     fastapi.add_api_route(
         "/healthz", health, methods=["GET"], tags=["Health"], summary="Liveness check", openapi_extra={"security": []}
     )
+    add_readiness_route(fastapi, engine)
     fastapi.add_exception_handler(StarletteHTTPException, _http_error)
     mount_docs(fastapi)
     fastapi.openapi = openapi_builder(fastapi, methods, SERVICES)  # type: ignore[method-assign]  # documented override

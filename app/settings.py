@@ -10,6 +10,8 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from app.logs import LogFormat
+
 
 class Settings(BaseSettings):
     """Every knob of the service; each field is read from the upper-cased environment variable.
@@ -22,6 +24,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///rollout.db"
     host: str = "127.0.0.1"
     port: int = 8000
+    shutdown_grace_seconds: int = Field(default=20, ge=0)
+    """On SIGTERM or SIGINT, how long running requests may take to finish; then their connections are closed,
+    and commands not begun by then are not run. Keep it below the orchestrator's kill timeout (Kubernetes: 30)."""
     server_address: str = "//rollout-service"
     """The `src` of response frames whose request named no `dst`."""
     max_body_bytes: int = 32 * 1024 * 1024
@@ -34,6 +39,8 @@ class Settings(BaseSettings):
     """Longest project, rollout, firmware, device or update-command id."""
     max_name_length: int = 1024
     max_filter_length: int = 1024
+    log_format: LogFormat = "text"
+    """`json`: one JSON object per log line (time, level, logger, message, and a request's fields)."""
     auth_cache_seconds: int = 2
     """How long a server trusts a key it has checked; revoking a key takes effect within this time."""
     auth_disabled: bool = False

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,11 +195,23 @@ def free_port() -> int:
         return port
 
 
+def as_plain_user() -> list[str]:
+    """A command prefix under which file permissions hold for a child as for any user: root ignores them, so
+    a root test run drops the capability to override them (util-linux's setpriv); skips when it cannot."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("runs as root without setpriv, so a read-only file would not be read-only to the server")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
 class LiveServer:
     """`python -m app serve` in a child process, as a user would run it."""
 
-    def __init__(self, database_url: str, *, cwd: Path = ROOT, **env: str) -> None:
-        """env is added to this process's environment; cwd is where `python -m app` runs."""
+    def __init__(self, database_url: str, *, cwd: Path = ROOT, prefix: Sequence[str] = (), **env: str) -> None:
+        """env is added to this process's environment; cwd is where `python -m app` runs; `prefix` is a command
+        that runs it (see as_plain_user)."""
         self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -207,7 +219,11 @@ class LiveServer:
         # A file, not a pipe: nobody has to keep reading the request log for the server to keep running.
         self.log = tempfile.NamedTemporaryFile(prefix="rollout-server-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], cwd=cwd, env=environ, stdout=self.log, stderr=subprocess.STDOUT
+            [*prefix, sys.executable, "-m", "app", "serve"],
+            cwd=cwd,
+            env=environ,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self._wait_ready()
 

@@ -1,17 +1,27 @@
-"""The nox sessions install the tool versions pyproject.toml pins, so each version is written once."""
+"""The nox sessions install the tool versions pyproject.toml pins, so each version is written once; stopping
+`nox -s serve` stops the server it started."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
 import tomllib
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 from packaging.requirements import Requirement
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, child_env, free_port
 
 
 @functools.cache
@@ -61,3 +71,54 @@ def test_sessions_install_the_tools_pyproject_pins(name: str) -> None:
 
 def test_lint_installs_ruff_alone() -> None:
     assert session_installs("lint") == [_pyproject_pins()["ruff"]]
+
+
+def _reused_serve_venv(envdir: Path) -> None:
+    """A `serve` venv for nox to reuse (`-R`) that sees this interpreter's packages, so that the session starts in
+    about a second instead of installing the project."""
+    venv = envdir / "serve"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    (site_packages,) = (venv / "lib").glob("python*/site-packages")
+    paths = [sysconfig.get_paths()["purelib"], str(ROOT / "generated")]
+    (site_packages / "outer.pth").write_text("\n".join(paths) + "\n")
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stopping_nox_serve_stops_the_server(tmp_path: Path, stop: signal.Signals) -> None:
+    envdir = tmp_path / "nox"
+    _reused_serve_venv(envdir)
+    port = free_port()
+    env = child_env(ROOT, {"HOST": "127.0.0.1", "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"})
+    log = (tmp_path / "nox.log").open("w")
+    # A session of its own: whatever is left of it at the end is killed by its group id, nothing else.
+    nox = subprocess.Popen(
+        [sys.executable, "-m", "nox", "-R", "--envdir", str(envdir), "-s", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(port):
+            assert nox.poll() is None and time.monotonic() < deadline, (tmp_path / "nox.log").read_text()
+            time.sleep(0.1)
+        nox.send_signal(stop)
+        deadline = time.monotonic() + 10
+        while _answers(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _answers(port), "the server still answers after nox was stopped"
+        assert nox.wait(timeout=10) == 0, (tmp_path / "nox.log").read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(nox.pid, signal.SIGKILL)
+        nox.wait()
+        log.close()

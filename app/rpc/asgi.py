@@ -75,11 +75,7 @@ class RpcApp:
         # what the app owns, stop_workers() included.
         path = scope["path"] if scope["type"] == "http" else ""
         if path != FRAME_PATH and path not in self._methods:
-            await (
-                self.fastapi(scope, receive, _with_request_id(scope, send))
-                if path
-                else self.fastapi(scope, receive, send)
-            )
+            await (self._other(scope, receive, send) if path else self.fastapi(scope, receive, send))
             return
         received = time.time()
         checked = self._header_check.check(scope)
@@ -103,6 +99,10 @@ class RpcApp:
                 return
             except PoolTimeout:
                 await respond(error(HTTPStatus.SERVICE_UNAVAILABLE, NO_CONNECTION))
+                return
+            except Exception:  # the database failed under the key's lookup: still the API's error object
+                log.exception("internal error looking up a key (request id %s)", record.request_id)
+                await respond(error(Status.INTERNAL, f"internal error; request id {record.request_id}"))
                 return
             record.principal = caller.principal
         elif not self._exchange.authenticator.disabled:
@@ -142,6 +142,24 @@ class RpcApp:
         else:
             answer = await asyncio.get_running_loop().run_in_executor(self._workers or self._start_workers(), work)
         await respond(answer, receive=receive)
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any other path (docs, health) to FastAPI, with the request id on the answer and in the log."""
+        record = RequestRecord(request_id_from(_header(scope, b"x-request-id")), f"{scope['method']} {scope['path']}")
+        request_id = record.request_id.encode()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id)]}
+            await send(message)
+
+        try:
+            await self.fastapi(scope, receive, send_with_id)
+        finally:
+            record.log(status)
 
     async def _authenticate(self, authorization: str) -> Caller:
         """The header's caller: from the cache at once, else from the database on a worker thread (the event loop
@@ -222,18 +240,6 @@ class RpcApp:
     async def _send_in_time(self, send: Send, message: Message) -> None:
         """Send, or TimeoutError when the client has not taken it within the send timeout."""
         await asyncio.wait_for(send(message), self._send_timeout)
-
-
-def _with_request_id(scope: Scope, send: Send) -> Send:
-    """`send`, adding the request's id (the caller's X-Request-Id when usable) to the answer's headers."""
-    request_id = request_id_from(_header(scope, b"x-request-id")).encode()
-
-    async def send_with_id(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id)]}
-        await send(message)
-
-    return send_with_id
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int, *, authenticated: bool) -> bytes | HttpResponse:

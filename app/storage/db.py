@@ -10,9 +10,12 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from rollout_api.errors import DeadlineExceeded
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
+
+from app.storage.sqlite_file import open_existing, sqlite_path, watch
 
 log = logging.getLogger("app.storage.db")
 
@@ -23,6 +26,19 @@ POSTGRES_POOL, POSTGRES_OVERFLOW = 10, 20
 # burst to pass, short enough that a caller is not left hanging while slow readers hold the pool.
 POOL_TIMEOUT_SECONDS = 5
 _WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+
+
+class _Stop:
+    """Whether a stopping server's grace period is over (stop_commands); then commands not begun are refused.
+    A plain attribute, not a threading.Event: it is read before every command."""
+
+    __slots__ = ("over",)
+
+    def __init__(self) -> None:
+        self.over = False
+
+
+_STOPS: WeakKeyDictionary[Engine, _Stop] = WeakKeyDictionary()
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -39,8 +55,24 @@ def redact_url(url: str | URL) -> str:
 
 
 def make_engine(url: str | URL) -> Engine:
-    url = normalise_url(url)
+    engine = _make_engine(normalise_url(url))
+    _STOPS[engine] = _Stop()
+    return engine
+
+
+def stop_commands(engine: Engine) -> None:
+    """From now on a command that has not begun answers 504 and does nothing; one that runs finishes. For a
+    stopping server whose grace period is over: a frame's remaining commands would otherwise all still run."""
+    stop = _STOPS.get(engine)
+    if stop is not None:
+        stop.over = True
+
+
+def _make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
+        # The file must exist (only the migration at a first start creates it), and is watched: see sqlite_file.
+        path = sqlite_path(url)
+        opening: dict[str, Any] = {} if path is None else {"creator": open_existing(path, timeout=30)}
         # A fixed set of connections, never closed and reopened between requests: opening one runs the
         # PRAGMAs below, and SQLite serialises writers anyway, so more connections would only wait.
         engine = create_engine(
@@ -49,7 +81,10 @@ def make_engine(url: str | URL) -> Engine:
             pool_size=SQLITE_CONNECTIONS,
             max_overflow=0,
             pool_timeout=POOL_TIMEOUT_SECONDS,
+            **opening,
         )
+        if path is not None:
+            watch(engine, path)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         _WRITE_LOCKS[engine] = threading.Lock()
@@ -130,6 +165,7 @@ class ConnectionLease:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._write_lock = _WRITE_LOCKS.get(engine)
+        self._stop = _STOPS.get(engine)
         self._connection: Any = None
         self._keep = keep
         """Keep the connection across uses (close() does not return it): the event loop's own lease."""
@@ -145,6 +181,9 @@ class ConnectionLease:
     @contextmanager
     def transaction(self, *, writes: bool) -> Iterator[Transaction]:
         """A command's transaction: commits when the block ends, rolls back when it raises."""
+        if self._stop is not None and self._stop.over:
+            # The dispatcher answers an RpcError as the command's status, without logging it as an internal error.
+            raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
         if self._connection is None:
             self.acquire()
         # SQLite admits one writer at a time; writers of this process queue on a lock instead of in

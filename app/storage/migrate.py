@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+
+from app.storage.sqlite_file import create_missing, sqlite_path
+
+log = logging.getLogger("app.storage.migrate")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any fixed number: every server process takes the same PostgreSQL advisory lock while migrating.
@@ -20,8 +26,20 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def head_revision() -> str:
+    """The revision the newest migration brings a database to: the one this server's code expects."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None, "no migrations"
+    return head
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration; safe when several servers start at once."""
+    """Bring the schema to the newest migration; safe when several servers start at once.
+
+    A SQLite file that does not exist is created here, and only here: the serving engine never creates one."""
+    path = sqlite_path(engine.url)
+    if path is not None and create_missing(path):
+        log.info("There was no database at %s, so a new, empty one was created.", path)
     config = alembic_config(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect() as lock:

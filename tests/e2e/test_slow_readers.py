@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from tests.helpers import LiveServer, make_key
 
@@ -24,8 +24,15 @@ STALL_SECONDS = 3.0
 PROJECT = "//slow/project"
 
 
+# The server's PostgreSQL connections carry this name, so only its transactions are counted.
+APPLICATION = "slow-readers-test"
+
+
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[LiveServer]:
+    if not database_url.startswith("sqlite"):
+        named = make_url(database_url).update_query_dict({"application_name": APPLICATION})
+        database_url = named.render_as_string(hide_password=False)
     live = LiveServer(database_url, SEND_TIMEOUT_SECONDS=str(SEND_TIMEOUT))
     yield live
     live.stop()
@@ -63,10 +70,8 @@ def _open_transactions(database_url: str) -> int:
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1).split("?")[0])
     try:
         with engine.connect() as connection:
-            query = (
-                "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND pid <> pg_backend_pid()"
-            )
-            return int(connection.execute(text(query)).scalar_one())
+            query = "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND application_name = :name"
+            return int(connection.execute(text(query), {"name": APPLICATION}).scalar_one())
     finally:
         engine.dispose()
 
@@ -107,6 +112,7 @@ def test_readers_that_never_read_freeze_nothing(server: LiveServer, database_url
             # Past the caller's share (half of what the worker threads leave of the pool) the answer is 503
             # at once, not a wait for a connection.
             stalled += [_ask_and_never_read(server.url, user, rollout_id) for _ in range(3)]
+            time.sleep(1.0)  # for the server to take them in
             extra = client.post(
                 "/v1/Rollout.ListDevices",
                 json={"projectid": PROJECT, "rolloutid": rollout_id},

@@ -1,0 +1,83 @@
+"""Serving the app with uvicorn: the socket is bound before the server says where it serves, and SIGTERM or SIGINT
+stop it gracefully and with exit status 0."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from types import FrameType
+
+import uvicorn
+
+from app.rpc.asgi import RpcApp
+from app.storage.db import stop_commands
+
+_BACKLOG = 2048  # uvicorn's default
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for the addresses `host` stands for (OSError when one cannot be had: a port in use).
+
+    Bound before anything else happens, so that a port in use is an error at once, not after migrations and after
+    the server has printed where it serves; connections made before serving begins wait in the backlog."""
+    sockets: list[socket.socket] = []
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, protocol, _name, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, protocol)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio does: IPv4 gets its own
+            sock.bind(address)
+            sock.listen(_BACKLOG)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def run(app: RpcApp, sockets: list[socket.socket], *, grace_seconds: int) -> None:
+    """Serve until SIGTERM or SIGINT. Then: accept no more connections; let running requests finish for up to
+    `grace_seconds`, then close their connections and start no further command (one running finishes); run the
+    app's lifespan shutdown (its worker threads finish, its pool closes); return."""
+    # Its loggers propagate to the root logger (app/logs.py), and requests are logged once, by the app (app.requests),
+    # with the request id and the caller, not a second time by uvicorn's access log.
+    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=grace_seconds)
+    server = _Server(config, app)
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn handles both signals while it serves, and afterwards raises the signal again for the handler that was
+    # there before, so that the process dies of it (exit status -15; a KeyboardInterrupt traceback for SIGINT).
+    # Here a stop is the planned end, with status 0: the handler there before is this one, which also covers a
+    # signal that comes before uvicorn has put up its own.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, stop)
+    server.run(sockets=sockets)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also stops the app's commands once the grace period is over."""
+
+    def __init__(self, config: uvicorn.Config, app: RpcApp) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn closes the connections still open after the grace period, but the frames they sent go on running
+        # on worker threads, command after command, and the lifespan waits for them. A timer thread, since the event
+        # loop may be blocked by then (the lifespan joins the worker threads on it).
+        grace = self.config.timeout_graceful_shutdown
+        timer = None if grace is None else threading.Timer(grace, stop_commands, [self._app.state.engine])
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        try:
+            await super().shutdown(sockets)
+        finally:
+            if timer is not None:
+                timer.cancel()
