@@ -24,9 +24,25 @@ def pinned(*tools: str) -> list[str]:
 
 
 def install_project(session: nox.Session, *extras: str) -> None:
-    """The generated client package and the service, editable, with the given extras."""
+    """The generated client package and the service, editable, with the given extras.
+
+    Skipped when this venv already has them from the same pyproject.toml files: the installs are editable, so
+    code changes need no reinstall, and pip's own no-op check took 20 s (`nox -s keys` became a wait)."""
+    import hashlib
+
     spec = f".[{','.join(extras)}]" if extras else "."
+    digest = hashlib.sha256(spec.encode())
+    for pyproject in (PYPROJECT, PYPROJECT.parent / "generated" / "pyproject.toml"):
+        digest.update(pyproject.read_bytes())
+    venv = getattr(session.virtualenv, "location", None)
+    stamp = Path(venv) / f".installed-{digest.hexdigest()[:16]}" if venv else None
+    if stamp is not None and stamp.exists():
+        return
     session.install("-e", "./generated", "-e", spec)
+    if stamp is not None:
+        for old in stamp.parent.glob(".installed-*"):
+            old.unlink()
+        stamp.touch()
 
 
 @nox.session
@@ -58,7 +74,8 @@ def _exec(session: nox.Session, program: str, *args: str) -> None:
 
 @nox.session(default=False)
 def keys(session: nox.Session) -> None:
-    """Manage API keys: nox -s keys -- create --principal //... --role user|backend|admin (or list, revoke, grant)."""
+    """Manage API keys: nox -s keys -- create --principal //... --role user|backend|admin (or list, revoke, grant,
+    ungrant, grants). The same as `rollout-service keys ...` where the package is installed."""
     install_project(session)
     session.run("python", "-m", "app", "keys", *(session.posargs or ["--help"]))
 

@@ -14,7 +14,7 @@ import sysconfig
 import time
 import tomllib
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import httpx
@@ -37,9 +37,10 @@ def _noxfile() -> ModuleType:
 class _RecordingSession:
     """Stands in for nox.Session: records what a session would install, runs nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, venv: Path | None = None) -> None:
         self.posargs: list[str] = []
         self.installed: list[str] = []
+        self.virtualenv = SimpleNamespace(location=None if venv is None else str(venv))
 
     def install(self, *args: str) -> None:
         self.installed += args
@@ -67,6 +68,19 @@ def test_sessions_install_the_tools_pyproject_pins(name: str) -> None:
     tools = [line for line in session_installs(name) if "==" in line]
     assert tools
     assert tools == [pins[Requirement(line).name] for line in tools]
+
+
+def test_a_reused_venv_skips_the_install_until_pyproject_changes(tmp_path: Path) -> None:
+    """`nox -s keys` reinstalled the project on every call: 24 s each when idle."""
+    session = _RecordingSession(venv=tmp_path)
+    _noxfile().install_project(session)
+    assert session.installed == ["-e", "./generated", "-e", "."]
+    _noxfile().install_project(session)
+    assert session.installed == ["-e", "./generated", "-e", "."], "installed again although nothing changed"
+    # Other extras (as another pyproject.toml would) are a different install.
+    _noxfile().install_project(session, "dev")
+    assert session.installed[4:] == ["-e", "./generated", "-e", ".[dev]"]
+    assert len(list(tmp_path.glob(".installed-*"))) == 1
 
 
 def test_lint_installs_ruff_alone() -> None:

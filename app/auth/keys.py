@@ -65,6 +65,25 @@ def list_keys(connection: Connection) -> Sequence[AnyRow]:
     return connection.execute(select(*columns).order_by(col(ApiKey.id))).all()
 
 
+def grants_of(connection: Connection, principal: str | None = None) -> dict[str, list[str]]:
+    """Each principal's granted projects, sorted (only `principal`'s when given)."""
+    statement = select(col(ProjectGrant.principal), col(ProjectGrant.project_id)).order_by(
+        col(ProjectGrant.principal), col(ProjectGrant.project_id)
+    )
+    if principal is not None:
+        statement = statement.where(col(ProjectGrant.principal) == principal)
+    grants: dict[str, list[str]] = {}
+    for row in connection.execute(statement):
+        grants.setdefault(row.principal, []).append(row.project_id)
+    return grants
+
+
+def active_roles(connection: Connection, principal: str) -> list[str]:
+    """The roles of the principal's keys that are not revoked."""
+    statement = select(col(ApiKey.role)).where(col(ApiKey.principal) == principal, col(ApiKey.revoked_at).is_(None))
+    return sorted(set(connection.execute(statement).scalars()))
+
+
 def count_keys(connection: Connection) -> int:
     return int(connection.execute(select(func.count()).select_from(ApiKey)).scalar_one())
 

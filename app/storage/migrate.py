@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from app.storage.sqlite_file import create_missing, sqlite_path
 
@@ -40,6 +40,8 @@ def upgrade(engine: Engine) -> None:
     path = sqlite_path(engine.url)
     if path is not None and create_missing(path):
         log.info("There was no database at %s, so a new, empty one was created.", path)
+    if _current_revision(engine) == head_revision():
+        return  # nothing to do: no lock to take, and none of Alembic's start-up lines in every `keys` command's output
     config = alembic_config(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect() as lock:
@@ -51,3 +53,11 @@ def upgrade(engine: Engine) -> None:
                 lock.commit()
     else:
         command.upgrade(config, "head")
+
+
+def _current_revision(engine: Engine) -> str | None:
+    """The database's schema revision, read straight from Alembic's table (Alembic's own reader logs two lines)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

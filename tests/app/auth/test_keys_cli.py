@@ -312,3 +312,75 @@ def check_create_list_and_revoke(database_url: str) -> None:
     assert sha256(made.key) not in listed.stdout + listed.stderr
     again = keys_cli(database_url, "revoke", str(made.key_id))
     assert again.returncode == 1, again.stdout + again.stderr
+
+
+def test_list_shows_what_each_key_reaches(migrated_url: str) -> None:
+    user_id, _ = new_key(migrated_url, principal="//reach/user", role="user")
+    backend_id, _ = new_key(migrated_url, principal="//reach/backend", role="backend")
+    lonely_id, _ = new_key(migrated_url, principal="//reach/lonely", role="user")
+    for project in ("//p/b", "//p/a"):
+        assert keys_cli(migrated_url, "grant", "//reach/user", project).returncode == 0
+    listed = {
+        int(line.split("\t")[0]): line.split("\t")[-1] for line in keys_cli(migrated_url, "list").stdout.splitlines()
+    }
+    assert listed[user_id] == "projects: //p/a, //p/b"
+    assert listed[backend_id] == "every project"
+    assert listed[lonely_id] == "no projects granted"
+
+
+def test_grants_lists_a_principals_projects(migrated_url: str) -> None:
+    new_key(migrated_url, principal="//grants/user", role="user")
+    for project in ("//p/2", "//p/1"):
+        keys_cli(migrated_url, "grant", "//grants/user", project)
+    shown = keys_cli(migrated_url, "grants", "//grants/user")
+    assert (shown.returncode, shown.stdout, shown.stderr) == (0, "//p/1\n//p/2\n", "")
+    nobody = keys_cli(migrated_url, "grants", "//grants/nobody")
+    assert (nobody.returncode, nobody.stdout) == (0, "")
+    assert "note: //grants/nobody has no active key" in nobody.stderr
+
+
+def test_a_grant_for_a_principal_without_a_key_warns(migrated_url: str) -> None:
+    """Accepted silently once: a typo in the principal went unnoticed."""
+    granted = keys_cli(migrated_url, "grant", "//typo/usr", "//p/1")
+    assert granted.returncode == 0
+    assert granted.stdout == "//typo/usr may reach //p/1\n"
+    assert "warning: //typo/usr has no active key; the grant takes effect once one is created" in granted.stderr
+    new_key(migrated_url, principal="//typo/user", role="user")
+    quiet = keys_cli(migrated_url, "grant", "//typo/user", "//p/1")
+    assert "warning" not in quiet.stderr
+
+
+def test_the_console_script_runs_the_same_commands(migrated_url: str) -> None:
+    """`rollout-service keys ...` where the package is installed: no nox needed."""
+    script = Path(sys.executable).parent / "rollout-service"
+    assert script.exists(), "pyproject.toml's [project.scripts] names rollout-service"
+    done = subprocess.run(
+        [str(script), "keys", "create", "--principal", "//script/user", "--role", "user"],
+        env={**os.environ, "DATABASE_URL": migrated_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert CREATED.search(done.stdout)
+
+
+def test_the_readmes_key_commands_run_as_written(migrated_url: str) -> None:
+    """The README's block, line by line (`python -m app keys` is what `nox -s keys --` runs): nothing in it undoes
+    what it just did (it once revoked the backend key made two lines earlier), and it ends showing the grant."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- example: keys -->\n```sh\n(.*?)```", readme, re.DOTALL)
+    assert block is not None
+    outputs = []
+    for line in block.group(1).splitlines():
+        command = line.split("#")[0].split()
+        assert command[:5] == ["python3", "-m", "nox", "-s", "keys"] and command[5] == "--", line
+        done = keys_cli(migrated_url, *command[6:])
+        assert done.returncode == 0, f"{line}\n{done.stdout}{done.stderr}"
+        assert "warning" not in done.stderr, done.stderr
+        outputs.append(done.stdout)
+    listed = outputs[-2].splitlines()
+    assert [line.split("\t")[-1] for line in listed] == ["projects: //api.cesanta.com/project_123", "every project"]
+    assert "revoked" not in outputs[-2]
+    assert outputs[-1] == "//api.cesanta.com/project_123\n"
