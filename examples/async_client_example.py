@@ -6,7 +6,7 @@ from rollout_api import AsyncClient
 
 
 async def main() -> None:
-    async with AsyncClient("http://127.0.0.1:8000") as client:
+    async with AsyncClient() as client:  # ROLLOUT_API_URL and ROLLOUT_API_KEY, as Client()
         project = "//api.cesanta.com/project_123"
         rollout = await client.rollout.create(projectid=project, firmwareid="fw-2.1.0", device_filter="room=Kitchen")
         async with client.batch() as batch:

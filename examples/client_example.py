@@ -2,7 +2,7 @@
 
 from rollout_api import Client, Conflict
 
-with Client("http://127.0.0.1:8000") as client:
+with Client() as client:  # ROLLOUT_API_URL (default http://127.0.0.1:8000) and ROLLOUT_API_KEY
     project = "//api.cesanta.com/project_123"
     rollout = client.rollout.create(projectid=project, firmwareid="fw-2.1.0", device_filter="location=Bathroom")
     client.rollout.add_devices(projectid=project, rolloutid=rollout.id, devices=["dev-1", "dev-2", "dev-3"])

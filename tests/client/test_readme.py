@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -50,19 +51,12 @@ def without_docstring(source: str) -> str:
     return "".join(source.splitlines(keepends=True)[end:]).lstrip("\n")
 
 
-def run_python(path: Path) -> subprocess.CompletedProcess[str]:
+def run_python(path: Path, server_url: str) -> subprocess.CompletedProcess[str]:
+    """The example file as it is, pointed at the server the way a user would: ROLLOUT_API_URL."""
+    env = {**os.environ, "ROLLOUT_API_URL": server_url}
     return subprocess.run(
-        [sys.executable, str(path)], capture_output=True, text=True, cwd=path.parent, timeout=60, check=False
+        [sys.executable, str(path)], capture_output=True, text=True, cwd=path.parent, timeout=60, check=False, env=env
     )
-
-
-def against(server_url: str, example: str, tmp_path: Path) -> Path:
-    """The example with the README's URL replaced by the test server's, written to tmp_path."""
-    source = (ROOT / example).read_text()
-    assert README_URL in source
-    path = tmp_path / Path(example).name
-    path.write_text(source.replace(README_URL, server_url))
-    return path
 
 
 def test_readme_python_examples_are_the_example_files() -> None:
@@ -77,8 +71,8 @@ def test_readme_python_examples_are_the_example_files() -> None:
         assert text in (source, without_docstring(source)), f"README block for {target} differs from the file"
 
 
-def test_client_example_runs(server_url: str, tmp_path: Path) -> None:
-    done = run_python(against(server_url, "examples/client_example.py", tmp_path))
+def test_client_example_runs(server_url: str) -> None:
+    done = run_python(ROOT / "examples/client_example.py", server_url)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[:3] == ["dev-1 succeeded", "dev-2 init", "dev-3 init"]
@@ -87,8 +81,8 @@ def test_client_example_runs(server_url: str, tmp_path: Path) -> None:
     assert "from inProgress to init" in lines[3]
 
 
-def test_async_client_example_runs(server_url: str, client: Client, tmp_path: Path) -> None:
-    done = run_python(against(server_url, "examples/async_client_example.py", tmp_path))
+def test_async_client_example_runs(server_url: str, client: Client) -> None:
+    done = run_python(ROOT / "examples/async_client_example.py", server_url)
     assert done.returncode == 0, done.stderr
     first, *items = done.stdout.splitlines()
     assert first == "init"
@@ -101,10 +95,10 @@ def test_async_client_example_runs(server_url: str, client: Client, tmp_path: Pa
     assert [d.id for d in devices] == ["dev-9"]
 
 
-def test_own_http_client_example_runs(server_url: str, client: Client, tmp_path: Path) -> None:
+def test_own_http_client_example_runs(server_url: str, client: Client) -> None:
     rollout = client.rollout.create(projectid=README_PROJECT, firmwareid="fw-own", device_filter="location=Attic").id
     client.rollout.set_state(projectid=README_PROJECT, rolloutid=rollout, state="inProgress")
-    done = run_python(against(server_url, "examples/own_http_client_example.py", tmp_path))
+    done = run_python(ROOT / "examples/own_http_client_example.py", server_url)
     assert done.returncode == 0, done.stderr
     *listed, refused = done.stdout.splitlines()
     assert f"{rollout} None" in listed
@@ -149,10 +143,10 @@ def test_readme_cli_lines_run(server_url: str, client: Client) -> None:
 
 
 @pytest.mark.parametrize("example", PYTHON_EXAMPLES)
-def test_examples_run_twice(server_url: str, tmp_path: Path, example: str) -> None:
+def test_examples_run_twice(server_url: str, example: str) -> None:
     """Each run creates its own rollout, so running an example again works the same."""
-    path = against(server_url, example, tmp_path)
-    first, second = run_python(path), run_python(path)
+    path = ROOT / example
+    first, second = run_python(path, server_url), run_python(path, server_url)
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
 
 
