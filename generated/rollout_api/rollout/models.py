@@ -50,8 +50,8 @@ class CreateArgs(BaseModel):
 
     device_filter: StrictStr = Field(
         alias="deviceFilter",
-        pattern="^[^=\\s](?:[^=]*[^=\\s])?=[^=\\s](?:[^=]*[^=\\s])?$",
-        description="Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.",
+        pattern="^[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^=\\x00]*[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?=[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^=\\x00]*[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?$",
+        description="Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either (Unicode whitespace, or the separators U+001C to U+001F), e.g. 'location=Bathroom'.",
     )
     projectid: StrictStr = Field(min_length=1, description="ID of the project.")
     firmwareid: StrictStr = Field(min_length=1, description="ID of the firmware image.")
@@ -118,7 +118,8 @@ class ListArgs(BaseModel):
     )
     after: StrictStr | None = Field(
         default=None,
-        description="Only rollouts whose id is greater than this are returned: pass the last id of the previous page.",
+        pattern="^(0|[1-9][0-9]{0,17})$",
+        description="Only rollouts whose id is greater than this are returned: pass the last id of the previous page (a rollout id, as Create answered it: a decimal number without leading zeros).",
     )
 
 

@@ -22,6 +22,7 @@ from tests.helpers import create_rollout, ok, snapshot
 
 MAX_ID = 2**53 - 1
 _FILTER = CREATE.definition["args"]["deviceFilter"]
+_AFTER = METHODS["/v1/Rollout.List"].definition["args"]["after"]
 
 
 def filter_refused(expression: str) -> str:
@@ -666,7 +667,22 @@ COMMAND_CASES: list[tuple[str, Any, int, str, bool]] = [
         "List-after-not-an-id",
         _cmd("List", projectid=PROJECT, after="abc"),
         400,
-        "args.after: 'abc' is not a rollout id; pass the id of the last rollout seen",
+        f'args.after: "abc" does not match the pattern {_AFTER["pattern"]}; {_AFTER["doc"]}',
+        True,
+    ),
+    (
+        "List-after-empty",
+        _cmd("List", projectid=PROJECT, after=""),
+        400,
+        f'args.after: "" does not match the pattern {_AFTER["pattern"]}; {_AFTER["doc"]}',
+        True,
+    ),
+    # Python's `$` also matches before a final newline: the handler refuses what the pattern lets through.
+    (
+        "List-after-newline",
+        _cmd("List", projectid=PROJECT, after="1\n"),
+        400,
+        "args.after: '1\\n' is not a rollout id; pass the id of the last rollout seen",
         True,
     ),
 ]
