@@ -105,7 +105,7 @@ FRAME_CASES: list[tuple[str, bytes, str]] = [
     ("v-2", b'{"v": 2, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got 2"),
     ("v-true", b'{"v": true, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got true"),
     ("v-string", b'{"v": "1", "cmds": [{"cmd": "/v1/Rollout.List"}]}', 'v: must be 1 (protocol version), got "1"'),
-    ("v-float", b'{"v": 1.0, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got 1.0"),
+    ("v-fraction", b'{"v": 1.5, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got 1.5"),
     ("cmds-missing", b'{"v": 1}', "cmds: missing; a frame carries a non-empty list of commands"),
     ("cmds-object", b'{"v": 1, "cmds": {}}', "cmds: must be a list of commands, got an object"),
     ("cmds-string", b'{"v": 1, "cmds": "x"}', 'cmds: must be a list of commands, got "x"'),
@@ -661,6 +661,21 @@ COMMAND_CASES: list[tuple[str, Any, int, str, bool]] = [
         _cmd("ListDevices", projectid=PROJECT, rolloutid=ROLLOUT, limit=10001),
         400,
         "args.limit: must be less than or equal to 10000, got 10001",
+        True,
+    ),
+    # 7.0 is the JSON number 7: echoed as 7, by a command that runs and by one that cannot.
+    (
+        "id-zero-fraction",
+        {"id": 7.0, "cmd": "/v1/Rollout.Nope"},
+        404,
+        f"No handler for /v1/Rollout.Nope. {METHODS_MSG}",
+        True,
+    ),
+    (
+        "id-zero-fraction-bad-command",
+        {"id": 7.0, "cmd": "/v1/Rollout.Get", "args": 5},
+        400,
+        "cmds[0].args: must be an object, got 5",
         True,
     ),
     (
