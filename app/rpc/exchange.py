@@ -210,8 +210,9 @@ def _paged(args: Any) -> bool:
 
 
 def read_args(body: bytes) -> Any:
-    """A per-method body's args: its one parse; an empty body is no args. FrameError when it is not JSON."""
-    return decode_json(body) if body.strip() else {}
+    """A per-method body's args: its one parse. FrameError when it is not JSON, an empty body included: the
+    route's request body is required (send {} for no args), as POST /v1 requires its frame."""
+    return decode_json(body)
 
 
 def new_request_id() -> str:

@@ -733,6 +733,9 @@ ROUTE_CASES: list[tuple[str, str, bytes, int, str]] = [
         400,
         "body is not valid JSON: key must be a string at line 1 column 2",
     ),
+    # The body is required, as the route's OpenAPI says: {} for no args, not nothing.
+    ("empty-body", "List", b"", 400, "body is empty; expected a JSON object"),
+    ("blank-body", "List", b" \n", 400, "body is empty; expected a JSON object"),
     ("args-list", "Get", b"[]", 400, "args: must be an object, got a list"),
     ("args-null", "Get", b"null", 400, "args: must be an object, got null"),
     ("args-number", "Get", b"5", 400, "args: must be an object, got a number"),
