@@ -219,15 +219,14 @@ def request_frame_schemas(frame: Mapping[str, Any], command: Mapping[str, Any]) 
     not a valid Command is answered in its own response entry and the frame is still taken. So the frame's
     strings and args exclude NUL, and an item of `cmds` is a Command or, as far as HTTP goes, any JSON value."""
     json_value = {"$ref": _REF.format(model="JsonValue")}
-    any_object = {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": json_value}
+    no_nul_keys: dict[str, Any] = {"propertyNames": {"pattern": NO_NUL}, "additionalProperties": json_value}
+    # No `type` and no anyOf: each keyword applies to its own kind of value, and this form (unlike a union
+    # with a recursive array in it) is one that openapi-python-client reads.
     value = {
         "description": "Any JSON value in which no text, object keys included, holds NUL (U+0000).",
-        "anyOf": [
-            {"type": ["null", "boolean", "number"]},
-            {"type": "string", "pattern": NO_NUL},
-            {"type": "array", "items": json_value},
-            any_object,
-        ],
+        "pattern": NO_NUL,
+        "items": json_value,
+        **no_nul_keys,
     }
     frame_out = _no_nul_strings(frame)
     cmds = frame_out["properties"]["cmds"]
@@ -237,7 +236,7 @@ def request_frame_schemas(frame: Mapping[str, Any], command: Mapping[str, Any]) 
     )
     cmds["items"] = {"anyOf": [cmds["items"], json_value]}
     command_out = _no_nul_strings(command)
-    command_out["properties"]["args"] = {**command_out["properties"]["args"], **any_object}
+    command_out["properties"]["args"] = {**command_out["properties"]["args"], **no_nul_keys}
     return {"RequestFrame": frame_out, "Command": command_out, "JsonValue": value}
 
 
