@@ -14,7 +14,7 @@ from codegen.loader import LoadedMethod, LoadedService
 
 _SCALARS = {
     "string": ("StrictStr", "str"),
-    "integer": ("StrictInt", "int"),
+    "integer": ("JsonInt", "int"),  # 3 or 3.0: JSON's one kind of number (codegen/runtime/wire.py)
     "number": ("StrictFloat | StrictInt", "float"),
     "boolean": ("StrictBool", "bool"),
 }
@@ -42,11 +42,13 @@ _TAKEN_NAMES = frozenset(
         "Field",
         "Idempotency",
         "IntEnum",
+        "JsonInt",
         "Iterable",
         "Iterator",
         "Literal",
         "Mapping",
         "MethodSpec",
+        "NOT_NULL",
         "Pending",
         "Protocol",
         "Sequence",

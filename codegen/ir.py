@@ -28,6 +28,12 @@ class FieldIR:
         return self.nullable or (not self.required and self.default is None)
 
     @property
+    def refuses_null(self) -> bool:
+        """An argument that may be left out but is not nullable: its Python type holds None (left out), yet an
+        explicit null is refused (NOT_NULL in codegen/runtime/wire.py)."""
+        return not self.nullable and not self.required and self.default is None
+
+    @property
     def field_arguments(self) -> str:
         """The arguments of the model field's pydantic Field(...)."""
         parts = [] if self.required else [f"default={self.default or 'None'}"]

@@ -37,7 +37,7 @@ _ANNOTATION_NAMES = frozenset({"str", "int", "float", "bool", "object", "type", 
 # The package's own modules; a service module must not take one of these names. One whose name starts with _
 # (such as _env) needs no entry: no service module does. test_runtime checks the list against the modules.
 RUNTIME_MODULES = frozenset(
-    {"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods", "server", "validation"}
+    {"cli", "client", "envelope", "errors", "spec", "status", "transport", "methods", "server", "validation", "wire"}
 )
 
 # What Client, AsyncClient and Batch already have; a service attribute must not replace one.

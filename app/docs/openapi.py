@@ -26,10 +26,26 @@ _ERRORS = {
     "404": "No such object in that project.",
     "409": "Conflict with the object's current state (illegal transition, already finished).",
     "413": "Body, command list or argument too large.",
+    "415": "The body is not sent as Content-Type: application/json.",
     "500": "Internal error; status_msg carries the request id to look up in the server log.",
     "501": "Defined but not implemented by this server.",
+    "503": "The server is busy (no database connection free in time, or the caller's share of streamed answers "
+    "is in use): try again.",
     "504": "Deadline passed before the command ran.",
 }
+# What POST /v1 answers besides 200: the frame as a whole is refused (each command's own errors are entries).
+_FRAME_ERRORS = {
+    "400": "The body is not JSON or not a frame.",
+    "401": "No API key, or an invalid or revoked one.",
+    "403": "The frame's src is not the caller's own address.",
+    "413": "Body or command list too large.",
+    "415": _ERRORS["415"],
+    "500": _ERRORS["500"],
+    "503": _ERRORS["503"],
+}
+# Text in this API never holds NUL (U+0000): the server refuses a body with one anywhere (400) and so never stores
+# or answers one. Every string of the definitions says so; one with a pattern of its own excludes NUL in it.
+NO_NUL = "^[^\\x00]*$"
 
 # What each idempotency level means for a caller, appended to the operation's description.
 _IDEMPOTENCY_DOC = {
@@ -44,8 +60,9 @@ _IDEMPOTENCY_DOC = {
 
 def json_schema(schema: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """A normalised definition schema as OpenAPI 3.1 JSON Schema: `doc` becomes `description`, `nullable` a
-    "null" alternative, and a shared type (marked by its title) a $ref to its named component schema, with
-    what this use says differently (its own doc, a default) beside the $ref."""
+    "null" alternative, a string without a pattern of its own the NO_NUL pattern, and a shared type (marked by
+    its title) a $ref to its named component schema, with what this use says differently (its own doc, a
+    default) beside the $ref."""
     known = TYPES if types is None else types
     title = schema.get("title")
     if isinstance(title, str) and title in known:
@@ -67,6 +84,7 @@ def json_schema(schema: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]
             out[key] = json_schema(value, known)
         else:
             out[key] = value
+    _exclude_nul(out)
     if schema.get("nullable"):
         out["type"] = [out["type"], "null"]
     return out
@@ -134,10 +152,7 @@ def frame_operation(methods: Mapping[str, MethodSpec[Any, Any]], first_example: 
                     "application/json": {"schema": {"$ref": _REF.format(model="ResponseFrame")}, "examples": responses}
                 },
             },
-            "400": _error_response("400", "The body is not JSON or not a frame."),
-            "401": _error_response("401", "No API key, or an invalid or revoked one."),
-            "403": _error_response("403", "The frame's src is not the caller's own address."),
-            "413": _error_response("413", "Body or command list too large."),
+            **{code: _error_response(code, text) for code, text in _FRAME_ERRORS.items()},
         },
     }
 
@@ -159,6 +174,7 @@ def openapi_builder(
             schemas = components.setdefault("schemas", {})
             for model in (RequestFrame, ResponseFrame, ErrorBody):
                 schemas.update(_component(model))
+            schemas.update(request_frame_schemas(schemas["RequestFrame"], schemas["Command"]))
             schemas.update(component_schemas(TYPES))
             components["securitySchemes"] = {
                 "apiKey": {
@@ -194,6 +210,51 @@ def rpc_paths(methods: Mapping[str, MethodSpec[Any, Any]]) -> dict[str, Any]:
         }
         paths[spec.wire_name] = {"post": operation}
     return paths
+
+
+def request_frame_schemas(frame: Mapping[str, Any], command: Mapping[str, Any]) -> dict[str, Any]:
+    """RequestFrame and Command as the server takes them, and the JsonValue they use.
+
+    A frame is refused whole (400) when its envelope is wrong or any text in it holds NUL; a command that is
+    not a valid Command is answered in its own response entry and the frame is still taken. So the frame's
+    strings and args exclude NUL, and an item of `cmds` is a Command or, as far as HTTP goes, any JSON value."""
+    json_value = {"$ref": _REF.format(model="JsonValue")}
+    no_nul_keys: dict[str, Any] = {"propertyNames": {"pattern": NO_NUL}, "additionalProperties": json_value}
+    # No `type` and no anyOf: each keyword applies to its own kind of value, and this form (unlike a union
+    # with a recursive array in it) is one that openapi-python-client reads.
+    value = {
+        "description": "Any JSON value in which no text, object keys included, holds NUL (U+0000).",
+        "pattern": NO_NUL,
+        "items": json_value,
+        **no_nul_keys,
+    }
+    frame_out = _no_nul_strings(frame)
+    cmds = frame_out["properties"]["cmds"]
+    cmds["description"] += (
+        " An item that is not a valid Command is answered in its own response entry (status 400); the other "
+        "commands still run."
+    )
+    cmds["items"] = {"anyOf": [cmds["items"], json_value]}
+    command_out = _no_nul_strings(command)
+    command_out["properties"]["args"] = {**command_out["properties"]["args"], **no_nul_keys}
+    return {"RequestFrame": frame_out, "Command": command_out, "JsonValue": value}
+
+
+def _no_nul_strings(schema: Any) -> Any:
+    """A copy of a pydantic JSON schema whose plain strings (no enum, const, pattern or format) exclude NUL."""
+    if isinstance(schema, list):
+        return [_no_nul_strings(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    out = {key: _no_nul_strings(value) for key, value in schema.items()}
+    _exclude_nul(out)
+    return out
+
+
+def _exclude_nul(schema: dict[str, Any]) -> None:
+    """Give a plain string schema (no enum, const, pattern or format of its own) the NO_NUL pattern."""
+    if schema.get("type") == "string" and not {"enum", "const", "pattern", "format"} & schema.keys():
+        schema["pattern"] = NO_NUL
 
 
 def _error_response(code: str, description: str) -> dict[str, Any]:

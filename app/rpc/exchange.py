@@ -80,18 +80,15 @@ class Exchange:
         spec = self._dispatcher.methods.get(cmd) if isinstance(cmd, str) else None
         if spec is None or not spec.readonly:
             return spec is None
-        args = command.get("args")
-        return spec.result_item is None or (isinstance(args, dict) and isinstance(args.get("limit"), int))
+        return spec.result_item is None or _paged(command.get("args"))
 
     def _may_stream(self, commands: list[Any]) -> bool:
         """Some command lists without a limit: its answer may stream, holding a connection while it is read."""
         for command in commands:
             cmd = command.get("cmd") if isinstance(command, dict) else None
             spec = self._dispatcher.methods.get(cmd) if isinstance(cmd, str) else None
-            if spec is not None and spec.result_item is not None:
-                args = command.get("args")
-                if not (isinstance(args, dict) and isinstance(args.get("limit"), int)):
-                    return True
+            if spec is not None and spec.result_item is not None and not _paged(command.get("args")):
+                return True
         return False
 
     def frame(
@@ -210,9 +207,16 @@ class Exchange:
                 self.streams.release(streaming_to)
 
 
+def _paged(args: Any) -> bool:
+    """The args give a list a limit (3 or 3.0, one JSON number): its answer is one page, not a stream."""
+    limit = args.get("limit") if isinstance(args, dict) else None
+    return isinstance(limit, int) or (isinstance(limit, float) and limit.is_integer())
+
+
 def read_args(body: bytes) -> Any:
-    """A per-method body's args: its one parse; an empty body is no args. FrameError when it is not JSON."""
-    return decode_json(body) if body.strip() else {}
+    """A per-method body's args: its one parse. FrameError when it is not JSON, an empty body included: the
+    route's request body is required (send {} for no args), as POST /v1 requires its frame."""
+    return decode_json(body)
 
 
 def error(status: int, message: str) -> HttpResponse:

@@ -112,6 +112,8 @@ def read_command(raw: Any, index: int) -> Command | BadCommand:
         return Command.model_validate(raw)
     except ValidationError as exc:
         command_id = raw.get("id")
+        if type(command_id) is float and command_id.is_integer():
+            command_id = int(command_id)  # 7.0 is the JSON number 7, as Command takes it
         valid_id = type(command_id) is int and 1 <= command_id <= MAX_COMMAND_ID
         message = _describe(exc, Command, _COMMAND_FIELDS, "command", f"{where}.")
         return BadCommand(command_id if valid_id else None, Status.INVALID_ARGUMENT, message)

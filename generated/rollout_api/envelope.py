@@ -7,11 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .wire import JsonInt
+
 MAX_COMMAND_ID = 2**53 - 1
 """Command ids are positive integers that a JSON number holds exactly."""
 
 # A request is taken as sent: no coercion ("5" is not 5, true is not 1), no NaN or infinity, no field
 # the protocol does not define. A server validates with these models, so they are the frame's rules.
+# (JSON has one kind of number: 7.0 is the integer 7, as JSON Schema says; see wire.py.)
 _AS_SENT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
@@ -21,7 +24,7 @@ class Command(BaseModel):
     model_config = _AS_SENT
 
     cmd: str = Field(description="The method's wire name, e.g. /v1/Service.Method.")
-    id: int | None = Field(default=None, ge=1, le=MAX_COMMAND_ID, description="Echoed in the response.")
+    id: JsonInt | None = Field(default=None, ge=1, le=MAX_COMMAND_ID, description="Echoed in the response.")
     args: dict[str, Any] = Field(default_factory=dict, description="The method's arguments.")
     timeout: float | None = Field(
         default=None, gt=0, description="Seconds after the frame arrives that the command may still start."
@@ -37,8 +40,8 @@ class FrameHead(BaseModel):
 
     model_config = _AS_SENT
 
-    # An integer equal to 1: Literal[1] would also take true and 1.0, which are not the version.
-    v: int = Field(ge=1, le=1, description="Protocol version: always 1.", json_schema_extra={"const": 1})
+    # The number 1 (1.0 is the same JSON number): Literal[1] would also take true, which is not the version.
+    v: JsonInt = Field(ge=1, le=1, description="Protocol version: always 1.", json_schema_extra={"const": 1})
     src: str | None = Field(default=None, description="The caller's address.")
     dst: str | None = Field(default=None, description="The server's address.")
     key: str | None = Field(default=None, description="Pre-shared key, when the server requires one.")

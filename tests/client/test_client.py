@@ -192,13 +192,14 @@ def test_error_tree() -> None:
 
 
 def test_invalid_argument(client: Client, project: str) -> None:
-    """A value the definition accepts but the server refuses: the server's 400, with the command id."""
+    """A value the definition's pattern lets through but the server refuses: the server's 400, with the command id.
+    (Python's `$` also matches before a final newline; the handler refuses "1\\n", which is no rollout id.)"""
     with pytest.raises(InvalidArgument) as caught:
-        client.rollout.list(projectid=project, after="not-a-rollout-id")
+        client.rollout.list(projectid=project, after="1\n")
     error = caught.value
     assert error.status == 400
     assert Status(error.status) is Status.INVALID_ARGUMENT
-    assert error.status_msg.startswith("args.after: 'not-a-rollout-id' is not a rollout id")
+    assert error.status_msg.startswith("args.after: '1\\n' is not a rollout id")
     assert isinstance(error.command_id, int)
     assert str(error) == f"400: {error.status_msg} (command {error.command_id})"
 
@@ -798,7 +799,7 @@ def test_mixed_batch(client: Client, project: str) -> None:
         got = batch.rollout.get(projectid=project, rolloutid=rollout)
         missing = batch.rollout.get(projectid=project, rolloutid=MISSING)
         added = batch.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["y", "x"])
-        bad = batch.rollout.list(projectid=project, after="=x")
+        bad = batch.rollout.list(projectid=project, after="1\n")  # passes the pattern (Python's $), not the server
         new = batch.rollout.create(projectid=project, firmwareid=FIRMWARE, device_filter=FILTER)
         illegal = batch.rollout.set_state(projectid=project, rolloutid=rollout, state="paused")
         devices = batch.rollout.list_devices(projectid=project, rolloutid=rollout)
@@ -838,7 +839,7 @@ def test_mixed_batch_async(server_url: str, project: str) -> None:
                 started = batch.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
                 missing = batch.rollout.delete(projectid=project, rolloutid=MISSING)
                 got = batch.rollout.get(projectid=project, rolloutid=rollout)
-                listed = batch.rollout.list(projectid=project, after="bogus")
+                listed = batch.rollout.list(projectid=project, after="1\n")
                 with pytest.raises(RuntimeError):
                     got.result()
             started.result()

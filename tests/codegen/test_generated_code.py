@@ -144,7 +144,9 @@ def test_python_names_differ_from_wire_names_where_they_must(api: ModuleType) ->
         pytest.param("AddItemArgs", {"sku": "", "count": 1, "warehouseId": "w"}, id="minLength"),
         pytest.param("AddItemArgs", {"sku": "s" * 33, "count": 1, "warehouseId": "w"}, id="maxLength"),
         pytest.param("AddItemArgs", {"sku": "s", "count": "1", "warehouseId": "w"}, id="integer-is-strict"),
-        pytest.param("AddItemArgs", {"sku": "s", "count": 1.0, "warehouseId": "w"}, id="integer-not-float"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1.5, "warehouseId": "w"}, id="integer-not-fraction"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": True, "warehouseId": "w"}, id="integer-not-boolean"),
+        pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "price": None}, id="not-nullable"),
         pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "price": -1}, id="minimum"),
         pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "price": "1"}, id="number-is-strict"),
         pytest.param("AddItemArgs", {"sku": "s", "count": 1, "warehouseId": "w", "fragile": 1}, id="boolean-is-strict"),
@@ -169,6 +171,23 @@ def test_python_names_differ_from_wire_names_where_they_must(api: ModuleType) ->
 def test_args_models_reject_what_the_schema_forbids(api: ModuleType, model: str, args: dict[str, Any]) -> None:
     with pytest.raises(pydantic.ValidationError):
         getattr(_module("inventory.models"), model).model_validate(args, by_name=False)
+
+
+def test_args_models_read_json_numbers_and_nulls_as_the_schema_does(api: ModuleType) -> None:
+    """JSON has one kind of number: 2.0 is the integer 2 (JSON Schema's `integer` says so too). An optional
+    argument that is not nullable is left out to give none; an explicit null is refused with a message."""
+    models = _module("inventory.models")
+    add = models.AddItemArgs.model_validate({"sku": "s", "count": 2.0, "warehouseId": "w"}, by_name=False)
+    assert add.count == 2
+    assert type(add.count) is int
+    with pytest.raises(pydantic.ValidationError) as caught:
+        models.AddItemArgs.model_validate({"sku": "s", "count": 1, "warehouseId": "w", "fragile": None})
+    (error,) = caught.value.errors()
+    assert (error["type"], error["loc"], error["msg"]) == (
+        "not_nullable",
+        ("fragile",),
+        "must not be null; leave it out to give none",
+    )
 
 
 def test_result_models_keep_unknown_keys_and_omit_unset_ones(api: ModuleType) -> None:

@@ -410,6 +410,8 @@ def valid_id(command: Any) -> int | None:
     if not isinstance(command, dict):
         return None
     command_id = command.get("id")
+    if type(command_id) is float and command_id.is_integer():
+        command_id = int(command_id)  # 7.0 is the JSON number 7
     if type(command_id) is int and 1 <= command_id <= MAX_COMMAND_ID:
         return command_id
     return None

@@ -56,7 +56,7 @@ class RolloutClient:
         """Creates new rollout.
 
         Args:
-            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.
+            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either (Unicode whitespace, or the separators U+001C to U+001F), e.g. 'location=Bathroom'.
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
@@ -115,7 +115,7 @@ class RolloutClient:
             projectid: ID of the project.
             state: If present, only rollouts in this state are returned.
             limit: At most this many rollouts are returned (1..10000); without it, all of them.
-            after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page.
+            after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page (a rollout id, as Create answered it: a decimal number without leading zeros).
         """
         return self._caller.call(
             LIST,
@@ -275,7 +275,7 @@ class AsyncRolloutClient:
         """Creates new rollout.
 
         Args:
-            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.
+            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either (Unicode whitespace, or the separators U+001C to U+001F), e.g. 'location=Bathroom'.
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
@@ -334,7 +334,7 @@ class AsyncRolloutClient:
             projectid: ID of the project.
             state: If present, only rollouts in this state are returned.
             limit: At most this many rollouts are returned (1..10000); without it, all of them.
-            after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page.
+            after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page (a rollout id, as Create answered it: a decimal number without leading zeros).
         """
         return await self._caller.call(
             LIST,
@@ -494,7 +494,7 @@ class RolloutBatch:
         """Creates new rollout.
 
         Args:
-            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.
+            device_filter: Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either (Unicode whitespace, or the separators U+001C to U+001F), e.g. 'location=Bathroom'.
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
@@ -553,7 +553,7 @@ class RolloutBatch:
             projectid: ID of the project.
             state: If present, only rollouts in this state are returned.
             limit: At most this many rollouts are returned (1..10000); without it, all of them.
-            after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page.
+            after: Only rollouts whose id is greater than this are returned: pass the last id of the previous page (a rollout id, as Create answered it: a decimal number without leading zeros).
         """
         return self._commands.add(
             LIST,

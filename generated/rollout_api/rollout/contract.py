@@ -165,9 +165,9 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
         "scope": {"arg": "projectid", "notFound": "project {projectid} not found"},
         "args": {
             "deviceFilter": {
-                "doc": "Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.",
+                "doc": "Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either (Unicode whitespace, or the separators U+001C to U+001F), e.g. 'location=Bathroom'.",
                 "type": "string",
-                "pattern": "^[^=\\s](?:[^=]*[^=\\s])?=[^=\\s](?:[^=]*[^=\\s])?$",
+                "pattern": "^[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^=\\x00]*[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?=[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^=\\x00]*[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?$",
             },
             "projectid": {"doc": "ID of the project.", "type": "string", "minLength": 1},
             "name": {"doc": "Human-readable name for the rollout.", "type": "string"},
@@ -371,8 +371,9 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
                 "maximum": 10000,
             },
             "after": {
-                "doc": "Only rollouts whose id is greater than this are returned: pass the last id of the previous page.",
+                "doc": "Only rollouts whose id is greater than this are returned: pass the last id of the previous page (a rollout id, as Create answered it: a decimal number without leading zeros).",
                 "type": "string",
+                "pattern": "^(0|[1-9][0-9]{0,17})$",
             },
         },
         "result": {

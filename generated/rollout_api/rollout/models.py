@@ -10,9 +10,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictInt,
     StrictStr,
 )
+
+from rollout_api.wire import NOT_NULL, JsonInt
 
 
 class RolloutState(StrEnum):
@@ -50,12 +51,14 @@ class CreateArgs(BaseModel):
 
     device_filter: StrictStr = Field(
         alias="deviceFilter",
-        pattern="^[^=\\s](?:[^=]*[^=\\s])?=[^=\\s](?:[^=]*[^=\\s])?$",
-        description="Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either, e.g. 'location=Bathroom'.",
+        pattern="^[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^=\\x00]*[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?=[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^=\\x00]*[^=\\x00\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?$",
+        description="Filter expression, currently only 'labelname=labelvalue' supported: exactly one '=', with a non-empty label name and value and no whitespace around either (Unicode whitespace, or the separators U+001C to U+001F), e.g. 'location=Bathroom'.",
     )
     projectid: StrictStr = Field(min_length=1, description="ID of the project.")
     firmwareid: StrictStr = Field(min_length=1, description="ID of the firmware image.")
-    name: StrictStr | None = Field(default=None, description="Human-readable name for the rollout.")
+    name: Annotated[StrictStr | None, NOT_NULL] = Field(
+        default=None, description="Human-readable name for the rollout."
+    )
 
 
 class CreateResult(BaseModel):
@@ -106,19 +109,20 @@ class ListArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    projectid: StrictStr | None = Field(default=None, description="ID of the project.")
-    state: RolloutState | None = Field(
+    projectid: Annotated[StrictStr | None, NOT_NULL] = Field(default=None, description="ID of the project.")
+    state: Annotated[RolloutState | None, NOT_NULL] = Field(
         default=None, description="If present, only rollouts in this state are returned."
     )
-    limit: StrictInt | None = Field(
+    limit: Annotated[JsonInt | None, NOT_NULL] = Field(
         default=None,
         ge=1,
         le=10000,
         description="At most this many rollouts are returned (1..10000); without it, all of them.",
     )
-    after: StrictStr | None = Field(
+    after: Annotated[StrictStr | None, NOT_NULL] = Field(
         default=None,
-        description="Only rollouts whose id is greater than this are returned: pass the last id of the previous page.",
+        pattern="^(0|[1-9][0-9]{0,17})$",
+        description="Only rollouts whose id is greater than this are returned: pass the last id of the previous page (a rollout id, as Create answered it: a decimal number without leading zeros).",
     )
 
 
@@ -129,17 +133,19 @@ class ListDevicesArgs(BaseModel):
 
     projectid: StrictStr = Field(description="ID of the project.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
-    limit: StrictInt | None = Field(
+    limit: Annotated[JsonInt | None, NOT_NULL] = Field(
         default=None,
         ge=1,
         le=10000,
         description="At most this many devices are returned (1..10000); without it, all of them.",
     )
-    after: StrictStr | None = Field(
+    after: Annotated[StrictStr | None, NOT_NULL] = Field(
         default=None,
         description="Only devices whose id is greater than this are returned: pass the last id of the previous page.",
     )
-    state: DeviceState | None = Field(default=None, description="If present, only devices in this state are returned.")
+    state: Annotated[DeviceState | None, NOT_NULL] = Field(
+        default=None, description="If present, only devices in this state are returned."
+    )
 
 
 class Device(BaseModel):
@@ -167,7 +173,9 @@ class SetDeviceStateArgs(BaseModel):
     state: DeviceState = Field(description="Target state.")
     deviceid: StrictStr = Field(description="ID of the device.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
-    update_command_id: StrictStr | None = Field(default=None, alias="updateCommandId", min_length=1)
+    update_command_id: Annotated[StrictStr | None, NOT_NULL] = Field(
+        default=None, alias="updateCommandId", min_length=1
+    )
 
 
 class SetStateArgs(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 from rollout_api import METHODS
 
-from app.docs.openapi import json_schema
+from app.docs.openapi import NO_NUL, json_schema
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +42,44 @@ def test_each_method_is_documented_from_its_definition(document: dict[str, Any],
         assert result["schema"] == {"type": "null"}
     else:
         assert result["schema"] == json_schema(spec.definition["result"])
-    for status in ("400", "404", "413", "500", "501", "504"):
+    for status in ("400", "401", "403", "404", "413", "415", "500", "501", "503", "504"):
         error = operation["responses"][status]["content"]["application/json"]
         assert error["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
         assert error["example"]["status"] == int(status)
+
+
+def test_every_status_a_route_can_answer_is_documented(document: dict[str, Any]) -> None:
+    """What the RPC routes answer besides 200 (schemathesis's status_code_conformance holds the server to it):
+    415 for a body not sent as JSON and 503 when busy on every route, 409 where a method changes state."""
+    frame = document["paths"]["/v1"]["post"]["responses"]
+    assert set(frame) == {"200", "400", "401", "403", "413", "415", "500", "503"}
+    for wire_name, spec in METHODS.items():
+        answers = set(document["paths"][wire_name]["post"]["responses"])
+        conflicts = set() if spec.readonly else {"409"}
+        expected = {"200", "400", "401", "403", "404", "413", "415", "500", "501", "503", "504"}
+        assert answers == expected | conflicts, wire_name
+
+
+def test_request_text_excludes_nul(document: dict[str, Any]) -> None:
+    """The server refuses a body with NUL anywhere in its text (400): every request string says so, the frame's
+    free-form args too, so schemathesis generates no such body as valid."""
+    schemas = document["components"]["schemas"]
+    for wire_name in METHODS:
+        body = document["paths"][wire_name]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        for name, arg in body["properties"].items():
+            if arg.get("type") == "string" and "enum" not in arg:
+                for text in ("a\x00b", "a=b\x00c", "1\x002"):
+                    assert re.search(arg["pattern"], text) is None, (wire_name, name, text)
+    frame = schemas["RequestFrame"]["properties"]
+    for name in ("src", "dst", "key"):
+        assert frame[name]["anyOf"][0] == {"type": "string", "pattern": NO_NUL}
+    assert schemas["Command"]["properties"]["cmd"]["pattern"] == NO_NUL
+    args = schemas["Command"]["properties"]["args"]
+    assert args["propertyNames"] == {"pattern": NO_NUL}
+    assert args["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    value = schemas["JsonValue"]
+    assert (value["pattern"], value["propertyNames"]) == (NO_NUL, {"pattern": NO_NUL})
+    assert value["items"] == value["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
 
 
 @pytest.mark.parametrize("wire_name", sorted(METHODS))
@@ -71,7 +106,11 @@ def test_frame_endpoint_documents_frames_with_the_seed_create_example(document: 
     assert set(body["examples"]) == {f"{s.service}.{s.method}" for s in METHODS.values() if s.examples}
     schemas = document["components"]["schemas"]
     assert {"RequestFrame", "Command", "ResponseFrame", "Response", "ErrorBody"} <= set(schemas)
-    assert schemas["RequestFrame"]["properties"]["cmds"]["items"] == {"$ref": "#/components/schemas/Command"}
+    # A command that is not valid is answered in its own entry, not refused with the frame: as far as HTTP goes,
+    # an item may be any JSON value (without NUL); Command says what it should be.
+    assert schemas["RequestFrame"]["properties"]["cmds"]["items"] == {
+        "anyOf": [{"$ref": "#/components/schemas/Command"}, {"$ref": "#/components/schemas/JsonValue"}]
+    }
 
 
 def test_docs_pages_use_only_local_assets(http: TestClient) -> None:
@@ -118,13 +157,15 @@ def test_shared_types_are_named_component_schemas(document: dict[str, Any]) -> N
 
 
 def test_schema_features_are_rendered_as_openapi_3_1() -> None:
-    """nullable, default, format, pattern, maps and deprecated say in the docs what the models check."""
+    """nullable, default, format, pattern, maps and deprecated say in the docs what the models check; a plain
+    string excludes NUL, which the server refuses in any body."""
     shared = {"Level": {"type": "integer", "enum": [1, 2]}}
     level = {"title": "Level", "type": "integer", "enum": [1, 2]}
     assert json_schema({"doc": "A note.", "type": "string", "nullable": True, "deprecated": True}, shared) == {
         "description": "A note.",
         "type": ["string", "null"],
         "deprecated": True,
+        "pattern": NO_NUL,
     }
     assert json_schema({**level, "nullable": True, "default": 1, "doc": "How bad."}, shared) == {
         "anyOf": [{"$ref": "#/components/schemas/Level", "default": 1, "description": "How bad."}, {"type": "null"}]
@@ -134,11 +175,11 @@ def test_schema_features_are_rendered_as_openapi_3_1() -> None:
     labels = {"type": "object", "additionalProperties": {"doc": "A label.", "type": "string"}}
     assert json_schema(labels, shared) == {
         "type": "object",
-        "additionalProperties": {"description": "A label.", "type": "string"},
+        "additionalProperties": {"description": "A label.", "type": "string", "pattern": NO_NUL},
     }
     # A property may be called "doc" or "title": only schema keywords are translated.
     record = {"type": "object", "properties": {"doc": {"type": "string"}, "title": level}}
     assert json_schema(record, shared) == {
         "type": "object",
-        "properties": {"doc": {"type": "string"}, "title": {"$ref": "#/components/schemas/Level"}},
+        "properties": {"doc": {"type": "string", "pattern": NO_NUL}, "title": {"$ref": "#/components/schemas/Level"}},
     }

@@ -332,6 +332,27 @@ def test_list_after_the_last_id_is_empty(http: TestClient, project: str) -> None
     assert [item["id"] for item in ok(http, "List", projectid=project, after="0")] == created
 
 
+def test_a_limit_written_with_a_zero_fraction_is_that_integer(http: TestClient, project: str) -> None:
+    """JSON has one kind of number and JSON Schema's `integer` takes 2.0: so does the server, on both routes."""
+    created = [create_rollout(http, project) for _ in range(3)]
+    assert [item["id"] for item in ok(http, "List", projectid=project, limit=2.0)] == created[:2]
+    response = http.post("/v1/Rollout.List", json={"projectid": project, "limit": 2.0})
+    assert response.status_code == 200, response.text
+    assert [item["id"] for item in response.json()] == created[:2]
+    entry = call(http, "List", projectid=project, limit=2.5)
+    assert (entry["status"], entry["status_msg"]) == (400, "args.limit: must be an integer, got 2.5")
+
+
+def test_null_for_an_optional_argument_is_refused(http: TestClient, project: str) -> None:
+    """null is a value only of nullable arguments (none here): an optional one is left out to give none."""
+    entry = call(http, "Create", projectid=project, firmwareid="f", deviceFilter="a=b", name=None)
+    assert (entry["status"], entry["status_msg"]) == (400, "args.name: must not be null; leave it out to give none")
+    assert ok(http, "List", projectid=project) == []
+    response = http.post("/v1/Rollout.List", json={"projectid": project, "state": None})
+    assert response.status_code == 400
+    assert response.json()["status_msg"] == "args.state: must not be null; leave it out to give none"
+
+
 @pytest.mark.parametrize("after", ["2147483648", "999999999999999999"])
 def test_list_after_an_id_beyond_every_rollout_is_empty(http: TestClient, project: str, after: str) -> None:
     create_rollout(http, project)

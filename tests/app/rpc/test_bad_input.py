@@ -22,6 +22,7 @@ from tests.helpers import create_rollout, ok, snapshot
 
 MAX_ID = 2**53 - 1
 _FILTER = CREATE.definition["args"]["deviceFilter"]
+_AFTER = METHODS["/v1/Rollout.List"].definition["args"]["after"]
 
 
 def filter_refused(expression: str) -> str:
@@ -104,7 +105,7 @@ FRAME_CASES: list[tuple[str, bytes, str]] = [
     ("v-2", b'{"v": 2, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got 2"),
     ("v-true", b'{"v": true, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got true"),
     ("v-string", b'{"v": "1", "cmds": [{"cmd": "/v1/Rollout.List"}]}', 'v: must be 1 (protocol version), got "1"'),
-    ("v-float", b'{"v": 1.0, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got 1.0"),
+    ("v-fraction", b'{"v": 1.5, "cmds": [{"cmd": "/v1/Rollout.List"}]}', "v: must be 1 (protocol version), got 1.5"),
     ("cmds-missing", b'{"v": 1}', "cmds: missing; a frame carries a non-empty list of commands"),
     ("cmds-object", b'{"v": 1, "cmds": {}}', "cmds: must be a list of commands, got an object"),
     ("cmds-string", b'{"v": 1, "cmds": "x"}', 'cmds: must be a list of commands, got "x"'),
@@ -662,11 +663,41 @@ COMMAND_CASES: list[tuple[str, Any, int, str, bool]] = [
         "args.limit: must be less than or equal to 10000, got 10001",
         True,
     ),
+    # 7.0 is the JSON number 7: echoed as 7, by a command that runs and by one that cannot.
+    (
+        "id-zero-fraction",
+        {"id": 7.0, "cmd": "/v1/Rollout.Nope"},
+        404,
+        f"No handler for /v1/Rollout.Nope. {METHODS_MSG}",
+        True,
+    ),
+    (
+        "id-zero-fraction-bad-command",
+        {"id": 7.0, "cmd": "/v1/Rollout.Get", "args": 5},
+        400,
+        "cmds[0].args: must be an object, got 5",
+        True,
+    ),
     (
         "List-after-not-an-id",
         _cmd("List", projectid=PROJECT, after="abc"),
         400,
-        "args.after: 'abc' is not a rollout id; pass the id of the last rollout seen",
+        f'args.after: "abc" does not match the pattern {_AFTER["pattern"]}; {_AFTER["doc"]}',
+        True,
+    ),
+    (
+        "List-after-empty",
+        _cmd("List", projectid=PROJECT, after=""),
+        400,
+        f'args.after: "" does not match the pattern {_AFTER["pattern"]}; {_AFTER["doc"]}',
+        True,
+    ),
+    # Python's `$` also matches before a final newline: the handler refuses what the pattern lets through.
+    (
+        "List-after-newline",
+        _cmd("List", projectid=PROJECT, after="1\n"),
+        400,
+        "args.after: '1\\n' is not a rollout id; pass the id of the last rollout seen",
         True,
     ),
 ]
@@ -702,6 +733,9 @@ ROUTE_CASES: list[tuple[str, str, bytes, int, str]] = [
         400,
         "body is not valid JSON: key must be a string at line 1 column 2",
     ),
+    # The body is required, as the route's OpenAPI says: {} for no args, not nothing.
+    ("empty-body", "List", b"", 400, "body is empty; expected a JSON object"),
+    ("blank-body", "List", b" \n", 400, "body is empty; expected a JSON object"),
     ("args-list", "Get", b"[]", 400, "args: must be an object, got a list"),
     ("args-null", "Get", b"null", 400, "args: must be an object, got null"),
     ("args-number", "Get", b"5", 400, "args: must be an object, got a number"),

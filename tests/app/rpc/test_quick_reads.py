@@ -40,6 +40,8 @@ def exchange(app: RpcApp, database_url: str) -> Exchange:
         (frame(get()), True),
         (frame(*[get()] * 100), True),
         (frame({"cmd": "/v1/Rollout.ListDevices", "args": {"projectid": "p", "rolloutid": "1", "limit": 100}}), True),
+        # 100.0 is the JSON number 100: a page too.
+        (frame({"cmd": "/v1/Rollout.List", "args": {"limit": 100.0}}), True),
         (frame({"cmd": "/v1/Rollout.ListDevices", "args": {"projectid": "p", "rolloutid": "1"}}), False),
         (frame({"cmd": "/v1/Rollout.List", "args": {}}), False),
         (frame(get(), {"cmd": "/v1/Rollout.Delete", "args": {"projectid": "p", "rolloutid": "1"}}), False),
@@ -51,6 +53,7 @@ def exchange(app: RpcApp, database_url: str) -> Exchange:
         "get",
         "100-gets",
         "page",
+        "page-limit-with-zero-fraction",
         "unlimited-list-devices",
         "unlimited-list",
         "with-a-write",

@@ -20,6 +20,8 @@ from pydantic import (
     model_serializer,
 )
 
+from inventory_api.wire import NOT_NULL, JsonInt
+
 
 class AddItemArgsCategory(StrEnum):
     """What kind of item it is."""
@@ -55,9 +57,9 @@ class AddItemArgsDimensions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    width: StrictInt = Field(ge=1, description="Width in mm.")
-    height: StrictInt = Field(ge=1, description="Height in mm.")
-    depth: StrictInt | None = Field(default=None)
+    width: JsonInt = Field(ge=1, description="Width in mm.")
+    height: JsonInt = Field(ge=1, description="Height in mm.")
+    depth: Annotated[JsonInt | None, NOT_NULL] = Field(default=None)
 
 
 class AddItemArgs(BaseModel):
@@ -66,15 +68,23 @@ class AddItemArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     sku: StrictStr = Field(min_length=1, max_length=32, description="Stock keeping unit, unique per item.")
-    count: StrictInt = Field()
+    count: JsonInt = Field()
     warehouse_id: StrictStr = Field(alias="warehouseId", description="Where the item is stored.")
-    price: StrictFloat | StrictInt | None = Field(default=None, ge=0, description="Unit price in euros.")
-    fragile: StrictBool | None = Field(default=None, description="Whether the item needs careful handling.")
-    category: AddItemArgsCategory | None = Field(default=None, description="What kind of item it is.")
-    tags: list[Annotated[StrictStr, Field(min_length=1, max_length=20)]] | None = Field(
+    price: Annotated[StrictFloat | StrictInt | None, NOT_NULL] = Field(
+        default=None, ge=0, description="Unit price in euros."
+    )
+    fragile: Annotated[StrictBool | None, NOT_NULL] = Field(
+        default=None, description="Whether the item needs careful handling."
+    )
+    category: Annotated[AddItemArgsCategory | None, NOT_NULL] = Field(
+        default=None, description="What kind of item it is."
+    )
+    tags: Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=20)]] | None, NOT_NULL] = Field(
         default=None, max_length=10, description="Free-form labels."
     )
-    dimensions: AddItemArgsDimensions | None = Field(default=None, description="Outer size of the package.")
+    dimensions: Annotated[AddItemArgsDimensions | None, NOT_NULL] = Field(
+        default=None, description="Outer size of the package."
+    )
 
 
 class AddItemResult(BaseModel):
@@ -93,7 +103,7 @@ class AuditArgs(BaseModel):
 
     skus: list[Sku] = Field(min_length=1, description="The skus to report.")
     owner: StrictStr | None = Field(description="Who asks; null for nobody in particular.")
-    since: AwareDatetime | None = Field(default=None, description="Only stock counted since then.")
+    since: Annotated[AwareDatetime | None, NOT_NULL] = Field(default=None, description="Only stock counted since then.")
     min_priority: Priority = Field(
         default=Priority.V_1, alias="minPriority", description="Only skus at least this urgent. Default: 1."
     )
@@ -118,7 +128,7 @@ class Stock(BaseModel):
 
     sku: Sku = Field(description="A stock-keeping unit: three capitals, a dash, digits.")
     checked_at: AwareDatetime = Field(alias="checkedAt", description="When the stock was last counted.")
-    count: StrictInt = Field(default=0, description="Units in stock. Default: 0.")
+    count: JsonInt = Field(default=0, description="Units in stock. Default: 0.")
     labels: dict[str, StrictStr] | None = Field(default=None, description="Free-form labels.")
     note: StrictStr | None = Field(default=None, description="A remark, or null.")
     priority: Annotated[Priority | StrictInt, Field(union_mode="left_to_right")] | None = Field(
@@ -139,7 +149,7 @@ class AuditResult(BaseModel):
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     stock: list[Stock] = Field()
-    by_label: dict[str, Annotated[StrictInt, Field(ge=0)]] | None = Field(
+    by_label: dict[str, Annotated[JsonInt, Field(ge=0)]] | None = Field(
         default=None, alias="byLabel", description="Units per label."
     )
 
@@ -150,11 +160,13 @@ class ListItemsArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     warehouse_id: StrictStr = Field(alias="warehouseId")
-    limit: StrictInt | None = Field(default=None, ge=1, le=100, description="At most this many items (1..100).")
-    min_price: StrictFloat | StrictInt | None = Field(
+    limit: Annotated[JsonInt | None, NOT_NULL] = Field(
+        default=None, ge=1, le=100, description="At most this many items (1..100)."
+    )
+    min_price: Annotated[StrictFloat | StrictInt | None, NOT_NULL] = Field(
         default=None, alias="minPrice", ge=0, le=1000000, description="Only items that cost at least this much."
     )
-    after: StrictStr | None = Field(
+    after: Annotated[StrictStr | None, NOT_NULL] = Field(
         default=None, description="Only items whose id is greater than this: the last id of the previous page."
     )
 
@@ -162,8 +174,8 @@ class ListItemsArgs(BaseModel):
 class ListItemsResultItemDimensions(BaseModel):
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
-    width: StrictInt | None = Field(default=None)
-    height: StrictInt | None = Field(default=None)
+    width: JsonInt | None = Field(default=None)
+    height: JsonInt | None = Field(default=None)
 
 
 class ListItemsResultItem(BaseModel):
@@ -171,7 +183,7 @@ class ListItemsResultItem(BaseModel):
 
     id: StrictStr = Field()
     sku: StrictStr = Field()
-    count: StrictInt | None = Field(default=None)
+    count: JsonInt | None = Field(default=None)
     price: StrictFloat | StrictInt | None = Field(default=None)
     category: Annotated[ListItemsResultItemCategory | StrictStr, Field(union_mode="left_to_right")] | None = Field(
         default=None
@@ -184,7 +196,7 @@ class MoveArgsItemsItem(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     sku: StrictStr = Field()
-    count: StrictInt = Field(ge=1)
+    count: JsonInt = Field(ge=1)
 
 
 class MoveArgs(BaseModel):
@@ -195,7 +207,7 @@ class MoveArgs(BaseModel):
     from_: StrictStr = Field(alias="from", description="Warehouse the items leave.")
     to: StrictStr = Field(description="Warehouse the items arrive at.")
     items: list[MoveArgsItemsItem] = Field(min_length=1, description="What to move.")
-    dry_run: StrictBool | None = Field(
+    dry_run: Annotated[StrictBool | None, NOT_NULL] = Field(
         default=None, alias="dryRun", description="Only check that the move is possible."
     )
 
@@ -206,7 +218,7 @@ class RemoveArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     id: StrictStr = Field(description="ID of the item.")
-    type: RemoveArgsType | None = Field(default=None, description="Why the item goes.")
+    type: Annotated[RemoveArgsType | None, NOT_NULL] = Field(default=None, description="Why the item goes.")
 
 
 Sku: TypeAlias = Annotated[StrictStr, Field(pattern="^[A-Z]{3}-[0-9]+$")]
