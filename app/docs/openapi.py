@@ -112,7 +112,7 @@ def method_operation(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"schema": json_schema(spec.definition["result"]) if spec.result else {"type": "null"}}
     if spec.examples:
         example = spec.examples[0]
-        body["example"] = example["request"]["cmds"][0].get("args", {})
+        body["example"] = _tryable_args(example["request"]["cmds"][0].get("args", {}))
         answer = example["response"]["resp"][0]
         result["example"] = answer.get("resp")
     errors = {code: _error_response(code, text) for code, text in _ERRORS.items()}
@@ -133,10 +133,28 @@ def method_operation(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     }
 
 
+# "Try it out" sends the example as it stands: it should work with the admin key on a fresh database. The seed's
+# frames carry the seed's own `src` (any other key's address is refused, 403) and rollout id 123 (which a fresh
+# database does not have); the docs show them without `src` (the server fills in the key's own address) and
+# with rollout 1, the id the example Create makes first.
+_FIRST_ROLLOUT = "1"
+
+
+def _tryable_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _FIRST_ROLLOUT if name == "rolloutid" else value for name, value in args.items()}
+
+
+def _tryable_frame(frame: Mapping[str, Any]) -> dict[str, Any]:
+    commands = [{**command, "args": _tryable_args(command.get("args", {}))} for command in frame.get("cmds", [])]
+    return {**{key: value for key, value in frame.items() if key != "src"}, "cmds": commands}
+
+
 def frame_operation(methods: Mapping[str, MethodSpec[Any, Any]], first_example: str) -> dict[str, Any]:
     """openapi_extra for POST /v1: the frame schemas, with every method's example frame (first_example first)."""
     ordered = sorted(methods.values(), key=lambda spec: spec.wire_name != first_example)
-    requests = {f"{s.service}.{s.method}": {"value": s.examples[0]["request"]} for s in ordered if s.examples}
+    requests = {
+        f"{s.service}.{s.method}": {"value": _tryable_frame(s.examples[0]["request"])} for s in ordered if s.examples
+    }
     responses = {f"{s.service}.{s.method}": {"value": s.examples[0]["response"]} for s in ordered if s.examples}
     return {
         "requestBody": {
