@@ -171,10 +171,11 @@ class Exchange:
                 return error(response.status, response.message)
             if response.stream is None:
                 return 200, dumps(response.result)
-            body = _buffer_small(array_chunks(response.stream))
-            if isinstance(body, bytes):
-                return 200, body
-            rest, streaming_to = self._then(b"", body, streaming_to), None
+            chunks = array_chunks(response.stream)
+            first, more = _buffer_small(chunks)
+            if not more:
+                return 200, first
+            rest, streaming_to = self._then(first, chunks, streaming_to), None
             return 200, rest
         except (FrameError, AuthError, Unavailable) as exc:
             return error(exc.status, exc.message)
@@ -225,21 +226,16 @@ def error(status: int, message: str) -> HttpResponse:
     return int(status), dumps({"status": int(status), "status_msg": message})
 
 
-def _buffer_small(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
-    """Small answers as one body (one worker-thread hop); past BUFFER_LIMIT, the rest streams."""
+def _buffer_small(chunks: Iterator[bytes]) -> tuple[bytes, bool]:
+    """The answer's chunks up to BUFFER_LIMIT as one body, and whether more are left to stream."""
     buffered: list[bytes] = []
     size = 0
     for chunk in chunks:
         buffered.append(chunk)
         size += len(chunk)
         if size > BUFFER_LIMIT:
-            return _joined(b"".join(buffered), chunks)
-    return b"".join(buffered)
-
-
-def _joined(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
+            return b"".join(buffered), True
+    return b"".join(buffered), False
 
 
 class Unavailable(Exception):
