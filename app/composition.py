@@ -20,6 +20,7 @@ from app.docs.openapi import openapi_builder
 from app.docs.pages import mount_docs
 from app.health import add_readiness_route
 from app.rollout.service import RolloutHandlers
+from app.rollout.timeouts import TimeoutSweeper
 from app.rpc.asgi import FRAME_PATH, RpcApp
 from app.rpc.context import RequestContext
 from app.rpc.dispatch import Dispatcher, Handler, nearest_method, no_handler
@@ -79,10 +80,15 @@ def create_app(
         streams=StreamGate(total=stream_slots, per_caller=max(1, stream_slots // 2)),
     )
 
+    sweeper = TimeoutSweeper(engine, interval=settings.timeout_sweep_seconds)
+
     @asynccontextmanager
     async def lifespan(_fastapi: FastAPI) -> AsyncIterator[None]:
-        """When the server stops: the worker threads finish their work, then the pooled connections close."""
+        """While the server runs, devices time out; when it stops: the worker threads finish their work, then
+        the pooled connections close."""
+        sweeper.start()
         yield
+        sweeper.stop()
         application.stop_workers()
         dispatcher.close()
         engine.dispose()

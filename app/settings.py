@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     send_timeout_seconds: float = Field(default=10.0, gt=0)
     """A streamed answer (a list without a limit) whose client takes nothing for this long is ended, and its
     connection and transaction are given back."""
+    timeout_sweep_seconds: float = Field(default=0.5, gt=0)
+    """How often each server process fails the devices started for longer than their rollout's deviceTimeout;
+    a timeout shows in every read within this time (plus the sweep's own) of its expiry."""
     worker_threads: int = Field(default=4, ge=1)
     """Threads per server process for database work that may wait: writes, PostgreSQL, streamed answers.
     More let more slow commands run at once, but each also competes for the GIL: on the benchmark's

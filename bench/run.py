@@ -61,6 +61,8 @@ SQLITE_SCENARIOS = (
     "add_devices",
     "list_devices_page",
     "list_devices_all",
+    "get_large",
+    "claim_devices",
 )
 POSTGRES_SCENARIOS = ("pg_get_single", "pg_set_device_state_batch")
 
@@ -83,6 +85,8 @@ class Config:
     add_reps: int
     sds_devices: int
     page_bodies: int
+    claim: int
+    claim_reps: int
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Config:
@@ -104,6 +108,8 @@ class Config:
             add_reps=1 if quick else 3,
             sds_devices=2_000 if quick else 20_000,
             page_bodies=200,
+            claim=1000,
+            claim_reps=3 if quick else 10,
         )
         if (config.sds_devices // config.batch) % (2 * config.threads):
             raise SystemExit("the SetDeviceState sweep needs a block count that both wrk processes' threads divide")
@@ -469,7 +475,7 @@ class Bench:
                     f"AddDevices of {config.add_devices:,} new devices",
                     lambda s: self.add_devices(s, api, path),
                 )
-                if not self.wanted("list_devices_page", "list_devices_all"):
+                if not self.wanted("list_devices_page", "list_devices_all", "get_large", "claim_devices"):
                     return
                 large = self.fill_large(api)
                 self.scenario(
@@ -481,6 +487,17 @@ class Bench:
                     "list_devices_all",
                     f"ListDevices without limit, {config.large_devices:,} devices",
                     lambda s: self.list_all(s, api, large),
+                )
+                self.scenario(
+                    "get_large",
+                    f"Rollout.Get: {config.large_devices:,} vs {config.small_devices:,} devices",
+                    lambda s: self.get_large(s, key, large),
+                )
+                # Last: it moves devices of the large rollout.
+                self.scenario(
+                    "claim_devices",
+                    f"ClaimDevices of {config.claim:,} from {config.large_devices:,} devices",
+                    lambda s: self.claim(s, api, large),
                 )
             finally:
                 api.close()
@@ -502,7 +519,9 @@ class Bench:
                 data = response.json()
                 answers[name] = data["resp"][0]["resp"] if name == OURS else data["result"] if name == JSONRPC else data
         answers = {name: {k: v for k, v in answer.items() if v is not None} for name, answer in answers.items()}
-        if any(answer != answers[OURS] for answer in answers.values()):
+        # The peers answer the seed's fields; ours adds the progress (counts, times, settings) on top.
+        ours = answers[OURS]
+        if any(answer != {k: ours.get(k) for k in answer} for answer in answers.values()):
             raise RuntimeError(f"the servers disagree on Rollout.Get: {answers}")
 
     def sqlite_rates(self, seed: Seed, key: str, url: str) -> None:
@@ -646,6 +665,41 @@ class Bench:
         ratio /= scenario.measure(little_label).p50_ms or 1.0
         scenario.targets.append(Target("p50 large/small", ratio, "<=", 1.5, row=big_label))
         scenario.note = f"one connection, pages at random `after` positions; AddDevices of {config.add_devices:,} into the growing rollout took {statistics.median(large['chunks_s']):.2f} s (median of {len(large['chunks_s'])})"
+
+    def get_large(self, scenario: Scenario, key: str, large: dict[str, Any]) -> None:
+        """Get of the large rollout against the small one: the counts are kept, not counted, so they cost the same."""
+        url = self.services[OURS].url + PATHS[OURS]
+        loads = {}
+        for label, rollout in (
+            (f"ours, {self.config.large_devices:,}", large["large"]),
+            (f"ours, {self.config.small_devices:,}", large["small"]),
+        ):
+            body = frame([("Get", {"projectid": large["project"], "rolloutid": rollout})])
+            path = write_bodies(self.folder / f"get-{rollout}.txt", [body])
+            loads[label] = [Load(url, path, "frame", key, threads=1, connections=1)]
+        self.compare(scenario, loads, per_request=1, unit="req/s")
+        big, little = (scenario.measure(label).p50_ms or 0.0 for label in loads)
+        scenario.targets.append(Target("p50 large/small", big / (little or 1.0), "<=", 1.5, row=next(iter(loads))))
+        scenario.note = "one connection; the answer carries the rollout's counts per device state"
+
+    def claim(self, scenario: Scenario, api: Api, large: dict[str, Any]) -> None:
+        """ClaimDevices of `claim` devices at a time from the large rollout, one call after another, over HTTP."""
+        args = {"projectid": large["project"], "rolloutid": large["large"]}
+        api.run([("SetState", {**args, "state": "inProgress"})])
+        body = _encode(frame([("ClaimDevices", {**args, "limit": self.config.claim})]))
+        seconds = []
+        for _ in range(self.config.claim_reps):
+            began = time.perf_counter()
+            (claimed,) = api.post_frame(body)
+            seconds.append(time.perf_counter() - began)
+            if len(claimed) != self.config.claim:
+                raise RuntimeError(f"ClaimDevices answered {len(claimed)} devices, not {self.config.claim}")
+        median_ms = statistics.median(seconds) * 1000
+        scenario.measures.append(Measure(OURS, median_ms, "ms", detail={"runs_ms": [x * 1000 for x in seconds]}))
+        scenario.targets.append(Target("median ms", median_ms, "<=", 50, row=OURS))
+        scenario.note = (
+            "one HTTP call each (SQLite), lowest ids first, each device's move counted and recorded by the triggers"
+        )
 
     def list_all(self, scenario: Scenario, api: Api, large: dict[str, Any]) -> None:
         pid = self.services[OURS].pid

@@ -127,6 +127,11 @@ def create_rollout(http: TestClient, project: str, **overrides: Any) -> str:
     return rollout_id
 
 
+def untimed(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ListDevices items without their updatedAt, to compare with literal devices."""
+    return [{key: value for key, value in device.items() if key != "updatedAt"} for device in devices]
+
+
 def snapshot(http: TestClient) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, sorted: compare two snapshots to prove nothing changed."""
     from sqlalchemy import text
@@ -135,7 +140,7 @@ def snapshot(http: TestClient) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as connection:
         return {
             table: sorted(tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}")))
-            for table in ("rollout", "rollout_device")
+            for table in ("rollout", "rollout_device", "rollout_event")
         }
 
 

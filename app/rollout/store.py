@@ -9,57 +9,129 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.storage.db import Transaction
 from app.storage.sql import AnyRow, Statement
 
-_ROLLOUT_COLUMNS = ("id", "project_id", "name", "firmware_id", "device_filter", "state")
-_DEVICE_COLUMNS = ("device_id", "state", "update_command_id")
+_ROLLOUT_COLUMNS = (
+    "id", "project_id", "name", "firmware_id", "device_filter", "state",
+    "failure_percent", "failure_min_reported", "max_failures", "device_timeout", "max_in_progress", "auto_finish",
+    "count_init", "count_started", "count_succeeded", "count_failed", "reason", "created_at", "updated_at",
+)  # fmt: skip
+_DEVICE_COLUMNS = ("device_id", "state", "update_command_id", "reason", "updated_at")
+_EVENT_COLUMNS = ("id", "at", "device_id", "from_state", "to_state", "by", "reason")
 _SELECT_ROLLOUT = f"SELECT {', '.join(_ROLLOUT_COLUMNS)} FROM rollout"
 _SELECT_DEVICE = f"SELECT {', '.join(_DEVICE_COLUMNS)} FROM rollout_device"
 
+_SETTINGS = (
+    "failure_percent",
+    "failure_min_reported",
+    "max_failures",
+    "device_timeout",
+    "max_in_progress",
+    "auto_finish",
+)
 _CREATE_ROLLOUT = Statement(
-    "INSERT INTO rollout (project_id, name, firmware_id, device_filter, state) "
-    "VALUES (:project_id, :name, :firmware_id, :device_filter, 'init') RETURNING id",
+    f"INSERT INTO rollout (project_id, name, firmware_id, device_filter, state, {', '.join(_SETTINGS)}, "
+    "created_at, updated_at, updated_by) "
+    f"VALUES (:project_id, :name, :firmware_id, :device_filter, 'init', {', '.join(':' + n for n in _SETTINGS)}, "
+    ":now, :now, :by) RETURNING id",
     ["id"],
 )
 _FIND_ROLLOUT = Statement(f"{_SELECT_ROLLOUT} WHERE id = :rollout_id AND project_id = :project_id", _ROLLOUT_COLUMNS)
 # Row locks, PostgreSQL only: SQLite writers already hold the database's write lock (BEGIN IMMEDIATE).
-# Every command that writes a rollout's devices locks the rollout's row first, so two such commands
-# meet at that row and never each hold a lock the other waits for.
+# Every command that writes a rollout's devices locks the rollout's row first ("write"), so two such commands
+# meet at that row and never each hold a lock the other waits for: the trigger that keeps the rollout's
+# counts (migration 0003) writes that row anyway, so a shared lock would only be upgraded into a deadlock.
 _FIND_ROLLOUT_LOCKED = {
-    "share": Statement(f"{_FIND_ROLLOUT.sql} FOR SHARE", _ROLLOUT_COLUMNS),
-    "update": Statement(f"{_FIND_ROLLOUT.sql} FOR UPDATE", _ROLLOUT_COLUMNS),
+    "write": Statement(f"{_FIND_ROLLOUT.sql} FOR NO KEY UPDATE", _ROLLOUT_COLUMNS),
+    "delete": Statement(f"{_FIND_ROLLOUT.sql} FOR UPDATE", _ROLLOUT_COLUMNS),
 }
-RowLock = Literal["share", "update"]
-_MOVE_ROLLOUT = Statement("UPDATE rollout SET state = :target WHERE id = :rollout_id AND state = :expected")
+RowLock = Literal["write", "delete"]
+_MOVE_ROLLOUT = Statement(
+    "UPDATE rollout SET state = :target, reason = :reason, updated_at = :now, updated_by = :by "
+    "WHERE id = :rollout_id AND state = :expected"
+)
+_COUNT_ADDED = Statement(
+    "UPDATE rollout SET count_init = count_init + :added, updated_at = :now WHERE id = :rollout_id"
+)
+_DELETE_EVENTS = Statement("DELETE FROM rollout_event WHERE rollout_id = :rollout_id")
 _DELETE_DEVICES = Statement("DELETE FROM rollout_device WHERE rollout_id = :rollout_id")
 _DELETE_ROLLOUT = Statement("DELETE FROM rollout WHERE id = :rollout_id")
 # The ids travel as one array parameter and are inserted deduplicated in sorted order, so two
 # overlapping calls lock rows in the same order and cannot deadlock each other.
 _ADD_DEVICES_POSTGRESQL = Statement(
-    "INSERT INTO rollout_device (rollout_id, device_id, state) "
-    "SELECT :rollout_id, d, 'init' FROM unnest(CAST(:ids AS text[])) AS d GROUP BY d ORDER BY d "
+    "INSERT INTO rollout_device (rollout_id, device_id, state, updated_at) "
+    "SELECT :rollout_id, d, 'init', :now FROM unnest(CAST(:ids AS text[])) AS d GROUP BY d ORDER BY d "
     "ON CONFLICT DO NOTHING"
 )
 # "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
 _ADD_DEVICES_SQLITE = Statement(
-    "INSERT INTO rollout_device (rollout_id, device_id, state) "
-    "SELECT :rollout_id, value, 'init' FROM json_each(:ids) WHERE true GROUP BY value ORDER BY value "
+    "INSERT INTO rollout_device (rollout_id, device_id, state, updated_at) "
+    "SELECT :rollout_id, value, 'init', :now FROM json_each(:ids) WHERE true GROUP BY value ORDER BY value "
     "ON CONFLICT DO NOTHING"
 )
 _FIND_DEVICE = Statement(f"{_SELECT_DEVICE} WHERE rollout_id = :rollout_id AND device_id = :device_id", _DEVICE_COLUMNS)
 _SET_DEVICE_STATE = (
-    "UPDATE rollout_device SET state = :target, update_command_id = COALESCE(:update_command_id, update_command_id)"
+    "UPDATE rollout_device SET state = :target, update_command_id = COALESCE(:update_command_id, update_command_id), "
+    "reason = :reason, updated_at = :now, updated_by = :by"
+)
+# Under the rollout's maxInProgress (the cap applies to moves to started only).
+_UNDER_CAP = "(max_in_progress IS NULL OR count_started < max_in_progress)"
+_CLAIM_DEVICES = Statement(
+    "UPDATE rollout_device SET state = 'started', update_command_id = COALESCE(:update_command_id, update_command_id), "
+    "reason = :reason, updated_at = :now, updated_by = :by WHERE rollout_id = :rollout_id AND state = 'init' "
+    "AND device_id IN (SELECT device_id FROM rollout_device WHERE rollout_id = :rollout_id AND state = 'init' "
+    "ORDER BY device_id LIMIT :limit) RETURNING device_id",
+    ["device_id"],
+)
+_SELECT_EVENT = "SELECT id, at, device_id, from_state, to_state, by, reason FROM rollout_event"
+_LOCK_ROLLOUT = Statement("SELECT id FROM rollout WHERE id = :rollout_id FOR NO KEY UPDATE", ["id"])
+_ANY_EXPIRED = Statement(
+    "SELECT 1 FROM rollout_device WHERE rollout_id = :rollout_id AND state = 'started' "
+    "AND updated_at < :started_before LIMIT 1",
+    ["found"],
+)
+_ROLLOUTS_WITH_TIMEOUTS = Statement(
+    "SELECT id, device_timeout FROM rollout WHERE device_timeout IS NOT NULL AND state <> 'finished' ORDER BY id",
+    ["id", "device_timeout"],
+)
+_EXPIRE_DEVICES = Statement(
+    "UPDATE rollout_device SET state = 'failed', reason = 'timeout', updated_at = :now, updated_by = NULL "
+    "WHERE rollout_id = :rollout_id AND state = 'started' AND updated_at < :started_before"
 )
 _MOVE_DEVICE = Statement(
     f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state = :expected"
 )
 
 
-def create_rollout(tx: Transaction, *, project_id: str, name: str | None, firmware_id: str, device_filter: str) -> int:
+@dataclass(frozen=True, slots=True)
+class RolloutSettings:
+    """What Create was given beyond the seed's fields; None where nothing was."""
+
+    failure_percent: float | None = None
+    failure_min_reported: int | None = None
+    max_failures: int | None = None
+    device_timeout: int | None = None
+    max_in_progress: int | None = None
+    auto_finish: bool = False
+
+
+def create_rollout(
+    tx: Transaction,
+    *,
+    project_id: str,
+    name: str | None,
+    firmware_id: str,
+    device_filter: str,
+    settings: RolloutSettings,
+    now: float,
+    by: str,
+) -> int:
     values = {"project_id": project_id, "name": name, "firmware_id": firmware_id, "device_filter": device_filter}
+    values |= {name: getattr(settings, name) for name in _SETTINGS} | {"now": now, "by": by}
     rollout_id: int = _CREATE_ROLLOUT.scalars(tx, values)[0]
     return rollout_id
 
@@ -67,8 +139,8 @@ def create_rollout(tx: Transaction, *, project_id: str, name: str | None, firmwa
 def find_rollout(
     tx: Transaction, *, project_id: str, rollout_id: int, lock: RowLock | None = None, alone: bool = False
 ) -> AnyRow | None:
-    """The rollout with that id in that project. lock="share" keeps it from changing until commit;
-    "update" also keeps others from locking it. alone: this read is the whole command (Transaction)."""
+    """The rollout with that id in that project. lock="write" keeps others from changing it or its devices
+    until commit; "delete" also from reading it with a lock. alone: this read is the whole command."""
     statement = _FIND_ROLLOUT_LOCKED[lock] if lock is not None and tx.postgres else _FIND_ROLLOUT
     return statement.first(tx, {"rollout_id": rollout_id, "project_id": project_id}, alone=alone)
 
@@ -93,24 +165,35 @@ def list_rollouts(
     return Statement(_rollouts_sql(*filters, within=names), _ROLLOUT_COLUMNS).rows(tx, params)
 
 
-def move_rollout(tx: Transaction, *, rollout_id: int, expected: str, target: str) -> bool:
-    """Set the state only if it is still `expected`; False means someone else changed it first."""
-    return _MOVE_ROLLOUT.rowcount(tx, {"rollout_id": rollout_id, "expected": expected, "target": target}) == 1
+def move_rollout(
+    tx: Transaction, *, rollout_id: int, expected: str, target: str, now: float, by: str | None, reason: str | None
+) -> bool:
+    """Set the state only if it is still `expected`; False means someone else changed it first.
+    `by` None and a reason: the service moved it by itself."""
+    params = {"rollout_id": rollout_id, "expected": expected, "target": target, "now": now, "by": by, "reason": reason}
+    return _MOVE_ROLLOUT.rowcount(tx, params) == 1
 
 
 def delete_rollout(tx: Transaction, *, rollout_id: int) -> None:
+    _DELETE_EVENTS.rowcount(tx, {"rollout_id": rollout_id})
     _DELETE_DEVICES.rowcount(tx, {"rollout_id": rollout_id})
     _DELETE_ROLLOUT.rowcount(tx, {"rollout_id": rollout_id})
 
 
-def add_devices(tx: Transaction, *, rollout_id: int, device_ids: Sequence[str]) -> None:
-    """Insert the devices not yet in the rollout in one statement; existing ones are left as they are."""
+def add_devices(tx: Transaction, *, rollout_id: int, device_ids: Sequence[str], now: float) -> int:
+    """Insert the devices not yet in the rollout in one statement, existing ones left as they are, and count
+    the new ones in the rollout's init count (the caller holds the rollout's row); how many were new."""
     if not device_ids:
-        return
+        return 0
     if tx.postgres:
-        _ADD_DEVICES_POSTGRESQL.rowcount(tx, {"rollout_id": rollout_id, "ids": list(device_ids)})
+        params = {"rollout_id": rollout_id, "ids": list(device_ids), "now": now}
+        added = _ADD_DEVICES_POSTGRESQL.rowcount(tx, params)
     else:
-        _ADD_DEVICES_SQLITE.rowcount(tx, {"rollout_id": rollout_id, "ids": json.dumps(list(device_ids))})
+        params = {"rollout_id": rollout_id, "ids": json.dumps(list(device_ids)), "now": now}
+        added = _ADD_DEVICES_SQLITE.rowcount(tx, params)
+    if added:
+        _COUNT_ADDED.rowcount(tx, {"rollout_id": rollout_id, "added": added, "now": now})
+    return added
 
 
 def find_device(tx: Transaction, *, rollout_id: int, device_id: str) -> AnyRow | None:
@@ -132,18 +215,25 @@ def iter_devices(tx: Transaction, *, rollout_id: int, state: str | None, after: 
     return statement.iterate(tx, {"rollout_id": rollout_id, "state": state, "after": after})
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceMove:
+    """What a device's move records besides its state: when, who (None: the service itself), and why."""
+
+    now: float
+    by: str | None
+    reason: str | None = None
+    update_command_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"now": self.now, "by": self.by, "reason": self.reason, "update_command_id": self.update_command_id}
+
+
 def move_device(
-    tx: Transaction, *, rollout_id: int, device_id: str, expected: str, target: str, update_command_id: str | None
+    tx: Transaction, *, rollout_id: int, device_id: str, expected: str, target: str, move: DeviceMove
 ) -> bool:
     """Set the device's state only if it is still `expected`; False means someone else changed it first."""
-    params = {
-        "rollout_id": rollout_id,
-        "device_id": device_id,
-        "expected": expected,
-        "target": target,
-        "update_command_id": update_command_id,
-    }
-    return _MOVE_DEVICE.rowcount(tx, params) == 1
+    params = {"rollout_id": rollout_id, "device_id": device_id, "expected": expected, "target": target}
+    return _MOVE_DEVICE.rowcount(tx, params | move.params()) == 1
 
 
 def move_device_if_allowed(
@@ -154,37 +244,82 @@ def move_device_if_allowed(
     device_id: str,
     sources: frozenset[str],
     target: str,
-    update_command_id: str | None,
+    move: DeviceMove,
 ) -> bool:
     """Move the device in one statement, the whole command, when the move is legal as things stand: the
-    device is in the rollout, the rollout is in that project and not finished, and the device's state is
-    one of `sources`. False when any of that fails; nothing changed then, and the caller finds out why."""
-    params = {
-        "rollout_id": rollout_id,
-        "project_id": project_id,
-        "device_id": device_id,
-        "target": target,
-        "update_command_id": update_command_id,
-    }
-    statement = _move_device_if_allowed_statement(tuple(sorted(sources)), tx.postgres)
-    return statement.rowcount(tx, params, alone=True) == 1
+    device is in the rollout, the rollout is in that project and not finished (and, to started, under its
+    maxInProgress), and the device's state is one of `sources`. False when any of that fails; nothing
+    changed then, and the caller finds out why."""
+    params = {"rollout_id": rollout_id, "project_id": project_id, "device_id": device_id, "target": target}
+    statement = _move_device_if_allowed_statement(tuple(sorted(sources)), target == "started", tx.postgres)
+    return statement.rowcount(tx, params | move.params(), alone=True) == 1
+
+
+def claim_devices(tx: Transaction, *, rollout_id: int, limit: int, move: DeviceMove) -> list[str]:
+    """Move up to `limit` init devices to started, lowest ids first; their ids in order. The caller holds the
+    rollout's row (lock "write"), so no other claim or move runs on this rollout until it commits."""
+    if limit <= 0:
+        return []
+    params = {"rollout_id": rollout_id, "limit": limit} | move.params()
+    return sorted(_CLAIM_DEVICES.scalars(tx, params))
+
+
+def list_events(tx: Transaction, *, rollout_id: int, after: int | None, limit: int | None) -> Sequence[AnyRow]:
+    """The rollout's events in the order they happened, after an event id, at most `limit`."""
+    statement = _list_events_statement(after is not None, limit is not None)
+    return statement.rows(tx, {"rollout_id": rollout_id, "after": after, "limit": limit})
+
+
+def iter_events(tx: Transaction, *, rollout_id: int, after: int | None) -> Iterator[AnyRow]:
+    """Every event after an id, read a batch at a time."""
+    return _list_events_statement(after is not None, False).iterate(tx, {"rollout_id": rollout_id, "after": after})
+
+
+def rollouts_with_timeouts(tx: Transaction) -> list[tuple[int, int]]:
+    """(id, deviceTimeout) of every rollout whose devices can time out: those not finished that have one."""
+    return [(row.id, row.device_timeout) for row in _ROLLOUTS_WITH_TIMEOUTS.rows(tx, {})]
+
+
+def any_expired(tx: Transaction, *, rollout_id: int, started_before: float) -> bool:
+    """Whether a device of the rollout was started before then and is still started (a read, by index)."""
+    return _ANY_EXPIRED.first(tx, {"rollout_id": rollout_id, "started_before": started_before}) is not None
+
+
+def lock_rollout(tx: Transaction, *, rollout_id: int) -> None:
+    """Hold the rollout's row until commit, as every writer of its devices does first (PostgreSQL; a SQLite
+    writer holds the database's write lock already)."""
+    if tx.postgres:
+        _LOCK_ROLLOUT.first(tx, {"rollout_id": rollout_id})
+
+
+def expire_started_devices(tx: Transaction, *, rollout_id: int, started_before: float, now: float) -> int:
+    """Fail the rollout's devices started before `started_before` with reason "timeout", as the service
+    (the triggers count them and may pause the rollout); how many. The caller holds the rollout's row."""
+    return _EXPIRE_DEVICES.rowcount(tx, {"rollout_id": rollout_id, "started_before": started_before, "now": now})
 
 
 @functools.cache
-def _move_device_if_allowed_statement(sources: tuple[str, ...], postgres: bool) -> Statement:
+def _move_device_if_allowed_statement(sources: tuple[str, ...], capped: bool, postgres: bool) -> Statement:
     if not sources or not all(state.isalnum() for state in sources):
         # (An empty IN () is a syntax error on PostgreSQL: no move leads to the target, so there is no statement.)
         raise ValueError(f"device states are plain words, at least one, got {sources!r}")
     # The states are the state machine's own constants, written into the SQL: one statement per target.
     listed = ", ".join(f"'{state}'" for state in sources)
-    # As in the two-step path, PostgreSQL holds the rollout's row in share mode: a concurrent change of
-    # its state (to finished) waits for this command, or this one sees it.
-    lock = " FOR SHARE" if postgres else ""
+    # As in the two-step path, PostgreSQL locks the rollout's row first: a concurrent change of its state
+    # (to finished) or of its counts waits for this command, or this one sees it.
+    lock = " FOR NO KEY UPDATE" if postgres else ""
+    cap = f" AND {_UNDER_CAP}" if capped else ""
     return Statement(
         f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state IN ({listed}) "
         "AND EXISTS (SELECT 1 FROM rollout WHERE id = :rollout_id AND project_id = :project_id "
-        f"AND state <> 'finished'{lock})"
+        f"AND state <> 'finished'{cap}{lock})"
     )
+
+
+@functools.cache
+def _list_events_statement(after: bool, limit: bool) -> Statement:
+    conditions = ["rollout_id = :rollout_id"] + (["id > :after"] if after else [])
+    return Statement(_select(_SELECT_EVENT, conditions, "id", limit), _EVENT_COLUMNS)
 
 
 @functools.cache

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -35,9 +36,12 @@ from rollout_api import (
     Unimplemented,
 )
 from rollout_api.rollout.models import (
+    ClaimedDevice,
     CreateResult,
     Device,
+    DeviceCounts,
     DeviceState,
+    Event,
     GetResult,
     Rollout,
     RolloutState,
@@ -73,27 +77,21 @@ def test_every_method_sync(client: Client, project: str) -> None:
 
     got = client.rollout.get(projectid=project, rolloutid=rollout)
     assert isinstance(got, GetResult)
-    assert got == GetResult(
-        id=rollout,
-        projectid=project,
-        state=RolloutState.INIT,
-        device_filter=FILTER,
-        firmwareid=FIRMWARE,
-        name="Today's",
+    assert (got.id, got.projectid, got.state, got.device_filter, got.firmwareid, got.name) == (
+        rollout,
+        project,
+        RolloutState.INIT,
+        FILTER,
+        FIRMWARE,
+        "Today's",
     )
+    assert got.counts == DeviceCounts(init=0, started=0, succeeded=0, failed=0)
+    assert (got.total, got.auto_finish, got.reason) == (0, False, None)
+    assert got.created_at == got.updated_at and got.created_at.utcoffset() == timedelta(0)
 
     listed = client.rollout.list(projectid=project)
     assert all(isinstance(item, Rollout) for item in listed)
-    assert listed == [
-        Rollout(
-            id=rollout,
-            projectid=project,
-            state=RolloutState.INIT,
-            device_filter=FILTER,
-            firmwareid=FIRMWARE,
-            name="Today's",
-        )
-    ]
+    assert listed == [got]
 
     client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["dev-2", "dev-1", "dev-3"])
     devices = client.rollout.list_devices(projectid=project, rolloutid=rollout)
@@ -109,12 +107,24 @@ def test_every_method_sync(client: Client, project: str) -> None:
         projectid=project, rolloutid=rollout, deviceid="dev-1", state="started", update_command_id="cmd-1"
     )
     client.rollout.set_device_state(projectid=project, rolloutid=rollout, deviceid="dev-2", state=DeviceState.FAILED)
-    assert client.rollout.list_devices(projectid=project, rolloutid=rollout, state="started") == [
-        Device(id="dev-1", state=DeviceState.STARTED, update_command_id="cmd-1")
+    (started,) = client.rollout.list_devices(projectid=project, rolloutid=rollout, state="started")
+    assert (started.id, started.state, started.update_command_id) == ("dev-1", DeviceState.STARTED, "cmd-1")
+    (failed,) = client.rollout.list_devices(projectid=project, rolloutid=rollout, limit=1, after="dev-1")
+    assert (failed.id, failed.state, failed.update_command_id) == ("dev-2", DeviceState.FAILED, None)
+
+    claimed = client.rollout.claim_devices(projectid=project, rolloutid=rollout, limit=5, update_command_id="cmd-2")
+    assert claimed == [ClaimedDevice(id="dev-3")]
+    progress = client.rollout.get(projectid=project, rolloutid=rollout)
+    assert progress.counts == DeviceCounts(init=0, started=2, succeeded=0, failed=1)
+    events = client.rollout.list_events(projectid=project, rolloutid=rollout)
+    assert all(isinstance(event, Event) for event in events)
+    assert [(e.deviceid, e.from_, e.to) for e in events] == [
+        (None, "init", "inProgress"),
+        ("dev-1", "init", "started"),
+        ("dev-2", "init", "failed"),
+        ("dev-3", "init", "started"),
     ]
-    assert client.rollout.list_devices(projectid=project, rolloutid=rollout, limit=1, after="dev-1") == [
-        Device(id="dev-2", state=DeviceState.FAILED)
-    ]
+    assert list(client.rollout.iter_list_events(projectid=project, rolloutid=rollout, page_size=1)) == events
 
     client.rollout.set_state(projectid=project, rolloutid=rollout, state=RolloutState.PAUSED)
     assert client.rollout.get(projectid=project, rolloutid=rollout).state == RolloutState.PAUSED
@@ -135,28 +145,23 @@ def test_every_method_async(server_url: str, project: str) -> None:
 
             got = await client.rollout.get(projectid=project, rolloutid=rollout)
             assert isinstance(got, GetResult)
-            assert got == GetResult(
-                id=rollout, projectid=project, state=RolloutState.INIT, device_filter=FILTER, firmwareid=FIRMWARE
+            assert (got.id, got.projectid, got.state, got.device_filter, got.firmwareid, got.name) == (
+                rollout,
+                project,
+                RolloutState.INIT,
+                FILTER,
+                FIRMWARE,
+                None,
             )
+            assert got.counts == DeviceCounts(init=0, started=0, succeeded=0, failed=0)
 
             listed = await client.rollout.list(projectid=project)
-            assert listed == [
-                Rollout(
-                    id=rollout,
-                    projectid=project,
-                    state=RolloutState.INIT,
-                    device_filter=FILTER,
-                    firmwareid=FIRMWARE,
-                )
-            ]
+            assert listed == [got]
             assert isinstance(listed[0], Rollout)
 
             await client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["b", "a"])
             devices = await client.rollout.list_devices(projectid=project, rolloutid=rollout)
-            assert devices == [
-                Device(id="a", state=DeviceState.INIT),
-                Device(id="b", state=DeviceState.INIT),
-            ]
+            assert [(d.id, d.state) for d in devices] == [("a", DeviceState.INIT), ("b", DeviceState.INIT)]
             assert isinstance(devices[0], Device)
 
             await client.rollout.set_state(projectid=project, rolloutid=rollout, state=RolloutState.IN_PROGRESS)
@@ -165,9 +170,16 @@ def test_every_method_async(server_url: str, project: str) -> None:
             await client.rollout.set_device_state(
                 projectid=project, rolloutid=rollout, deviceid="a", state="succeeded", update_command_id="u-7"
             )
-            assert await client.rollout.list_devices(projectid=project, rolloutid=rollout, state="succeeded") == [
-                Device(id="a", state=DeviceState.SUCCEEDED, update_command_id="u-7")
+            (done,) = await client.rollout.list_devices(projectid=project, rolloutid=rollout, state="succeeded")
+            assert (done.id, done.state, done.update_command_id) == ("a", DeviceState.SUCCEEDED, "u-7")
+            assert await client.rollout.claim_devices(projectid=project, rolloutid=rollout, limit=9) == [
+                ClaimedDevice(id="b")
             ]
+            events = [e async for e in client.rollout.iter_list_events(projectid=project, rolloutid=rollout)]
+            assert [(e.deviceid, e.to) for e in events] == [(None, "inProgress"), ("a", "succeeded"), ("b", "started")]
+            assert (
+                await client.rollout.list_events(projectid=project, rolloutid=rollout, after=events[0].id) == events[1:]
+            )
 
             await client.rollout.delete(projectid=project, rolloutid=rollout)
             with pytest.raises(NotFound):
@@ -780,12 +792,23 @@ def test_retry_succeeds_after_a_connection_failure() -> None:
         if len(attempts) == 1:
             raise httpx.ConnectError("connection refused", request=request)
         (cmd,) = json.loads(request.content)["cmds"]
-        result = {"id": "7", "state": "paused", "deviceFilter": FILTER, "firmwareid": "f"}
-        return httpx.Response(200, json={"v": 1, "resp": [{"id": cmd["id"], "status": 0, "resp": result}]})
+        return httpx.Response(200, json={"v": 1, "resp": [{"id": cmd["id"], "status": 0, "resp": answered}]})
 
+    answered = {
+        "id": "7",
+        "state": "paused",
+        "deviceFilter": FILTER,
+        "firmwareid": "f",
+        "counts": {"init": 1, "started": 0, "succeeded": 0, "failed": 0},
+        "total": 1,
+        "createdAt": "2026-12-03T10:00:00Z",
+        "updatedAt": "2026-12-03T10:00:00Z",
+        "autoFinish": False,
+    }
     with Client("http://mock", transport=httpx.MockTransport(handler)) as client:
         got = client.rollout.get(projectid="p", rolloutid="7")
-    assert got == GetResult(id="7", state=RolloutState.PAUSED, device_filter=FILTER, firmwareid="f")
+    assert got == GetResult.model_validate(answered)
+    assert got.state == RolloutState.PAUSED
     assert got.projectid is None
     assert len(attempts) == 2
 

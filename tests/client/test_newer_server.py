@@ -94,7 +94,9 @@ def test_old_client_reads_a_new_field_and_a_new_enum_value(newer_server: tuple[s
         assert rollout.state == "cancelled"
         assert rollout.state not in list(RolloutState), "kept as the plain value, not forced into a known member"
         assert rollout.model_extra == {"progress": 40}
-        assert rollout.model_dump(by_alias=True, exclude_none=True) == {
+        dumped = rollout.model_dump(by_alias=True, exclude_none=True)
+        progress = ("counts", "total", "createdAt", "updatedAt", "autoFinish")  # issue 14's, known to this client
+        assert {k: v for k, v in dumped.items() if k not in progress} == {
             "id": created.id,
             "projectid": PROJECT,
             "firmwareid": "fw-9",

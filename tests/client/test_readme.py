@@ -29,6 +29,7 @@ PYTHON_EXAMPLES = [
     "examples/client_example.py",
     "examples/async_client_example.py",
     "examples/own_http_client_example.py",
+    "examples/running_a_rollout.py",
 ]
 
 
@@ -164,3 +165,19 @@ def test_readme_names_the_methods_of_each_idempotency_level(pattern: str, level:
     (listed,) = re.findall(pattern, text)
     methods = {spec.method for spec in METHODS.values() if spec.idempotency is level}
     assert set(re.findall(r"`(\w+)`", listed)) == methods, f"update the README's list of {level} methods"
+
+
+def test_running_a_rollout_example_runs(server_url: str) -> None:
+    done = run_python(ROOT / "examples/running_a_rollout.py", server_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "claimed ['th-00', 'th-01', 'th-02', 'th-03', 'th-04']",
+        "paused {'init': 5, 'started': 0, 'succeeded': 3, 'failed': 2}",
+        "paused automatically: 2 of 5 reported devices failed (40 %), over the 20 % threshold",
+        "finished {'init': 0, 'started': 0, 'succeeded': 8, 'failed': 2}",
+        "finished automatically: every device reported an outcome (8 succeeded, 2 failed)",
+        "init -> inProgress",
+        "inProgress -> paused paused automatically: 2 of 5 reported devices failed (40 %), over the 20 % threshold",
+        "paused -> inProgress",
+        "inProgress -> finished finished automatically: every device reported an outcome (8 succeeded, 2 failed)",
+    ]

@@ -605,8 +605,8 @@ SAFE = {
     ),
     "result field added": _case(
         TYPES,
-        _rollout(lambda r: r["properties"].update(createdAt="integer")),
-        *_both_uses_of_rollout("/properties/createdAt", "new result field `createdAt`: old clients ignore it"),
+        _rollout(lambda r: r["properties"].update(archivedAt="integer")),
+        *_both_uses_of_rollout("/properties/archivedAt", "new result field `archivedAt`: old clients ignore it"),
     ),
     "constraint widened": _case(
         "List",

@@ -224,7 +224,8 @@ def race_add_devices(servers: Sequence[Server], *, threads: int = 8, per_call: i
     assert not duplicates, duplicates
     assert set(listed_ids) == {d for devices in lists for d in devices}
     assert listed_ids == sorted(listed_ids), "ListDevices answers in id order"
-    assert all(device == {"id": device["id"], "state": "init"} for device in listed), listed
+    assert all(device["state"] == "init" and "updateCommandId" not in device for device in listed), listed
+    assert_counts_match_devices(urls[-1], project, rollout_id, context)
 
 
 def race_add_devices_opposite_orders(servers: Sequence[Server], rounds: int = 5, size: int = 200) -> None:
@@ -476,3 +477,116 @@ if POSTGRES_URL:
     @pytest.mark.parametrize("rival", ["SetState", "Delete"])
     def test_set_device_state_against_finish_or_delete_two_servers(two_servers: list[Server], rival: str) -> None:
         race_set_device_state_against(two_servers, rival)
+
+
+# --- progress: claims under a cap, autoFinish against the last reports (issue 14) -------------------
+
+
+def assert_counts_match_devices(url: str, project: str, rollout_id: str, context: str) -> dict[str, int]:
+    """The maintained counts equal the devices' states counted one by one."""
+    rollout = ok(url, "Get", projectid=project, rolloutid=rollout_id)
+    listed = ok(url, "ListDevices", projectid=project, rolloutid=rollout_id)
+    counted = Counter(device["state"] for device in listed)
+    expected = {state: counted.get(state, 0) for state in ("init", "started", "succeeded", "failed")}
+    assert rollout["counts"] == expected, context
+    assert rollout["total"] == len(listed), context
+    counts: dict[str, int] = rollout["counts"]
+    return counts
+
+
+def race_claims(servers: Sequence[Server]) -> None:
+    """ClaimDevices from many callers at once, then claims racing reports: no device is claimed twice and the
+    cap is never exceeded; the counts stay exact."""
+    project = new_project()
+    urls = [s.url for s in servers]
+    cap, devices = 100, [f"//api.cesanta.com/device_{n:04d}" for n in range(300)]
+    rollout_id: str = ok(
+        urls[0], "Create", projectid=project, firmwareid="fw-1", deviceFilter="a=b", maxInProgress=cap
+    )["id"]
+    ok(urls[0], "AddDevices", projectid=project, rolloutid=rollout_id, devices=devices)
+    ok(urls[0], "SetState", projectid=project, rolloutid=rollout_id, state="inProgress")
+    claim = {"projectid": project, "rolloutid": rollout_id}
+    answers = call_together([(urls[i % len(urls)], "ClaimDevices", {**claim, "limit": 15}) for i in range(20)])
+    context = "answers:\n" + "\n".join(f"  HTTP {a.http_status} {a.entry}" for a in answers) + "\n" + logs(servers)
+    assert all(a.http_status == 200 and a.status == 0 for a in answers), context
+    first = [d["id"] for a in answers for d in a.entry["resp"]]
+    assert len(first) == len(set(first)) == cap, context  # 20 x 15 asked, the cap of 100 given, none twice
+
+    # Half the claimed devices report while more claims come in.
+    done = sorted(first)[:50]
+    jobs = [
+        (urls[i % len(urls)], "SetDeviceState", {**claim, "deviceid": d, "state": "succeeded"})
+        for i, d in enumerate(done)
+    ]
+    jobs += [(urls[i % len(urls)], "ClaimDevices", {**claim, "limit": 5}) for i in range(20)]
+    random.Random(7).shuffle(jobs)
+    answers = call_together(jobs)
+    context = "answers:\n" + "\n".join(f"  HTTP {a.http_status} {a.entry}" for a in answers) + "\n" + logs(servers)
+    assert all(a.http_status == 200 and a.status == 0 for a in answers), context
+    second = [d["id"] for a in answers if "limit" in a.args for d in a.entry["resp"]]
+    assert len(second) == len(set(second)), context
+    assert not set(second) & set(first), context
+    assert len(second) <= 50, context  # only the 50 places the reports freed
+    counts = assert_counts_match_devices(urls[0], project, rollout_id, context)
+    assert counts["started"] == cap - 50 + len(second) <= cap, context
+    assert counts["succeeded"] == 50, context
+
+
+def race_last_reports_and_auto_finish(servers: Sequence[Server]) -> None:
+    """The last devices report at once, and a caller pauses the rollout meanwhile: it ends finished by the
+    service (once, with one event) or paused by the caller, and every answer agrees with that."""
+    project = new_project()
+    urls = [s.url for s in servers]
+    devices = [f"//api.cesanta.com/device_{n:03d}" for n in range(20)]
+    rollout_id: str = ok(urls[0], "Create", projectid=project, firmwareid="fw-1", deviceFilter="a=b", autoFinish=True)[
+        "id"
+    ]
+    ok(urls[0], "AddDevices", projectid=project, rolloutid=rollout_id, devices=devices)
+    ok(urls[0], "SetState", projectid=project, rolloutid=rollout_id, state="inProgress")
+    claim = {"projectid": project, "rolloutid": rollout_id}
+    assert len(ok(urls[0], "ClaimDevices", **claim, limit=20)) == 20
+    outcomes = {d: ("failed" if n % 4 == 0 else "succeeded") for n, d in enumerate(devices)}
+    jobs = [
+        (urls[i % len(urls)], "SetDeviceState", {**claim, "deviceid": d, "state": s})
+        for i, (d, s) in enumerate(outcomes.items())
+    ]
+    jobs.insert(15, (urls[-1], "SetState", {**claim, "state": "paused"}))
+    answers = call_together(jobs)
+    context = "answers:\n" + "\n".join(f"  {a.args} HTTP {a.http_status} {a.entry}" for a in answers)
+    context += "\n" + logs(servers)
+    assert all(a.http_status == 200 and a.status == 0 for a in answers if "deviceid" in a.args), context
+    (pause,) = [a for a in answers if "deviceid" not in a.args]
+    rollout = ok(urls[0], "Get", **claim)
+    trail = ok(urls[0], "ListEvents", **claim)
+    finishes = [e for e in trail if "deviceid" not in e and e["to"] == "finished"]
+    counts = assert_counts_match_devices(urls[0], project, rollout_id, context)
+    assert counts == {"init": 0, "started": 0, "succeeded": 15, "failed": 5}, context
+    assert len([e for e in trail if "deviceid" in e]) == 20 + 20, context  # claimed, then reported
+    if pause.status == 0:
+        # The caller's pause came first: nothing finishes a paused rollout by itself.
+        assert rollout["state"] == "paused" and "reason" not in rollout, context
+        assert finishes == [], context
+    else:
+        assert pause.status == 409 and "finished" in pause.entry["status_msg"], context
+        assert rollout["state"] == "finished", context
+        assert rollout["reason"] == "finished automatically: every device reported an outcome (15 succeeded, 5 failed)"
+        assert len(finishes) == 1 and finishes[0]["by"] == SERVER_ADDRESS, context
+
+
+def test_claims_race_one_server(one_server: Server) -> None:
+    race_claims([one_server])
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+def test_last_reports_and_auto_finish_race_one_server(one_server: Server, attempt: int) -> None:
+    race_last_reports_and_auto_finish([one_server])
+
+
+if POSTGRES_URL:
+
+    def test_claims_race_two_servers(two_servers: list[Server]) -> None:
+        race_claims(two_servers)
+
+    @pytest.mark.parametrize("attempt", [1, 2])
+    def test_last_reports_and_auto_finish_race_two_servers(two_servers: list[Server], attempt: int) -> None:
+        race_last_reports_and_auto_finish(two_servers)

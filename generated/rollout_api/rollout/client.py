@@ -8,20 +8,26 @@ from typing import Literal
 
 from rollout_api.rollout.contract import (
     ADD_DEVICES,
+    CLAIM_DEVICES,
     CREATE,
     DELETE,
     GET,
     LIST,
     LIST_DEVICES,
+    LIST_EVENTS,
     SET_DEVICE_STATE,
     SET_STATE,
 )
 from rollout_api.rollout.models import (
+    ClaimDevicesResult,
+    CreateArgsFailureThreshold,
     CreateResult,
     Device,
     DeviceState,
+    Event,
     GetResult,
     ListDevicesResult,
+    ListEventsResult,
     ListResult,
     Rollout,
     RolloutState,
@@ -52,7 +58,40 @@ class RolloutClient:
             },
         )
 
-    def create(self, *, device_filter: str, projectid: str, firmwareid: str, name: str | None = None) -> CreateResult:
+    def claim_devices(
+        self, *, projectid: str, rolloutid: str, limit: int, update_command_id: str | None = None
+    ) -> ClaimDevicesResult:
+        """Moves up to `limit` devices of the rollout from init to started, in ascending id order, and returns them: the way for updater workers to take work. The rollout must be inProgress (409 otherwise); with maxInProgress, fewer (or none) are returned so that no more than that many devices are started at once. Concurrent callers, on one server or several, never receive the same device.
+
+        Args:
+            projectid: ID of the project.
+            rolloutid: ID of the rollout.
+            limit: At most this many devices are claimed (1..10000).
+            update_command_id: Stored with each claimed device, as SetDeviceState stores it.
+        """
+        return self._caller.call(
+            CLAIM_DEVICES,
+            {
+                "projectid": projectid,
+                "rolloutid": rolloutid,
+                "limit": limit,
+                "updateCommandId": update_command_id,
+            },
+        )
+
+    def create(
+        self,
+        *,
+        device_filter: str,
+        projectid: str,
+        firmwareid: str,
+        name: str | None = None,
+        failure_threshold: CreateArgsFailureThreshold | None = None,
+        max_failures: int | None = None,
+        device_timeout: int | None = None,
+        max_in_progress: int | None = None,
+        auto_finish: bool | None = None,
+    ) -> CreateResult:
         """Creates new rollout.
 
         Args:
@@ -60,6 +99,11 @@ class RolloutClient:
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
+            failure_threshold: Pause the rollout by itself when more than `percent` % of the devices that reported an outcome have failed, once at least `minReported` (default 10) have reported.
+            max_failures: Pause the rollout by itself when more than this many devices have failed.
+            device_timeout: Seconds a device may stay started: past that it becomes failed with reason "timeout" (and counts toward the thresholds).
+            max_in_progress: At most this many devices are started at once: ClaimDevices claims up to it, and SetDeviceState to started past it is refused (409).
+            auto_finish: When every device has succeeded or failed, an inProgress rollout moves to finished by itself. Default: false.
         """
         return self._caller.call(
             CREATE,
@@ -68,6 +112,11 @@ class RolloutClient:
                 "projectid": projectid,
                 "firmwareid": firmwareid,
                 "name": name,
+                "failureThreshold": failure_threshold,
+                "maxFailures": max_failures,
+                "deviceTimeout": device_timeout,
+                "maxInProgress": max_in_progress,
+                "autoFinish": auto_finish,
             },
         )
 
@@ -193,6 +242,38 @@ class RolloutClient:
             if len(page_) < page_size or after is None:
                 return
 
+    def list_events(
+        self, *, projectid: str, rolloutid: str, limit: int | None = None, after: str | None = None
+    ) -> ListEventsResult:
+        """Returns the rollout's audit trail: every transition of the rollout and of its devices, including those the service made by itself (thresholds, timeouts, autoFinish), in the order they happened.
+
+        Args:
+            projectid: ID of the project.
+            rolloutid: ID of the rollout.
+            limit: At most this many events are returned (1..10000); without it, all of them.
+            after: Only events after this one are returned: pass the last id of the previous page.
+        """
+        return self._caller.call(
+            LIST_EVENTS,
+            {
+                "projectid": projectid,
+                "rolloutid": rolloutid,
+                "limit": limit,
+                "after": after,
+            },
+        )
+
+    def iter_list_events(self, *, projectid: str, rolloutid: str, page_size: int = 1000) -> Iterator[Event]:
+        """Every item list_events() would return, fetched page_size at a time by following `after`."""
+        after: str | None = None
+        while True:
+            # Locals end in "_", which no argument's Python name does (only keywords get a trailing _).
+            page_ = self.list_events(projectid=projectid, rolloutid=rolloutid, limit=page_size, after=after)
+            yield from page_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
+                return
+
     def set_device_state(
         self,
         *,
@@ -201,8 +282,9 @@ class RolloutClient:
         deviceid: str,
         rolloutid: str,
         update_command_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Changes the state of the device in rollout. Used by the backend.
+        """Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish).
 
         Args:
             projectid: ID of the project.
@@ -210,6 +292,7 @@ class RolloutClient:
             deviceid: ID of the device.
             rolloutid: ID of the rollout.
             update_command_id: (no description)
+            reason: Why the device is in this state (e.g. what failed); kept with the device and in its event.
         """
         self._caller.call(
             SET_DEVICE_STATE,
@@ -219,6 +302,7 @@ class RolloutClient:
                 "deviceid": deviceid,
                 "rolloutid": rolloutid,
                 "updateCommandId": update_command_id,
+                "reason": reason,
             },
         )
 
@@ -269,8 +353,39 @@ class AsyncRolloutClient:
             },
         )
 
+    async def claim_devices(
+        self, *, projectid: str, rolloutid: str, limit: int, update_command_id: str | None = None
+    ) -> ClaimDevicesResult:
+        """Moves up to `limit` devices of the rollout from init to started, in ascending id order, and returns them: the way for updater workers to take work. The rollout must be inProgress (409 otherwise); with maxInProgress, fewer (or none) are returned so that no more than that many devices are started at once. Concurrent callers, on one server or several, never receive the same device.
+
+        Args:
+            projectid: ID of the project.
+            rolloutid: ID of the rollout.
+            limit: At most this many devices are claimed (1..10000).
+            update_command_id: Stored with each claimed device, as SetDeviceState stores it.
+        """
+        return await self._caller.call(
+            CLAIM_DEVICES,
+            {
+                "projectid": projectid,
+                "rolloutid": rolloutid,
+                "limit": limit,
+                "updateCommandId": update_command_id,
+            },
+        )
+
     async def create(
-        self, *, device_filter: str, projectid: str, firmwareid: str, name: str | None = None
+        self,
+        *,
+        device_filter: str,
+        projectid: str,
+        firmwareid: str,
+        name: str | None = None,
+        failure_threshold: CreateArgsFailureThreshold | None = None,
+        max_failures: int | None = None,
+        device_timeout: int | None = None,
+        max_in_progress: int | None = None,
+        auto_finish: bool | None = None,
     ) -> CreateResult:
         """Creates new rollout.
 
@@ -279,6 +394,11 @@ class AsyncRolloutClient:
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
+            failure_threshold: Pause the rollout by itself when more than `percent` % of the devices that reported an outcome have failed, once at least `minReported` (default 10) have reported.
+            max_failures: Pause the rollout by itself when more than this many devices have failed.
+            device_timeout: Seconds a device may stay started: past that it becomes failed with reason "timeout" (and counts toward the thresholds).
+            max_in_progress: At most this many devices are started at once: ClaimDevices claims up to it, and SetDeviceState to started past it is refused (409).
+            auto_finish: When every device has succeeded or failed, an inProgress rollout moves to finished by itself. Default: false.
         """
         return await self._caller.call(
             CREATE,
@@ -287,6 +407,11 @@ class AsyncRolloutClient:
                 "projectid": projectid,
                 "firmwareid": firmwareid,
                 "name": name,
+                "failureThreshold": failure_threshold,
+                "maxFailures": max_failures,
+                "deviceTimeout": device_timeout,
+                "maxInProgress": max_in_progress,
+                "autoFinish": auto_finish,
             },
         )
 
@@ -412,6 +537,38 @@ class AsyncRolloutClient:
             if len(page_) < page_size or after is None:
                 return
 
+    async def list_events(
+        self, *, projectid: str, rolloutid: str, limit: int | None = None, after: str | None = None
+    ) -> ListEventsResult:
+        """Returns the rollout's audit trail: every transition of the rollout and of its devices, including those the service made by itself (thresholds, timeouts, autoFinish), in the order they happened.
+
+        Args:
+            projectid: ID of the project.
+            rolloutid: ID of the rollout.
+            limit: At most this many events are returned (1..10000); without it, all of them.
+            after: Only events after this one are returned: pass the last id of the previous page.
+        """
+        return await self._caller.call(
+            LIST_EVENTS,
+            {
+                "projectid": projectid,
+                "rolloutid": rolloutid,
+                "limit": limit,
+                "after": after,
+            },
+        )
+
+    async def iter_list_events(self, *, projectid: str, rolloutid: str, page_size: int = 1000) -> AsyncIterator[Event]:
+        """Every item list_events() would return, fetched page_size at a time by following `after`."""
+        after: str | None = None
+        while True:
+            page_ = await self.list_events(projectid=projectid, rolloutid=rolloutid, limit=page_size, after=after)
+            for item_ in page_:
+                yield item_
+            after = page_[-1].id if page_ else None
+            if len(page_) < page_size or after is None:
+                return
+
     async def set_device_state(
         self,
         *,
@@ -420,8 +577,9 @@ class AsyncRolloutClient:
         deviceid: str,
         rolloutid: str,
         update_command_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Changes the state of the device in rollout. Used by the backend.
+        """Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish).
 
         Args:
             projectid: ID of the project.
@@ -429,6 +587,7 @@ class AsyncRolloutClient:
             deviceid: ID of the device.
             rolloutid: ID of the rollout.
             update_command_id: (no description)
+            reason: Why the device is in this state (e.g. what failed); kept with the device and in its event.
         """
         await self._caller.call(
             SET_DEVICE_STATE,
@@ -438,6 +597,7 @@ class AsyncRolloutClient:
                 "deviceid": deviceid,
                 "rolloutid": rolloutid,
                 "updateCommandId": update_command_id,
+                "reason": reason,
             },
         )
 
@@ -488,8 +648,39 @@ class RolloutBatch:
             },
         )
 
+    def claim_devices(
+        self, *, projectid: str, rolloutid: str, limit: int, update_command_id: str | None = None
+    ) -> Pending[ClaimDevicesResult]:
+        """Moves up to `limit` devices of the rollout from init to started, in ascending id order, and returns them: the way for updater workers to take work. The rollout must be inProgress (409 otherwise); with maxInProgress, fewer (or none) are returned so that no more than that many devices are started at once. Concurrent callers, on one server or several, never receive the same device.
+
+        Args:
+            projectid: ID of the project.
+            rolloutid: ID of the rollout.
+            limit: At most this many devices are claimed (1..10000).
+            update_command_id: Stored with each claimed device, as SetDeviceState stores it.
+        """
+        return self._commands.add(
+            CLAIM_DEVICES,
+            {
+                "projectid": projectid,
+                "rolloutid": rolloutid,
+                "limit": limit,
+                "updateCommandId": update_command_id,
+            },
+        )
+
     def create(
-        self, *, device_filter: str, projectid: str, firmwareid: str, name: str | None = None
+        self,
+        *,
+        device_filter: str,
+        projectid: str,
+        firmwareid: str,
+        name: str | None = None,
+        failure_threshold: CreateArgsFailureThreshold | None = None,
+        max_failures: int | None = None,
+        device_timeout: int | None = None,
+        max_in_progress: int | None = None,
+        auto_finish: bool | None = None,
     ) -> Pending[CreateResult]:
         """Creates new rollout.
 
@@ -498,6 +689,11 @@ class RolloutBatch:
             projectid: ID of the project.
             firmwareid: ID of the firmware image.
             name: Human-readable name for the rollout.
+            failure_threshold: Pause the rollout by itself when more than `percent` % of the devices that reported an outcome have failed, once at least `minReported` (default 10) have reported.
+            max_failures: Pause the rollout by itself when more than this many devices have failed.
+            device_timeout: Seconds a device may stay started: past that it becomes failed with reason "timeout" (and counts toward the thresholds).
+            max_in_progress: At most this many devices are started at once: ClaimDevices claims up to it, and SetDeviceState to started past it is refused (409).
+            auto_finish: When every device has succeeded or failed, an inProgress rollout moves to finished by itself. Default: false.
         """
         return self._commands.add(
             CREATE,
@@ -506,6 +702,11 @@ class RolloutBatch:
                 "projectid": projectid,
                 "firmwareid": firmwareid,
                 "name": name,
+                "failureThreshold": failure_threshold,
+                "maxFailures": max_failures,
+                "deviceTimeout": device_timeout,
+                "maxInProgress": max_in_progress,
+                "autoFinish": auto_finish,
             },
         )
 
@@ -594,6 +795,27 @@ class RolloutBatch:
             },
         )
 
+    def list_events(
+        self, *, projectid: str, rolloutid: str, limit: int | None = None, after: str | None = None
+    ) -> Pending[ListEventsResult]:
+        """Returns the rollout's audit trail: every transition of the rollout and of its devices, including those the service made by itself (thresholds, timeouts, autoFinish), in the order they happened.
+
+        Args:
+            projectid: ID of the project.
+            rolloutid: ID of the rollout.
+            limit: At most this many events are returned (1..10000); without it, all of them.
+            after: Only events after this one are returned: pass the last id of the previous page.
+        """
+        return self._commands.add(
+            LIST_EVENTS,
+            {
+                "projectid": projectid,
+                "rolloutid": rolloutid,
+                "limit": limit,
+                "after": after,
+            },
+        )
+
     def set_device_state(
         self,
         *,
@@ -602,8 +824,9 @@ class RolloutBatch:
         deviceid: str,
         rolloutid: str,
         update_command_id: str | None = None,
+        reason: str | None = None,
     ) -> Pending[None]:
-        """Changes the state of the device in rollout. Used by the backend.
+        """Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish).
 
         Args:
             projectid: ID of the project.
@@ -611,6 +834,7 @@ class RolloutBatch:
             deviceid: ID of the device.
             rolloutid: ID of the rollout.
             update_command_id: (no description)
+            reason: Why the device is in this state (e.g. what failed); kept with the device and in its event.
         """
         return self._commands.add(
             SET_DEVICE_STATE,
@@ -620,6 +844,7 @@ class RolloutBatch:
                 "deviceid": deviceid,
                 "rolloutid": rolloutid,
                 "updateCommandId": update_command_id,
+                "reason": reason,
             },
         )
 

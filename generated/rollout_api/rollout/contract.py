@@ -11,15 +11,21 @@ from pydantic import TypeAdapter
 from rollout_api.errors import Unimplemented
 from rollout_api.rollout.models import (
     AddDevicesArgs,
+    ClaimDevicesArgs,
+    ClaimDevicesResult,
+    ClaimedDevice,
     CreateArgs,
     CreateResult,
     DeleteArgs,
     Device,
+    Event,
     GetArgs,
     GetResult,
     ListArgs,
     ListDevicesArgs,
     ListDevicesResult,
+    ListEventsArgs,
+    ListEventsResult,
     ListResult,
     Rollout,
     SetDeviceStateArgs,
@@ -36,6 +42,10 @@ class RolloutService(Protocol[ContextT_contra]):
 
     def add_devices(self, ctx: ContextT_contra, args: AddDevicesArgs) -> None:
         """Adds devices to the rollout. Mostly used by the backend."""
+        ...
+
+    def claim_devices(self, ctx: ContextT_contra, args: ClaimDevicesArgs) -> Iterable[ClaimedDevice]:
+        """Moves up to `limit` devices of the rollout from init to started, in ascending id order, and returns them: the way for updater workers to take work. The rollout must be inProgress (409 otherwise); with maxInProgress, fewer (or none) are returned so that no more than that many devices are started at once. Concurrent callers, on one server or several, never receive the same device."""
         ...
 
     def create(self, ctx: ContextT_contra, args: CreateArgs) -> CreateResult:
@@ -58,8 +68,12 @@ class RolloutService(Protocol[ContextT_contra]):
         """Returns the list of devices previously added to the rollout."""
         ...
 
+    def list_events(self, ctx: ContextT_contra, args: ListEventsArgs) -> Iterable[Event]:
+        """Returns the rollout's audit trail: every transition of the rollout and of its devices, including those the service made by itself (thresholds, timeouts, autoFinish), in the order they happened."""
+        ...
+
     def set_device_state(self, ctx: ContextT_contra, args: SetDeviceStateArgs) -> None:
-        """Changes the state of the device in rollout. Used by the backend."""
+        """Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish)."""
         ...
 
     def set_state(self, ctx: ContextT_contra, args: SetStateArgs) -> None:
@@ -72,6 +86,9 @@ class RolloutServiceBase(Generic[ContextT_contra]):
 
     def add_devices(self, ctx: ContextT_contra, args: AddDevicesArgs) -> None:
         raise Unimplemented("/v1/Rollout.AddDevices is not implemented by this server")
+
+    def claim_devices(self, ctx: ContextT_contra, args: ClaimDevicesArgs) -> Iterable[ClaimedDevice]:
+        raise Unimplemented("/v1/Rollout.ClaimDevices is not implemented by this server")
 
     def create(self, ctx: ContextT_contra, args: CreateArgs) -> CreateResult:
         raise Unimplemented("/v1/Rollout.Create is not implemented by this server")
@@ -87,6 +104,9 @@ class RolloutServiceBase(Generic[ContextT_contra]):
 
     def list_devices(self, ctx: ContextT_contra, args: ListDevicesArgs) -> Iterable[Device]:
         raise Unimplemented("/v1/Rollout.ListDevices is not implemented by this server")
+
+    def list_events(self, ctx: ContextT_contra, args: ListEventsArgs) -> Iterable[Event]:
+        raise Unimplemented("/v1/Rollout.ListEvents is not implemented by this server")
 
     def set_device_state(self, ctx: ContextT_contra, args: SetDeviceStateArgs) -> None:
         raise Unimplemented("/v1/Rollout.SetDeviceState is not implemented by this server")
@@ -149,6 +169,86 @@ ADD_DEVICES: MethodSpec[AddDevicesArgs, None] = MethodSpec(
 )
 
 
+CLAIM_DEVICES: MethodSpec[ClaimDevicesArgs, ClaimDevicesResult] = MethodSpec(
+    service="Rollout",
+    method="ClaimDevices",
+    wire_name="/v1/Rollout.ClaimDevices",
+    attr="claim_devices",
+    doc="Moves up to `limit` devices of the rollout from init to started, in ascending id order, and returns them: the way for updater workers to take work. The rollout must be inProgress (409 otherwise); with maxInProgress, fewer (or none) are returned so that no more than that many devices are started at once. Concurrent callers, on one server or several, never receive the same device.",
+    idempotency=Idempotency.NONE,
+    roles=("backend", "admin"),
+    args_model=ClaimDevicesArgs,
+    result=TypeAdapter(ClaimDevicesResult),
+    result_item=TypeAdapter(ClaimedDevice),
+    definition={
+        "doc": "Moves up to `limit` devices of the rollout from init to started, in ascending id order, and returns them: the way for updater workers to take work. The rollout must be inProgress (409 otherwise); with maxInProgress, fewer (or none) are returned so that no more than that many devices are started at once. Concurrent callers, on one server or several, never receive the same device.",
+        "roles": ["backend", "admin"],
+        "args": {
+            "projectid": {"doc": "ID of the project.", "type": "string"},
+            "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
+            "limit": {
+                "doc": "At most this many devices are claimed (1..10000).",
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 10000,
+            },
+            "updateCommandId": {
+                "doc": "Stored with each claimed device, as SetDeviceState stores it.",
+                "type": "string",
+                "minLength": 1,
+            },
+        },
+        "required_args": ["projectid", "rolloutid", "limit"],
+        "result": {
+            "doc": "The devices claimed, in ascending id order; empty when none is left in init or the cap is reached.",
+            "type": "array",
+            "items": {
+                "title": "ClaimedDevice",
+                "doc": "A device that ClaimDevices moved from init to started.",
+                "type": "object",
+                "properties": {"id": {"doc": "ID of the device.", "type": "string"}},
+                "required": ["id"],
+            },
+        },
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
+    },
+    examples=(
+        {
+            "request": {
+                "v": 1,
+                "src": "//api.cesanta.com/cloud.updater",
+                "dst": "//api.cesanta.com",
+                "cmds": [
+                    {
+                        "cmd": "/v1/Rollout.ClaimDevices",
+                        "id": 123,
+                        "args": {
+                            "projectid": "//api.cesanta.com/project_123",
+                            "rolloutid": "123",
+                            "limit": 2,
+                            "updateCommandId": "12346878",
+                        },
+                    }
+                ],
+            },
+            "response": {
+                "v": 1,
+                "src": "//api.cesanta.com",
+                "dst": "//api.cesanta.com/cloud.updater",
+                "resp": [
+                    {
+                        "id": 123,
+                        "status": 0,
+                        "resp": [{"id": "//api.cesanta.com/device_123"}, {"id": "//api.cesanta.com/device_124"}],
+                    }
+                ],
+            },
+        },
+    ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
+)
+
+
 CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
     service="Rollout",
     method="Create",
@@ -172,6 +272,49 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
             "projectid": {"doc": "ID of the project.", "type": "string", "minLength": 1},
             "name": {"doc": "Human-readable name for the rollout.", "type": "string"},
             "firmwareid": {"doc": "ID of the firmware image.", "type": "string", "minLength": 1},
+            "failureThreshold": {
+                "doc": "Pause the rollout by itself when more than `percent` % of the devices that reported an outcome have failed, once at least `minReported` (default 10) have reported.",
+                "type": "object",
+                "properties": {
+                    "percent": {
+                        "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 100,
+                    },
+                    "minReported": {
+                        "doc": "The percentage counts only once at least this many devices have reported succeeded or failed.",
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 1000000000,
+                        "default": 10,
+                    },
+                },
+                "required": ["percent"],
+            },
+            "maxFailures": {
+                "doc": "Pause the rollout by itself when more than this many devices have failed.",
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000000000,
+            },
+            "deviceTimeout": {
+                "doc": 'Seconds a device may stay started: past that it becomes failed with reason "timeout" (and counts toward the thresholds).',
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 31536000,
+            },
+            "maxInProgress": {
+                "doc": "At most this many devices are started at once: ClaimDevices claims up to it, and SetDeviceState to started past it is refused (409).",
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000000000,
+            },
+            "autoFinish": {
+                "doc": "When every device has succeeded or failed, an inProgress rollout moves to finished by itself.",
+                "type": "boolean",
+                "default": False,
+            },
         },
         "required_args": ["projectid", "firmwareid", "deviceFilter"],
         "result": {
@@ -298,8 +441,82 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
                     "type": "string",
                     "enum": ["init", "inProgress", "paused", "finished"],
                 },
+                "counts": {
+                    "title": "DeviceCounts",
+                    "doc": "How many devices are in each state, maintained as they move (not counted on read).",
+                    "type": "object",
+                    "properties": {
+                        "init": {"doc": "Devices in state init.", "type": "integer"},
+                        "started": {"doc": "Devices in state started.", "type": "integer"},
+                        "succeeded": {"doc": "Devices in state succeeded.", "type": "integer"},
+                        "failed": {"doc": "Devices in state failed.", "type": "integer"},
+                    },
+                    "required": ["init", "started", "succeeded", "failed"],
+                },
+                "total": {"doc": "How many devices the rollout has.", "type": "integer"},
+                "reason": {
+                    "doc": "Why the service moved the rollout to its current state by itself, in words with the figures; absent when a caller set the state.",
+                    "type": "string",
+                },
+                "createdAt": {
+                    "doc": "When the rollout was created (RFC 3339, UTC).",
+                    "type": "string",
+                    "format": "date-time",
+                },
+                "updatedAt": {
+                    "doc": "When the rollout last changed: its state, or a device's state (RFC 3339, UTC).",
+                    "type": "string",
+                    "format": "date-time",
+                },
+                "failureThreshold": {
+                    "title": "FailureThreshold",
+                    "doc": "As given to Create; absent when none was.",
+                    "type": "object",
+                    "properties": {
+                        "percent": {
+                            "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
+                            "type": "number",
+                            "minimum": 0,
+                            "maximum": 100,
+                        },
+                        "minReported": {
+                            "doc": "The percentage counts only once at least this many devices have reported succeeded or failed.",
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 1000000000,
+                            "default": 10,
+                        },
+                    },
+                    "required": ["percent"],
+                },
+                "maxFailures": {
+                    "doc": "As given to Create: the rollout pauses when more devices than this have failed; absent when none was.",
+                    "type": "integer",
+                },
+                "deviceTimeout": {
+                    "doc": 'As given to Create: seconds a device may stay started before it fails with reason "timeout"; absent when none was.',
+                    "type": "integer",
+                },
+                "maxInProgress": {
+                    "doc": "As given to Create: at most this many devices are started at once; absent when none was.",
+                    "type": "integer",
+                },
+                "autoFinish": {
+                    "doc": "As given to Create: whether the rollout finishes by itself once every device succeeded or failed.",
+                    "type": "boolean",
+                },
             },
-            "required": ["id", "state", "firmwareid", "deviceFilter"],
+            "required": [
+                "id",
+                "state",
+                "firmwareid",
+                "deviceFilter",
+                "counts",
+                "total",
+                "createdAt",
+                "updatedAt",
+                "autoFinish",
+            ],
         },
         "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
     },
@@ -331,6 +548,11 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
                             "state": "inProgress",
                             "deviceFilter": "location=Bathroom",
                             "firmwareid": "1234567980",
+                            "counts": {"init": 0, "started": 0, "succeeded": 1, "failed": 0},
+                            "total": 1,
+                            "createdAt": "2026-12-03T10:00:00.000000Z",
+                            "updatedAt": "2026-12-03T10:05:00.000000Z",
+                            "autoFinish": False,
                         },
                     }
                 ],
@@ -398,8 +620,82 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
                         "type": "string",
                         "enum": ["init", "inProgress", "paused", "finished"],
                     },
+                    "counts": {
+                        "title": "DeviceCounts",
+                        "doc": "How many devices are in each state, maintained as they move (not counted on read).",
+                        "type": "object",
+                        "properties": {
+                            "init": {"doc": "Devices in state init.", "type": "integer"},
+                            "started": {"doc": "Devices in state started.", "type": "integer"},
+                            "succeeded": {"doc": "Devices in state succeeded.", "type": "integer"},
+                            "failed": {"doc": "Devices in state failed.", "type": "integer"},
+                        },
+                        "required": ["init", "started", "succeeded", "failed"],
+                    },
+                    "total": {"doc": "How many devices the rollout has.", "type": "integer"},
+                    "reason": {
+                        "doc": "Why the service moved the rollout to its current state by itself, in words with the figures; absent when a caller set the state.",
+                        "type": "string",
+                    },
+                    "createdAt": {
+                        "doc": "When the rollout was created (RFC 3339, UTC).",
+                        "type": "string",
+                        "format": "date-time",
+                    },
+                    "updatedAt": {
+                        "doc": "When the rollout last changed: its state, or a device's state (RFC 3339, UTC).",
+                        "type": "string",
+                        "format": "date-time",
+                    },
+                    "failureThreshold": {
+                        "title": "FailureThreshold",
+                        "doc": "As given to Create; absent when none was.",
+                        "type": "object",
+                        "properties": {
+                            "percent": {
+                                "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
+                                "type": "number",
+                                "minimum": 0,
+                                "maximum": 100,
+                            },
+                            "minReported": {
+                                "doc": "The percentage counts only once at least this many devices have reported succeeded or failed.",
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 1000000000,
+                                "default": 10,
+                            },
+                        },
+                        "required": ["percent"],
+                    },
+                    "maxFailures": {
+                        "doc": "As given to Create: the rollout pauses when more devices than this have failed; absent when none was.",
+                        "type": "integer",
+                    },
+                    "deviceTimeout": {
+                        "doc": 'As given to Create: seconds a device may stay started before it fails with reason "timeout"; absent when none was.',
+                        "type": "integer",
+                    },
+                    "maxInProgress": {
+                        "doc": "As given to Create: at most this many devices are started at once; absent when none was.",
+                        "type": "integer",
+                    },
+                    "autoFinish": {
+                        "doc": "As given to Create: whether the rollout finishes by itself once every device succeeded or failed.",
+                        "type": "boolean",
+                    },
                 },
-                "required": ["id", "state", "firmwareid", "deviceFilter"],
+                "required": [
+                    "id",
+                    "state",
+                    "firmwareid",
+                    "deviceFilter",
+                    "counts",
+                    "total",
+                    "createdAt",
+                    "updatedAt",
+                    "autoFinish",
+                ],
             },
         },
         "required_args": [],
@@ -433,6 +729,11 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
                                 "state": "inProgress",
                                 "deviceFilter": "location=Bathroom",
                                 "firmwareid": "1234567980",
+                                "counts": {"init": 0, "started": 0, "succeeded": 1, "failed": 0},
+                                "total": 1,
+                                "createdAt": "2026-12-03T10:00:00.000000Z",
+                                "updatedAt": "2026-12-03T10:05:00.000000Z",
+                                "autoFinish": False,
                             }
                         ],
                     }
@@ -497,8 +798,17 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
                         "doc": "The update command last stored for the device by SetDeviceState.",
                         "type": "string",
                     },
+                    "reason": {
+                        "doc": 'Why the device is in its state, as SetDeviceState reported it, or "timeout"; absent when none was given.',
+                        "type": "string",
+                    },
+                    "updatedAt": {
+                        "doc": "When the device was added or last changed state (RFC 3339, UTC).",
+                        "type": "string",
+                        "format": "date-time",
+                    },
                 },
-                "required": ["id", "state"],
+                "required": ["id", "state", "updatedAt"],
             },
         },
         "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
@@ -526,7 +836,140 @@ LIST_DEVICES: MethodSpec[ListDevicesArgs, ListDevicesResult] = MethodSpec(
                         "id": 123,
                         "status": 0,
                         "resp": [
-                            {"id": "//api.cesanta.com/device_123", "state": "started", "updateCommandId": "12346878"}
+                            {
+                                "id": "//api.cesanta.com/device_123",
+                                "state": "started",
+                                "updateCommandId": "12346878",
+                                "updatedAt": "2026-12-03T10:00:05.000000Z",
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+    ),
+    scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
+)
+
+
+LIST_EVENTS: MethodSpec[ListEventsArgs, ListEventsResult] = MethodSpec(
+    service="Rollout",
+    method="ListEvents",
+    wire_name="/v1/Rollout.ListEvents",
+    attr="list_events",
+    doc="Returns the rollout's audit trail: every transition of the rollout and of its devices, including those the service made by itself (thresholds, timeouts, autoFinish), in the order they happened.",
+    idempotency=Idempotency.NO_SIDE_EFFECTS,
+    roles=(),
+    args_model=ListEventsArgs,
+    result=TypeAdapter(ListEventsResult),
+    result_item=TypeAdapter(Event),
+    definition={
+        "doc": "Returns the rollout's audit trail: every transition of the rollout and of its devices, including those the service made by itself (thresholds, timeouts, autoFinish), in the order they happened.",
+        "idempotency": "no_side_effects",
+        "args": {
+            "projectid": {"doc": "ID of the project.", "type": "string"},
+            "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
+            "limit": {
+                "doc": "At most this many events are returned (1..10000); without it, all of them.",
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 10000,
+            },
+            "after": {
+                "doc": "Only events after this one are returned: pass the last id of the previous page.",
+                "type": "string",
+                "pattern": "^(0|[1-9][0-9]{0,17})$",
+            },
+        },
+        "required_args": ["projectid", "rolloutid"],
+        "result": {
+            "doc": "The events, oldest first.",
+            "type": "array",
+            "items": {
+                "title": "Event",
+                "doc": "One transition of a rollout or of one of its devices, as it happened.",
+                "type": "object",
+                "properties": {
+                    "id": {
+                        "doc": "ID of the event: events of a rollout are numbered in the order they happened.",
+                        "type": "string",
+                    },
+                    "at": {"doc": "When it happened (RFC 3339, UTC).", "type": "string", "format": "date-time"},
+                    "deviceid": {
+                        "doc": "The device that moved; absent when the rollout itself moved.",
+                        "type": "string",
+                    },
+                    "from": {
+                        "doc": "The state before: a RolloutState, or a DeviceState when deviceid is present.",
+                        "type": "string",
+                    },
+                    "to": {"doc": "The state after.", "type": "string"},
+                    "by": {
+                        "doc": "Who made the move: the caller's principal, or the server's address for a move the service made by itself (threshold, timeout, autoFinish).",
+                        "type": "string",
+                    },
+                    "reason": {"doc": "Why, when a reason was given or the service moved by itself.", "type": "string"},
+                },
+                "required": ["id", "at", "from", "to", "by"],
+            },
+        },
+        "scope": {"arg": "projectid", "notFound": "rollout {rolloutid} not found in project {projectid}"},
+    },
+    examples=(
+        {
+            "request": {
+                "v": 1,
+                "src": "//api.cesanta.com/user_123",
+                "dst": "//api.cesanta.com",
+                "cmds": [
+                    {
+                        "cmd": "/v1/Rollout.ListEvents",
+                        "id": 123,
+                        "args": {"projectid": "//api.cesanta.com/project_123", "rolloutid": "123", "limit": 100},
+                    }
+                ],
+            },
+            "response": {
+                "v": 1,
+                "src": "//api.cesanta.com",
+                "dst": "//api.cesanta.com/user_123",
+                "resp": [
+                    {
+                        "id": 123,
+                        "status": 0,
+                        "resp": [
+                            {
+                                "id": "1",
+                                "at": "2026-12-03T10:00:00.000000Z",
+                                "from": "init",
+                                "to": "inProgress",
+                                "by": "//api.cesanta.com/user_123",
+                            },
+                            {
+                                "id": "2",
+                                "at": "2026-12-03T10:00:05.000000Z",
+                                "deviceid": "//api.cesanta.com/device_123",
+                                "from": "init",
+                                "to": "started",
+                                "by": "//api.cesanta.com/cloud.updater",
+                            },
+                            {
+                                "id": "3",
+                                "at": "2026-12-03T10:02:05.000000Z",
+                                "deviceid": "//api.cesanta.com/device_123",
+                                "from": "started",
+                                "to": "failed",
+                                "by": "//api.cesanta.com",
+                                "reason": "timeout",
+                            },
+                            {
+                                "id": "4",
+                                "at": "2026-12-03T10:02:05.000000Z",
+                                "from": "inProgress",
+                                "to": "paused",
+                                "by": "//api.cesanta.com",
+                                "reason": "paused automatically: 1 of 1 reported devices failed (100 %), over the 20 % threshold",
+                            },
                         ],
                     }
                 ],
@@ -542,14 +985,14 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
     method="SetDeviceState",
     wire_name="/v1/Rollout.SetDeviceState",
     attr="set_device_state",
-    doc="Changes the state of the device in rollout. Used by the backend.",
+    doc="Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish).",
     idempotency=Idempotency.IDEMPOTENT,
     roles=("backend", "admin"),
     args_model=SetDeviceStateArgs,
     result=None,
     result_item=None,
     definition={
-        "doc": "Changes the state of the device in rollout. Used by the backend.",
+        "doc": "Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish).",
         "idempotency": "idempotent",
         "roles": ["backend", "admin"],
         "args": {
@@ -563,6 +1006,11 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
             "deviceid": {"doc": "ID of the device.", "type": "string"},
             "updateCommandId": {"type": "string", "minLength": 1},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
+            "reason": {
+                "doc": "Why the device is in this state (e.g. what failed); kept with the device and in its event.",
+                "type": "string",
+                "maxLength": 1024,
+            },
         },
         "required_args": ["projectid", "rolloutid", "deviceid", "state"],
         "result": None,
@@ -658,11 +1106,13 @@ SET_STATE: MethodSpec[SetStateArgs, None] = MethodSpec(
 
 METHODS: Mapping[str, MethodSpec[Any, Any]] = {
     ADD_DEVICES.wire_name: ADD_DEVICES,
+    CLAIM_DEVICES.wire_name: CLAIM_DEVICES,
     CREATE.wire_name: CREATE,
     DELETE.wire_name: DELETE,
     GET.wire_name: GET,
     LIST.wire_name: LIST,
     LIST_DEVICES.wire_name: LIST_DEVICES,
+    LIST_EVENTS.wire_name: LIST_EVENTS,
     SET_DEVICE_STATE.wire_name: SET_DEVICE_STATE,
     SET_STATE.wire_name: SET_STATE,
 }
@@ -694,8 +1144,82 @@ TYPES: Mapping[str, Mapping[str, Any]] = {
                 "type": "string",
                 "enum": ["init", "inProgress", "paused", "finished"],
             },
+            "counts": {
+                "title": "DeviceCounts",
+                "doc": "How many devices are in each state, maintained as they move (not counted on read).",
+                "type": "object",
+                "properties": {
+                    "init": {"doc": "Devices in state init.", "type": "integer"},
+                    "started": {"doc": "Devices in state started.", "type": "integer"},
+                    "succeeded": {"doc": "Devices in state succeeded.", "type": "integer"},
+                    "failed": {"doc": "Devices in state failed.", "type": "integer"},
+                },
+                "required": ["init", "started", "succeeded", "failed"],
+            },
+            "total": {"doc": "How many devices the rollout has.", "type": "integer"},
+            "reason": {
+                "doc": "Why the service moved the rollout to its current state by itself, in words with the figures; absent when a caller set the state.",
+                "type": "string",
+            },
+            "createdAt": {
+                "doc": "When the rollout was created (RFC 3339, UTC).",
+                "type": "string",
+                "format": "date-time",
+            },
+            "updatedAt": {
+                "doc": "When the rollout last changed: its state, or a device's state (RFC 3339, UTC).",
+                "type": "string",
+                "format": "date-time",
+            },
+            "failureThreshold": {
+                "title": "FailureThreshold",
+                "doc": "As given to Create; absent when none was.",
+                "type": "object",
+                "properties": {
+                    "percent": {
+                        "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 100,
+                    },
+                    "minReported": {
+                        "doc": "The percentage counts only once at least this many devices have reported succeeded or failed.",
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 1000000000,
+                        "default": 10,
+                    },
+                },
+                "required": ["percent"],
+            },
+            "maxFailures": {
+                "doc": "As given to Create: the rollout pauses when more devices than this have failed; absent when none was.",
+                "type": "integer",
+            },
+            "deviceTimeout": {
+                "doc": 'As given to Create: seconds a device may stay started before it fails with reason "timeout"; absent when none was.',
+                "type": "integer",
+            },
+            "maxInProgress": {
+                "doc": "As given to Create: at most this many devices are started at once; absent when none was.",
+                "type": "integer",
+            },
+            "autoFinish": {
+                "doc": "As given to Create: whether the rollout finishes by itself once every device succeeded or failed.",
+                "type": "boolean",
+            },
         },
-        "required": ["id", "state", "firmwareid", "deviceFilter"],
+        "required": [
+            "id",
+            "state",
+            "firmwareid",
+            "deviceFilter",
+            "counts",
+            "total",
+            "createdAt",
+            "updatedAt",
+            "autoFinish",
+        ],
     },
     "Device": {
         "doc": "A device of a rollout, and how far it has got.",
@@ -712,8 +1236,77 @@ TYPES: Mapping[str, Mapping[str, Any]] = {
                 "doc": "The update command last stored for the device by SetDeviceState.",
                 "type": "string",
             },
+            "reason": {
+                "doc": 'Why the device is in its state, as SetDeviceState reported it, or "timeout"; absent when none was given.',
+                "type": "string",
+            },
+            "updatedAt": {
+                "doc": "When the device was added or last changed state (RFC 3339, UTC).",
+                "type": "string",
+                "format": "date-time",
+            },
         },
-        "required": ["id", "state"],
+        "required": ["id", "state", "updatedAt"],
+    },
+    "FailureThreshold": {
+        "doc": "Pause the rollout when too large a share of the devices that reported an outcome failed.",
+        "type": "object",
+        "properties": {
+            "percent": {
+                "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
+                "type": "number",
+                "minimum": 0,
+                "maximum": 100,
+            },
+            "minReported": {
+                "doc": "The percentage counts only once at least this many devices have reported succeeded or failed.",
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000000000,
+                "default": 10,
+            },
+        },
+        "required": ["percent"],
+    },
+    "DeviceCounts": {
+        "doc": "How many of a rollout's devices are in each state.",
+        "type": "object",
+        "properties": {
+            "init": {"doc": "Devices in state init.", "type": "integer"},
+            "started": {"doc": "Devices in state started.", "type": "integer"},
+            "succeeded": {"doc": "Devices in state succeeded.", "type": "integer"},
+            "failed": {"doc": "Devices in state failed.", "type": "integer"},
+        },
+        "required": ["init", "started", "succeeded", "failed"],
+    },
+    "ClaimedDevice": {
+        "doc": "A device that ClaimDevices moved from init to started.",
+        "type": "object",
+        "properties": {"id": {"doc": "ID of the device.", "type": "string"}},
+        "required": ["id"],
+    },
+    "Event": {
+        "doc": "One transition of a rollout or of one of its devices, as it happened.",
+        "type": "object",
+        "properties": {
+            "id": {
+                "doc": "ID of the event: events of a rollout are numbered in the order they happened.",
+                "type": "string",
+            },
+            "at": {"doc": "When it happened (RFC 3339, UTC).", "type": "string", "format": "date-time"},
+            "deviceid": {"doc": "The device that moved; absent when the rollout itself moved.", "type": "string"},
+            "from": {
+                "doc": "The state before: a RolloutState, or a DeviceState when deviceid is present.",
+                "type": "string",
+            },
+            "to": {"doc": "The state after.", "type": "string"},
+            "by": {
+                "doc": "Who made the move: the caller's principal, or the server's address for a move the service made by itself (threshold, timeout, autoFinish).",
+                "type": "string",
+            },
+            "reason": {"doc": "Why, when a reason was given or the service moved by itself.", "type": "string"},
+        },
+        "required": ["id", "at", "from", "to", "by"],
     },
 }
 """The Rollout service's shared types (definitions/Rollout/_types.json), resolved."""

@@ -7,9 +7,13 @@ from enum import StrEnum
 from typing import Annotated, TypeAlias
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StrictStr,
 )
 
@@ -44,6 +48,49 @@ class AddDevicesArgs(BaseModel):
     rolloutid: StrictStr = Field(description="ID of the rollout.")
 
 
+class ClaimDevicesArgs(BaseModel):
+    """Arguments of Rollout.ClaimDevices."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    projectid: StrictStr = Field(description="ID of the project.")
+    rolloutid: StrictStr = Field(description="ID of the rollout.")
+    limit: JsonInt = Field(ge=1, le=10000, description="At most this many devices are claimed (1..10000).")
+    update_command_id: Annotated[StrictStr | None, NOT_NULL] = Field(
+        default=None,
+        alias="updateCommandId",
+        min_length=1,
+        description="Stored with each claimed device, as SetDeviceState stores it.",
+    )
+
+
+class ClaimedDevice(BaseModel):
+    """A device that ClaimDevices moved from init to started."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    id: StrictStr = Field(description="ID of the device.")
+
+
+class CreateArgsFailureThreshold(BaseModel):
+    """Pause the rollout by itself when more than `percent` % of the devices that reported an outcome have failed, once at least `minReported` (default 10) have reported."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    percent: StrictFloat | StrictInt = Field(
+        ge=0,
+        le=100,
+        description="The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
+    )
+    min_reported: JsonInt = Field(
+        default=10,
+        alias="minReported",
+        ge=1,
+        le=1000000000,
+        description="The percentage counts only once at least this many devices have reported succeeded or failed. Default: 10.",
+    )
+
+
 class CreateArgs(BaseModel):
     """Arguments of Rollout.Create."""
 
@@ -58,6 +105,37 @@ class CreateArgs(BaseModel):
     firmwareid: StrictStr = Field(min_length=1, description="ID of the firmware image.")
     name: Annotated[StrictStr | None, NOT_NULL] = Field(
         default=None, description="Human-readable name for the rollout."
+    )
+    failure_threshold: Annotated[CreateArgsFailureThreshold | None, NOT_NULL] = Field(
+        default=None,
+        alias="failureThreshold",
+        description="Pause the rollout by itself when more than `percent` % of the devices that reported an outcome have failed, once at least `minReported` (default 10) have reported.",
+    )
+    max_failures: Annotated[JsonInt | None, NOT_NULL] = Field(
+        default=None,
+        alias="maxFailures",
+        ge=1,
+        le=1000000000,
+        description="Pause the rollout by itself when more than this many devices have failed.",
+    )
+    device_timeout: Annotated[JsonInt | None, NOT_NULL] = Field(
+        default=None,
+        alias="deviceTimeout",
+        ge=1,
+        le=31536000,
+        description='Seconds a device may stay started: past that it becomes failed with reason "timeout" (and counts toward the thresholds).',
+    )
+    max_in_progress: Annotated[JsonInt | None, NOT_NULL] = Field(
+        default=None,
+        alias="maxInProgress",
+        ge=1,
+        le=1000000000,
+        description="At most this many devices are started at once: ClaimDevices claims up to it, and SetDeviceState to started past it is refused (409).",
+    )
+    auto_finish: StrictBool = Field(
+        default=False,
+        alias="autoFinish",
+        description="When every device has succeeded or failed, an inProgress rollout moves to finished by itself. Default: false.",
     )
 
 
@@ -87,6 +165,36 @@ class GetArgs(BaseModel):
     rolloutid: StrictStr = Field(description="ID of the rollout.")
 
 
+class DeviceCounts(BaseModel):
+    """How many of a rollout's devices are in each state."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    init: JsonInt = Field(description="Devices in state init.")
+    started: JsonInt = Field(description="Devices in state started.")
+    succeeded: JsonInt = Field(description="Devices in state succeeded.")
+    failed: JsonInt = Field(description="Devices in state failed.")
+
+
+class FailureThreshold(BaseModel):
+    """Pause the rollout when too large a share of the devices that reported an outcome failed."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    percent: StrictFloat | StrictInt = Field(
+        ge=0,
+        le=100,
+        description="The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
+    )
+    min_reported: JsonInt = Field(
+        default=10,
+        alias="minReported",
+        ge=1,
+        le=1000000000,
+        description="The percentage counts only once at least this many devices have reported succeeded or failed. Default: 10.",
+    )
+
+
 class Rollout(BaseModel):
     """A rollout: which firmware goes to which devices, and where it is."""
 
@@ -98,9 +206,43 @@ class Rollout(BaseModel):
     state: Annotated[RolloutState | StrictStr, Field(union_mode="left_to_right")] = Field(
         description="Where the rollout is."
     )
+    counts: DeviceCounts = Field(
+        description="How many devices are in each state, maintained as they move (not counted on read)."
+    )
+    total: JsonInt = Field(description="How many devices the rollout has.")
+    created_at: AwareDatetime = Field(alias="createdAt", description="When the rollout was created (RFC 3339, UTC).")
+    updated_at: AwareDatetime = Field(
+        alias="updatedAt", description="When the rollout last changed: its state, or a device's state (RFC 3339, UTC)."
+    )
+    auto_finish: StrictBool = Field(
+        alias="autoFinish",
+        description="As given to Create: whether the rollout finishes by itself once every device succeeded or failed.",
+    )
     projectid: StrictStr | None = Field(default=None, description="ID of the project the rollout belongs to.")
     name: StrictStr | None = Field(
         default=None, description="Human-readable name; absent when the rollout was created without one."
+    )
+    reason: StrictStr | None = Field(
+        default=None,
+        description="Why the service moved the rollout to its current state by itself, in words with the figures; absent when a caller set the state.",
+    )
+    failure_threshold: FailureThreshold | None = Field(
+        default=None, alias="failureThreshold", description="As given to Create; absent when none was."
+    )
+    max_failures: JsonInt | None = Field(
+        default=None,
+        alias="maxFailures",
+        description="As given to Create: the rollout pauses when more devices than this have failed; absent when none was.",
+    )
+    device_timeout: JsonInt | None = Field(
+        default=None,
+        alias="deviceTimeout",
+        description='As given to Create: seconds a device may stay started before it fails with reason "timeout"; absent when none was.',
+    )
+    max_in_progress: JsonInt | None = Field(
+        default=None,
+        alias="maxInProgress",
+        description="As given to Create: at most this many devices are started at once; absent when none was.",
     )
 
 
@@ -157,10 +299,59 @@ class Device(BaseModel):
     state: Annotated[DeviceState | StrictStr, Field(union_mode="left_to_right")] = Field(
         description="How far the device has got."
     )
+    updated_at: AwareDatetime = Field(
+        alias="updatedAt", description="When the device was added or last changed state (RFC 3339, UTC)."
+    )
     update_command_id: StrictStr | None = Field(
         default=None,
         alias="updateCommandId",
         description="The update command last stored for the device by SetDeviceState.",
+    )
+    reason: StrictStr | None = Field(
+        default=None,
+        description='Why the device is in its state, as SetDeviceState reported it, or "timeout"; absent when none was given.',
+    )
+
+
+class ListEventsArgs(BaseModel):
+    """Arguments of Rollout.ListEvents."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    projectid: StrictStr = Field(description="ID of the project.")
+    rolloutid: StrictStr = Field(description="ID of the rollout.")
+    limit: Annotated[JsonInt | None, NOT_NULL] = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="At most this many events are returned (1..10000); without it, all of them.",
+    )
+    after: Annotated[StrictStr | None, NOT_NULL] = Field(
+        default=None,
+        pattern="^(0|[1-9][0-9]{0,17})$",
+        description="Only events after this one are returned: pass the last id of the previous page.",
+    )
+
+
+class Event(BaseModel):
+    """One transition of a rollout or of one of its devices, as it happened."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
+
+    id: StrictStr = Field(description="ID of the event: events of a rollout are numbered in the order they happened.")
+    at: AwareDatetime = Field(description="When it happened (RFC 3339, UTC).")
+    from_: StrictStr = Field(
+        alias="from", description="The state before: a RolloutState, or a DeviceState when deviceid is present."
+    )
+    to: StrictStr = Field(description="The state after.")
+    by: StrictStr = Field(
+        description="Who made the move: the caller's principal, or the server's address for a move the service made by itself (threshold, timeout, autoFinish)."
+    )
+    deviceid: StrictStr | None = Field(
+        default=None, description="The device that moved; absent when the rollout itself moved."
+    )
+    reason: StrictStr | None = Field(
+        default=None, description="Why, when a reason was given or the service moved by itself."
     )
 
 
@@ -176,6 +367,11 @@ class SetDeviceStateArgs(BaseModel):
     update_command_id: Annotated[StrictStr | None, NOT_NULL] = Field(
         default=None, alias="updateCommandId", min_length=1
     )
+    reason: Annotated[StrictStr | None, NOT_NULL] = Field(
+        default=None,
+        max_length=1024,
+        description="Why the device is in this state (e.g. what failed); kept with the device and in its event.",
+    )
 
 
 class SetStateArgs(BaseModel):
@@ -186,6 +382,12 @@ class SetStateArgs(BaseModel):
     projectid: StrictStr = Field(description="ID of the project.")
     state: RolloutState = Field(description="Target state.")
     rolloutid: StrictStr = Field(description="ID of the rollout.")
+
+
+ClaimDevicesResult: TypeAlias = list[ClaimedDevice]
+
+
+ClaimDevicesResultItem: TypeAlias = ClaimedDevice
 
 
 GetResult: TypeAlias = Rollout
@@ -201,3 +403,9 @@ ListDevicesResult: TypeAlias = list[Device]
 
 
 ListDevicesResultItem: TypeAlias = Device
+
+
+ListEventsResult: TypeAlias = list[Event]
+
+
+ListEventsResultItem: TypeAlias = Event

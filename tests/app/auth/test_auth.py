@@ -22,7 +22,7 @@ from rollout_api import METHODS as ALL_METHODS
 from app.auth.keys import create_key, grant_project, revoke_key
 from app.rpc.asgi import RpcApp
 from app.storage.db import transaction
-from tests.helpers import call, create_rollout, make_key, ok, sample_args, snapshot
+from tests.helpers import call, create_rollout, make_key, ok, sample_args, snapshot, untimed
 
 SPECS = {spec.method: spec for spec in ALL_METHODS.values() if spec.service == "Rollout"}
 METHODS = sorted(SPECS)
@@ -124,6 +124,9 @@ def prepare(http: TestClient, method: str, project: str) -> Case:
         args["devices"] = [f"{project}/device_new"]
     elif method == "SetDeviceState":
         args.update(deviceid=device, state="started", updateCommandId="cmd-1")
+    elif method == "ClaimDevices":
+        ok(http, "SetState", projectid=project, rolloutid=rollout_id, state="inProgress")
+        args["limit"] = 10
     elif method not in ("Get", "ListDevices", "Delete"):
         # A method this module does not know yet: its definition's required args, on this rollout.
         args = sample_args(SPECS[method], **args, deviceid=device)
@@ -150,7 +153,8 @@ def check_effect(http: TestClient, method: str, project: str, case: Case, entry:
         assert rollout_id in [item["id"] for item in resp]
         assert {item["projectid"] for item in resp} == {project}
     elif method == "ListDevices":
-        assert resp == [{"id": case.device, "state": "init"}]
+        assert isinstance(resp, list)
+        assert untimed(resp) == [{"id": case.device, "state": "init"}]
     elif method == "SetState":
         assert ok(http, "Get", projectid=project, rolloutid=rollout_id)["state"] == "inProgress"
     elif method == "AddDevices":
@@ -158,7 +162,10 @@ def check_effect(http: TestClient, method: str, project: str, case: Case, entry:
         assert {d["id"] for d in devices} == {case.device, f"{project}/device_new"}
     elif method == "SetDeviceState":
         devices = ok(http, "ListDevices", projectid=project, rolloutid=rollout_id)
-        assert devices == [{"id": case.device, "state": "started", "updateCommandId": "cmd-1"}]
+        assert untimed(devices) == [{"id": case.device, "state": "started", "updateCommandId": "cmd-1"}]
+    elif method == "ClaimDevices":
+        assert resp == [{"id": case.device}]
+        assert ok(http, "Get", projectid=project, rolloutid=rollout_id)["counts"]["started"] == 1
     elif method == "Delete":
         assert call(http, "Get", projectid=project, rolloutid=rollout_id)["status"] == 404
     # A method this module does not know yet is checked for its status alone.

@@ -137,12 +137,22 @@ def test_shared_types_are_named_component_schemas(document: dict[str, Any]) -> N
     assert schemas["RolloutState"]["enum"] == ["init", "inProgress", "paused", "finished"]
     assert schemas["DeviceState"]["enum"] == ["init", "started", "succeeded", "failed"]
     rollout = schemas["Rollout"]
-    assert set(rollout["required"]) == {"id", "state", "firmwareid", "deviceFilter"}
+    seed = {"id", "state", "firmwareid", "deviceFilter"}
+    assert set(rollout["required"]) == seed | {"counts", "total", "createdAt", "updatedAt", "autoFinish"}
+    assert rollout["properties"]["counts"] == {
+        "$ref": "#/components/schemas/DeviceCounts",
+        "description": rollout["properties"]["counts"]["description"],
+    }
     assert rollout["properties"]["state"] == {
         "$ref": "#/components/schemas/RolloutState",
         "description": "Where the rollout is.",
     }
-    assert set(schemas["Device"]["required"]) == {"id", "state"}
+    assert set(schemas["Device"]["required"]) == {"id", "state", "updatedAt"}
+    assert schemas["Event"]["properties"]["at"] == {
+        "type": "string",
+        "format": "date-time",
+        "description": "When it happened (RFC 3339, UTC).",
+    }
 
     def result(method: str) -> Any:
         return document["paths"][f"/v1/Rollout.{method}"]["post"]["responses"]["200"]["content"]["application/json"]

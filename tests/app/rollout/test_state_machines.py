@@ -9,7 +9,7 @@ from unittest.mock import ANY
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import call, create_rollout, ok, snapshot
+from tests.helpers import call, create_rollout, ok, snapshot, untimed
 
 ROLLOUT_STATES = ("init", "inProgress", "paused", "finished")
 ROLLOUT_LEGAL = {
@@ -64,7 +64,8 @@ def rollout_in(http: TestClient, project: str, state: str) -> str:
 
 
 def devices(http: TestClient, project: str, rollout_id: str) -> dict[str, dict[str, str]]:
-    listed = ok(http, "ListDevices", projectid=project, rolloutid=rollout_id)
+    """The devices by id, without their updatedAt (test_progress checks it)."""
+    listed = untimed(ok(http, "ListDevices", projectid=project, rolloutid=rollout_id))
     return {item["id"]: item for item in listed}
 
 

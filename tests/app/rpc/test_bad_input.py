@@ -496,7 +496,8 @@ COMMAND_CASES: list[tuple[str, Any, int, str, bool]] = [
         _cmd("Create", projectid=PROJECT, firmwareid="fw", deviceFilter="a=b", devicefilter="a=b"),
         400,
         "args.devicefilter: unknown argument for /v1/Rollout.Create; "
-        "known arguments: deviceFilter, projectid, name, firmwareid",
+        "known arguments: deviceFilter, projectid, name, firmwareid, failureThreshold, maxFailures, deviceTimeout, "
+        "maxInProgress, autoFinish",
         True,
     ),
     # States outside the enums.

@@ -19,6 +19,7 @@ from rollout_api.spec import Scope
 
 from app.auth.keys import Caller
 from app.rollout import store
+from app.rollout.service import as_rollout
 from app.rpc.asgi import RpcApp
 from app.rpc.context import RequestContext
 from app.rpc.dispatch import Dispatcher
@@ -53,8 +54,7 @@ def _peek(ctx: RequestContext, args: GetArgs) -> Rollout:
     )
     if row is None:
         raise NotFound(f"rollout {args.rolloutid!r} not found in project {args.projectid!r}")
-    fields = {"id": str(row.id), "state": row.state, "firmwareid": row.firmware_id, "deviceFilter": row.device_filter}
-    return Rollout.model_validate({**fields, "name": row.name})
+    return as_rollout(row)
 
 
 def test_a_new_method_keeps_other_projects_unreachable_without_a_check_of_its_own(

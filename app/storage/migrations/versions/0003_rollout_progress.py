@@ -1,0 +1,207 @@
+"""Rollout progress: maintained counts, failure thresholds, device timeouts, a cap, autoFinish, and the event trail.
+
+Counts, events and the automatic moves are kept by triggers, so that every statement that moves a device
+(SetDeviceState, ClaimDevices, the timeout sweep, or anyone's SQL) keeps them true in its own transaction, and
+SetDeviceState stays one statement from the server's side. The trigger's SQL is written once below and
+spelled for each dialect: only the text formatting differs.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+ROLLOUT_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+DEVICE_STATES = ("init", "started", "succeeded", "failed")
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    with op.batch_alter_table("rollout") as rollout:
+        rollout.add_column(sa.Column("failure_percent", sa.Float(), nullable=True))
+        rollout.add_column(sa.Column("failure_min_reported", sa.BigInteger(), nullable=True))
+        rollout.add_column(sa.Column("max_failures", sa.BigInteger(), nullable=True))
+        rollout.add_column(sa.Column("device_timeout", sa.BigInteger(), nullable=True))
+        rollout.add_column(sa.Column("max_in_progress", sa.BigInteger(), nullable=True))
+        rollout.add_column(sa.Column("auto_finish", sa.Boolean(), nullable=False, server_default=sa.false()))
+        for state in DEVICE_STATES:
+            rollout.add_column(sa.Column(f"count_{state}", sa.BigInteger(), nullable=False, server_default="0"))
+        rollout.add_column(sa.Column("reason", sa.String(), nullable=True))
+        rollout.add_column(sa.Column("created_at", sa.Float(), nullable=False, server_default="0"))
+        rollout.add_column(sa.Column("updated_at", sa.Float(), nullable=False, server_default="0"))
+        rollout.add_column(sa.Column("updated_by", sa.String(), nullable=True))
+    with op.batch_alter_table("rollout_device") as device:
+        device.add_column(sa.Column("reason", sa.String(), nullable=True))
+        device.add_column(sa.Column("updated_at", sa.Float(), nullable=False, server_default="0"))
+        device.add_column(sa.Column("updated_by", sa.String(), nullable=True))
+    # Timeouts look for a rollout's started devices by when they started: only those rows are in this index.
+    op.create_index(
+        "ix_rollout_device_started",
+        "rollout_device",
+        ["rollout_id", "updated_at"],
+        sqlite_where=sa.text("state = 'started'"),
+        postgresql_where=sa.text("state = 'started'"),
+    )
+    op.create_table(
+        "rollout_event",
+        sa.Column("id", ROLLOUT_KEY, primary_key=True, nullable=False),
+        sa.Column("rollout_id", ROLLOUT_KEY, nullable=False),
+        sa.Column("device_id", sa.String(), nullable=True),
+        sa.Column("from_state", sa.String(), nullable=False),
+        sa.Column("to_state", sa.String(), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.Column("by", sa.String(), nullable=True),  # NULL: the service itself (threshold, timeout, autoFinish)
+        sa.Column("reason", sa.String(), nullable=True),
+    )
+    op.create_index("ix_rollout_event_rollout", "rollout_event", ["rollout_id", "id"])
+
+    # Rollouts and devices that exist already: counted once here, dated now.
+    now = time.time()
+    counts = ", ".join(
+        f"count_{state} = (SELECT count(*) FROM rollout_device d WHERE d.rollout_id = rollout.id AND d.state = '{state}')"
+        for state in DEVICE_STATES
+    )
+    op.execute(sa.text(f"UPDATE rollout SET created_at = :now, updated_at = :now, {counts}").bindparams(now=now))
+    op.execute(sa.text("UPDATE rollout_device SET updated_at = :now").bindparams(now=now))
+
+    for statement in _triggers(postgres):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.execute(
+        "DROP TRIGGER IF EXISTS rollout_device_moved ON rollout_device"
+        if postgres
+        else "DROP TRIGGER IF EXISTS rollout_device_moved"
+    )
+    op.execute(
+        "DROP TRIGGER IF EXISTS rollout_moved ON rollout" if postgres else "DROP TRIGGER IF EXISTS rollout_moved"
+    )
+    if postgres:
+        op.execute("DROP FUNCTION IF EXISTS rollout_device_moved()")
+        op.execute("DROP FUNCTION IF EXISTS rollout_moved()")
+    op.drop_index("ix_rollout_event_rollout", table_name="rollout_event")
+    op.drop_table("rollout_event")
+    op.drop_index("ix_rollout_device_started", table_name="rollout_device")
+    with op.batch_alter_table("rollout_device") as device:
+        for column in ("updated_by", "updated_at", "reason"):
+            device.drop_column(column)
+    with op.batch_alter_table("rollout") as rollout:
+        for column in (
+            "updated_by", "updated_at", "created_at", "reason", *(f"count_{s}" for s in DEVICE_STATES),
+            "auto_finish", "max_in_progress", "device_timeout", "max_failures", "failure_min_reported",
+            "failure_percent",
+        ):  # fmt: skip
+            rollout.drop_column(column)
+
+
+def _triggers(postgres: bool) -> list[str]:
+    """The two triggers: a device's move updates its rollout's counts, writes its event and may move the
+    rollout (pause past a threshold, finish when every device reported); a rollout's move writes its event."""
+
+    def flag(condition: str) -> str:
+        return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    def change(state: str) -> str:
+        """+1, -1 or 0: how the device's move changes the count of `state`."""
+        moved_in, moved_out = flag(f"NEW.state = '{state}'"), flag(f"OLD.state = '{state}'")
+        return f"({moved_in} - {moved_out})"
+
+    def text(template: str, *values: str) -> str:
+        function = "format" if postgres else "printf"
+        return f"{function}('{template}', {', '.join(values)})"
+
+    def number(value: str) -> str:
+        """A percentage in words: 60, 42.9."""
+        if postgres:
+            return f"CAST(trim_scale(round(CAST({value} AS numeric), 1)) AS text)"
+        return f"printf('%g', round({value}, 1))"
+
+    def given(value: str) -> str:
+        """A threshold as the caller gave it: 20, 12.5."""
+        return f"CAST({value} AS text)" if postgres else f"printf('%g', {value})"
+
+    failed, succeeded = f"(count_failed + {change('failed')})", f"(count_succeeded + {change('succeeded')})"
+    reported = f"({failed} + {succeeded})"
+    remaining = f"(count_init + {change('init')} + count_started + {change('started')})"
+
+    def over_percent(failed: str, reported: str) -> str:
+        return (
+            f"(failure_percent IS NOT NULL AND {reported} >= failure_min_reported "
+            f"AND {failed} * 100.0 > failure_percent * {reported})"
+        )
+
+    def over_count(failed: str) -> str:
+        return f"(max_failures IS NOT NULL AND {failed} > max_failures)"
+
+    crossed = f"({over_percent(failed, reported)} OR {over_count(failed)})"
+    crossed_before = (
+        f"({over_percent('count_failed', '(count_failed + count_succeeded)')} OR {over_count('count_failed')})"
+    )
+    # A success can cross only the minimum of reports; after a caller resumes, only a new failure pauses again.
+    pause = (
+        f"(state = 'inProgress' AND NEW.state IN ('failed', 'succeeded') AND {crossed} "
+        f"AND (NEW.state = 'failed' OR NOT {crossed_before}))"
+    )
+    finish = f"(state = 'inProgress' AND auto_finish AND {remaining} = 0 AND {reported} > 0 AND NOT {pause})"
+    pause_reason = (
+        f"CASE WHEN {over_percent(failed, reported)} THEN "
+        + text(
+            "paused automatically: %s of %s reported devices failed (%s %%), over the %s %% threshold",
+            failed,
+            reported,
+            number(f"{failed} * 100.0 / {reported}"),
+            given("failure_percent"),
+        )
+        + " ELSE "
+        + text("paused automatically: %s devices failed, more than maxFailures (%s)", failed, "max_failures")
+        + " END"
+    )
+    finish_reason = text(
+        "finished automatically: every device reported an outcome (%s succeeded, %s failed)", succeeded, failed
+    )
+    counts = ", ".join(f"count_{state} = count_{state} + {change(state)}" for state in DEVICE_STATES)
+    device_moved = [
+        "INSERT INTO rollout_event (rollout_id, device_id, from_state, to_state, at, by, reason) "
+        "VALUES (NEW.rollout_id, NEW.device_id, OLD.state, NEW.state, NEW.updated_at, NEW.updated_by, NEW.reason)",
+        f"UPDATE rollout SET {counts}, updated_at = NEW.updated_at, "
+        f"state = CASE WHEN {pause} THEN 'paused' WHEN {finish} THEN 'finished' ELSE state END, "
+        f"reason = CASE WHEN {pause} THEN {pause_reason} WHEN {finish} THEN {finish_reason} ELSE reason END, "
+        f"updated_by = CASE WHEN {pause} OR {finish} THEN NULL ELSE updated_by END "
+        "WHERE id = NEW.rollout_id",
+    ]
+    rollout_moved = [
+        "INSERT INTO rollout_event (rollout_id, device_id, from_state, to_state, at, by, reason) "
+        "VALUES (NEW.id, NULL, OLD.state, NEW.state, NEW.updated_at, NEW.updated_by, NEW.reason)"
+    ]
+    if not postgres:
+        return [
+            "CREATE TRIGGER rollout_device_moved AFTER UPDATE OF state ON rollout_device "
+            f"FOR EACH ROW WHEN OLD.state <> NEW.state BEGIN {'; '.join(device_moved)}; END",
+            "CREATE TRIGGER rollout_moved AFTER UPDATE OF state ON rollout "
+            f"FOR EACH ROW WHEN OLD.state <> NEW.state BEGIN {'; '.join(rollout_moved)}; END",
+        ]
+    statements = []
+    for name, table, body in (
+        ("rollout_device_moved", "rollout_device", device_moved),
+        ("rollout_moved", "rollout", rollout_moved),
+    ):
+        statements.append(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {'; '.join(body)}; RETURN NULL; END $$"
+        )
+        statements.append(
+            f"CREATE TRIGGER {name} AFTER UPDATE OF state ON {table} "
+            f"FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION {name}()"
+        )
+    return statements
