@@ -4,7 +4,8 @@ Starts our server (`python -m app serve`, one worker) and three peers doing the 
 file (bench/peers: FastAPI + SQLModel, fastapi-jsonrpc, raw Starlette + sqlite3), loads each in turn with
 `wrk` (a fixed connection count, a warm-up, then several rounds taken in rotating order; medians), and times
 the scale scenarios (AddDevices of 100,000 devices against a raw `executemany`, ListDevices pages at 1,000,000
-vs 1,000 devices, ListDevices without a limit and the server's peak memory). With --postgres it repeats the
+vs 1,000 devices, ListDevices without a limit and the server's peak memory, Get of 1,000,000 vs 1,000 devices,
+ClaimDevices of 1,000 from 1,000,000). With --postgres it repeats the
 single-Get and SetDeviceState scenarios on PostgreSQL with two processes of each server.
 
 It prints a table and writes the same as JSON (artifacts/bench-results.json). It exits 1 when anything answered
@@ -38,6 +39,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app.storage.db import make_engine, normalise_url
 from bench.report import Measure, Scenario, Target, table, write_json
@@ -438,12 +440,26 @@ class Bench:
         return Seed(rollouts=rollouts, sds=sds)
 
     def reset_devices(self, database_url: str, rollouts: Sequence[str]) -> None:
+        """Every device of the rollouts back to started (their counts and events follow, by the triggers)."""
         engine = make_engine(database_url)
+        lock = "SELECT id FROM rollout WHERE id = :r FOR NO KEY UPDATE" if engine.dialect.name == "postgresql" else ""
         try:
-            with engine.begin() as connection:
-                for rollout in rollouts:
-                    statement = text("UPDATE rollout_device SET state = 'started' WHERE rollout_id = :r")
-                    connection.execute(statement, {"r": int(rollout)})
+            for attempt in range(5):
+                try:
+                    with engine.begin() as connection:
+                        for rollout in rollouts:
+                            # The rollout's row first, as the service's writers take it; a peer's commands still
+                            # finishing from the last round (they lock a device, then the rollout) may yet
+                            # deadlock with this, so it is tried again.
+                            if lock:
+                                connection.execute(text(lock), {"r": int(rollout)})
+                            statement = text("UPDATE rollout_device SET state = 'started' WHERE rollout_id = :r")
+                            connection.execute(statement, {"r": int(rollout)})
+                    return
+                except OperationalError:
+                    if attempt == 4:
+                        raise
+                    time.sleep(1)
         finally:
             engine.dispose()
 

@@ -6,7 +6,7 @@ import difflib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from http import HTTPStatus
@@ -25,13 +25,15 @@ from app.auth.keys import Caller
 from app.rpc.context import RequestContext
 from app.rpc.frames import BadCommand, describe_kind, read_command
 from app.rpc.jsonio import array_chunks, dumps
-from app.storage.db import ConnectionLease
+from app.storage.db import ConnectionLease, WriteGroupFailed
 
 log = logging.getLogger("app.rpc.dispatch")
 
 Handler = Callable[[RequestContext, Any], Any]
 """Runs one method for one command: the command's context and its validated args in, the result out."""
 NO_CONNECTION = "no database connection was free in time; the server is busy, try again"
+# Most write commands one SQLite transaction holds (the write lock is held that long: a few milliseconds).
+MAX_WRITE_GROUP = 100
 # Longer names are not compared with the methods' (difflib's cost grows with the product of the lengths).
 _MAX_SUGGESTED_LENGTH = 200
 
@@ -117,10 +119,20 @@ class Dispatcher:
         with self._loop_lease if on_loop else ConnectionLease(self._engine) as lease:
             lease.acquire()
             yield dumps(head)[:-1] + b',"resp":['
-            for index, raw in enumerate(frame.cmds):
+            index = 0
+            while index < len(frame.cmds):
+                group = self._write_run(frame.cmds, index) if lease.groups_writes and not on_loop else []
+                if len(group) > 1:
+                    for offset, entry in enumerate(self._run_group(group, received, caller, request_id, lease)):
+                        yield b"," if index + offset else b""
+                        yield dumps(entry)
+                    index += len(group)
+                    continue
+                raw = frame.cmds[index]
                 if index:
                     yield b","
-                command = read_command(raw, index)
+                index += 1
+                command = read_command(raw, index - 1)
                 if isinstance(command, BadCommand):
                     refused = CommandResponse(command.status, message=command.message)
                     yield dumps(refused.entry(command.id, has_result=False))
@@ -143,6 +155,59 @@ class Dispatcher:
                     yield from array_chunks(budget.counted(response.stream))
                     yield b"}"
             yield b"]}"
+
+    def _write_run(self, cmds: Sequence[Any], start: int) -> list[tuple[Command, MethodSpec[Any, Any]]]:
+        """The commands from `start` on that may share a write group: well-formed calls of methods that write and
+        answer no list (a list may stream, holding its transaction open while it is read), at most
+        MAX_WRITE_GROUP of them."""
+        run: list[tuple[Command, MethodSpec[Any, Any]]] = []
+        for index in range(start, min(len(cmds), start + MAX_WRITE_GROUP)):
+            raw = cmds[index]
+            # A look at the method first: a frame of reads costs one lookup per command here, not a validation.
+            name = raw.get("cmd") if isinstance(raw, dict) else None
+            spec = self.methods.get(name) if isinstance(name, str) else None
+            if spec is None or spec.readonly or spec.result_item is not None:
+                break
+            command = read_command(raw, index)
+            if isinstance(command, BadCommand):
+                break
+            run.append((command, spec))
+        return run
+
+    def _run_group(
+        self,
+        group: list[tuple[Command, MethodSpec[Any, Any]]],
+        received: float,
+        caller: Caller,
+        request_id: str,
+        lease: ConnectionLease,
+    ) -> list[dict[str, Any]]:
+        """Run consecutive write commands in one transaction, each in a savepoint (SQLite): the entries, written
+        only after the commit, so nothing is answered as done before it is durable. When the commit fails, no
+        command took effect, and each that had succeeded is answered as failed instead."""
+        responses: list[CommandResponse] = []
+        try:
+            with lease.write_group():
+                for command, spec in group:
+                    deadline = _deadline(command, received)
+                    response = _expired(command, deadline) or self._run(
+                        spec, command.args, caller, deadline, request_id, lease
+                    )
+                    responses.append(response)
+        except (WriteGroupFailed, RpcError) as exc:
+            log.error("a group of %d write commands was not committed (request id %s): %s", len(group), request_id, exc)
+            status, message = (
+                (exc.status, exc.status_msg)
+                if isinstance(exc, RpcError)
+                else (Status.INTERNAL, f"internal error: the command's transaction failed; request id {request_id}")
+            )
+            failed = CommandResponse(status, message=message)
+            responses = [r if r.status != Status.OK else failed for r in responses]
+            responses += [failed] * (len(group) - len(responses))
+        return [
+            response.entry(command.id, has_result=spec.result is not None)
+            for (command, spec), response in zip(group, responses, strict=True)
+        ]
 
     def call(
         self, spec: MethodSpec[Any, Any], args: Any, caller: Caller, request_id: str, *, on_loop: bool = False

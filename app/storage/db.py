@@ -131,39 +131,63 @@ class Transaction:
     transaction as usual, so a command that finds more to do falls back to the ordinary path.
     """
 
-    def __init__(self, driver: Any, *, dialect: Dialect, writes: bool) -> None:
+    def __init__(self, driver: Any, *, dialect: Dialect, writes: bool, in_group: bool = False) -> None:
         self.driver = driver
         self.dialect = dialect  # statements are compiled for it (app/storage/sql.py)
         self.postgres = postgres = dialect.name == "postgresql"
         # On SQLite a writer takes the write lock up front, so a read-then-write command cannot
         # fail half-way when another writer commits between its read and its write.
         self._begin = "BEGIN IMMEDIATE" if writes and not postgres else "BEGIN"
+        self._end = ("COMMIT", "ROLLBACK")
+        if in_group:
+            # Inside a write group (ConnectionLease.write_group) the command is a savepoint of the group's
+            # transaction: its own writes undo alone when it fails, and commit with the group.
+            self._begin = "SAVEPOINT command"
+            self._end = ("RELEASE command", "ROLLBACK TO command; RELEASE command")
+        self._in_group = in_group
         self._started = False
         self._open = False
 
     def cursor(self, *, alone: bool = False, name: str | None = None) -> Any:
         """A driver cursor for the next statement (a named one is a PostgreSQL server-side cursor)."""
-        if not self._open and (self._started or not alone):
+        if self._in_group and not self.driver.in_transaction:
+            # (SQLite ends a transaction by itself on some errors; a savepoint now would begin a new one.)
+            raise WriteGroupFailed("the transaction this command shares with others has ended")
+        if not self._open and (self._started or not alone or self._in_group):
             self.driver.execute(self._begin)
             self._open = True
         self._started = True
         return self.driver.cursor() if name is None else self.driver.cursor(name=name)
 
     def end(self, *, commit: bool) -> None:
+        if self._in_group and commit and not self.driver.in_transaction:
+            raise WriteGroupFailed("the transaction this command shares with others has ended")
         if self._open:
             # Still open until this succeeds: a COMMIT that fails (a constraint checked at commit) may
             # leave the transaction open on SQLite, and then it must be rolled back.
-            self.driver.execute("COMMIT" if commit else "ROLLBACK")
+            for statement in (self._end[0] if commit else self._end[1]).split("; "):
+                self.driver.execute(statement)
             self._open = False
+
+
+class WriteGroupFailed(Exception):
+    """The transaction of a write group could not begin or commit: none of its commands took effect."""
 
 
 class ConnectionLease:
     """One pooled connection for every command of a frame, taken at first use; each command still
-    runs in its own transaction. Checking a connection out per command cost more than a small query."""
+    runs in its own transaction (or its own savepoint of a write group). Checking a connection out per
+    command cost more than a small query."""
 
     def __init__(self, engine: Engine, *, keep: bool = False) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        self.groups_writes = not self._postgres
+        """Whether consecutive write commands may share a transaction (write_group): on SQLite, where writers
+        take turns anyway and a commit per command was most of a small write's time."""
+        self._group_broken: BaseException | None = None
+        self._in_group = False
+        self._group_commands = 0
         self._write_lock = _WRITE_LOCKS.get(engine)
         self._stop = _STOPS.get(engine)
         self._connection: Any = None
@@ -181,6 +205,9 @@ class ConnectionLease:
     @contextmanager
     def transaction(self, *, writes: bool) -> Iterator[Transaction]:
         """A command's transaction: commits when the block ends, rolls back when it raises."""
+        if self._in_group:
+            yield from self._savepoint(writes=writes)
+            return
         if self._stop is not None and self._stop.over:
             # The dispatcher answers an RpcError as the command's status, without logging it as an internal error.
             raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
@@ -197,6 +224,65 @@ class ConnectionLease:
             except BaseException:
                 self._roll_back(tx)
                 raise
+
+    @contextmanager
+    def write_group(self) -> Iterator[None]:
+        """The commands run in this block share one transaction (SQLite only: groups_writes), each in a savepoint
+        of its own, and commit together when it ends: nothing of them is visible, or may be answered as done,
+        before that. WriteGroupFailed when the transaction cannot begin or commit (none took effect then)."""
+        assert self.groups_writes and not self._in_group
+        if self._stop is not None and self._stop.over:
+            raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
+        if self._connection is None:
+            self.acquire()
+        with self._write_lock or nullcontext():
+            driver = self._connection.driver_connection
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except Exception as exc:
+                raise WriteGroupFailed(str(exc)) from exc
+            self._in_group, self._group_broken, self._group_commands = True, None, 0
+            try:
+                yield
+                if self._group_broken is not None:
+                    raise WriteGroupFailed(str(self._group_broken)) from self._group_broken
+                driver.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    driver.execute("ROLLBACK")
+                except Exception:
+                    log.warning("rollback of a write group failed; the connection is dropped", exc_info=True)
+                    self._connection.invalidate()
+                    self._connection = None
+                if isinstance(exc, Exception) and not isinstance(exc, WriteGroupFailed):
+                    raise WriteGroupFailed(str(exc)) from exc
+                raise
+            finally:
+                self._in_group = False
+
+    def _savepoint(self, *, writes: bool) -> Iterator[Transaction]:
+        """A command inside a write group: its savepoint is released, or rolled back when the command fails."""
+        if self._group_broken is not None:
+            raise WriteGroupFailed(f"an earlier command broke the frame's transaction: {self._group_broken}")
+        # The group's first command is the one that was waiting for the write lock: it runs, as a command
+        # that began before the grace period ended; the others have not begun.
+        if self._group_commands and self._stop is not None and self._stop.over:
+            raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
+        self._group_commands += 1
+        driver = self._connection.driver_connection
+        tx = Transaction(driver, dialect=self._engine.dialect, writes=writes, in_group=True)
+        try:
+            yield tx
+            tx.end(commit=True)
+        except BaseException as failure:
+            try:
+                tx.end(commit=False)
+            except Exception as exc:
+                # The group's transaction is gone with it (SQLite rolls back everything on some errors).
+                self._group_broken = exc
+            if self._group_broken is None and not driver.in_transaction:
+                self._group_broken = failure
+            raise
 
     def __enter__(self) -> ConnectionLease:
         return self

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("args", nargs="?", default="{}", help="the args object as JSON")
     for spec in METHODS.values():
         doc = f"{spec.doc} Deprecated." if spec.deprecated else spec.doc
-        method = methods.add_parser(f"{spec.service}.{spec.method}", help=doc, description=doc)
+        method = methods.add_parser(f"{spec.service}.{spec.method}", help=_literal(doc), description=doc)
         required = set(spec.definition["required_args"])
         for name, schema in spec.definition["args"].items():
             option = _option(schema)
@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _literal(text: str) -> str:
+    """A doc as argparse help: argparse %-formats help strings, so a doc's own % ("20 %") is doubled."""
+    return text.replace("%", "%%")
+
+
 def _option(schema: Mapping[str, Any]) -> dict[str, Any]:
     """argparse settings for one argument, from its JSON Schema."""
     notes = [schema.get("doc", "")]
@@ -85,7 +90,7 @@ def _option(schema: Mapping[str, Any]) -> dict[str, Any]:
         notes.append(f"Default: {json.dumps(schema['default'])}.")
     if schema.get("deprecated"):
         notes.append("Deprecated.")
-    help_text = " ".join(note for note in notes if note)
+    help_text = _literal(" ".join(note for note in notes if note))
     kind = schema.get("type")
     if "enum" in schema:
         return {"choices": list(schema["enum"]), "type": int if kind == "integer" else str, "help": help_text}

@@ -150,3 +150,42 @@ def test_method_help_shows_its_doc() -> None:
     done = run_cli("--help")
     assert done.returncode == 0
     assert all(f"Rollout.{s.method}" in done.stdout for s in METHODS.values())
+
+
+@pytest.mark.parametrize("name", sorted(f"{s.service}.{s.method}" for s in METHODS.values()))
+def test_every_method_help_shows_its_docs_as_written(name: str) -> None:
+    """Docs are shown as written, a % included (argparse would read "20 % of" as a format)."""
+    (spec,) = [s for s in METHODS.values() if f"{s.service}.{s.method}" == name]
+    done = run_cli(name, "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    for schema in spec.definition["args"].values():
+        if "doc" in schema:
+            assert " ".join(schema["doc"].split()) in text
+
+
+def test_progress_from_the_terminal(server_url: str, client: Client, project: str) -> None:
+    """Create's object and boolean options, ClaimDevices and ListEvents, as a terminal user calls them."""
+    done = run_cli(
+        "Rollout.Create",
+        *("--projectid", project, "--firmwareid", "fw-9", "--deviceFilter", "a=b"),
+        *("--failureThreshold", '{"percent": 20}', "--maxInProgress", "1", "--autoFinish"),
+        url=server_url,
+    )
+    assert done.returncode == 0, done.stderr
+    rollout = json.loads(done.stdout)["id"]
+    got = client.rollout.get(projectid=project, rolloutid=rollout)
+    assert (got.failure_threshold.percent, got.max_in_progress, got.auto_finish) == (20, 1, True)  # type: ignore[union-attr]
+    client.rollout.add_devices(projectid=project, rolloutid=rollout, devices=["d1", "d2"])
+    client.rollout.set_state(projectid=project, rolloutid=rollout, state="inProgress")
+
+    args = ("--projectid", project, "--rolloutid", rollout)
+    done = run_cli("Rollout.ClaimDevices", *args, "--limit", "5", url=server_url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"id": "d1"}]  # the cap of 1
+    done = run_cli("Rollout.ListEvents", *args, url=server_url)
+    assert done.returncode == 0, done.stderr
+    assert [(e.get("deviceid"), e["from"], e["to"]) for e in json.loads(done.stdout)] == [
+        (None, "init", "inProgress"),
+        ("d1", "init", "started"),
+    ]

@@ -462,3 +462,19 @@ def test_sweepers_of_several_servers_fail_each_device_once(
     assert counts(clocked, project, rollout_id) == {"init": 0, "started": 0, "succeeded": 0, "failed": 40}
     timeouts = [e for e in events(clocked, project, rollout_id) if e.get("reason") == "timeout"]
     assert sorted(e["deviceid"] for e in timeouts) == ids
+
+
+def test_claim_and_events_on_their_own_routes(http: TestClient, project: str) -> None:
+    rollout_id, ids = started_rollout(http, project, 2)
+    args = {"projectid": project, "rolloutid": rollout_id}
+    claimed = http.post("/v1/Rollout.ClaimDevices", json={**args, "limit": 1})
+    assert (claimed.status_code, claimed.json()) == (200, [{"id": ids[0]}])
+    listed = http.post("/v1/Rollout.ListEvents", json={**args, "after": "0"})
+    assert [(e.get("deviceid"), e["to"]) for e in listed.json()] == [(None, "inProgress"), (ids[0], "started")]
+    ok(http, "SetState", **args, state="paused")
+    refused = http.post("/v1/Rollout.ClaimDevices", json={**args, "limit": 1})
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "status": 409,
+        "status_msg": f"rollout {rollout_id} is paused; devices are claimed only while it is inProgress",
+    }

@@ -12,6 +12,7 @@ Revises: 0002
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,23 +28,29 @@ depends_on = None
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    with op.batch_alter_table("rollout") as rollout:
-        rollout.add_column(sa.Column("failure_percent", sa.Float(), nullable=True))
-        rollout.add_column(sa.Column("failure_min_reported", sa.BigInteger(), nullable=True))
-        rollout.add_column(sa.Column("max_failures", sa.BigInteger(), nullable=True))
-        rollout.add_column(sa.Column("device_timeout", sa.BigInteger(), nullable=True))
-        rollout.add_column(sa.Column("max_in_progress", sa.BigInteger(), nullable=True))
-        rollout.add_column(sa.Column("auto_finish", sa.Boolean(), nullable=False, server_default=sa.false()))
-        for state in DEVICE_STATES:
-            rollout.add_column(sa.Column(f"count_{state}", sa.BigInteger(), nullable=False, server_default="0"))
-        rollout.add_column(sa.Column("reason", sa.String(), nullable=True))
-        rollout.add_column(sa.Column("created_at", sa.Float(), nullable=False, server_default="0"))
-        rollout.add_column(sa.Column("updated_at", sa.Float(), nullable=False, server_default="0"))
-        rollout.add_column(sa.Column("updated_by", sa.String(), nullable=True))
-    with op.batch_alter_table("rollout_device") as device:
-        device.add_column(sa.Column("reason", sa.String(), nullable=True))
-        device.add_column(sa.Column("updated_at", sa.Float(), nullable=False, server_default="0"))
-        device.add_column(sa.Column("updated_by", sa.String(), nullable=True))
+    # Plain ALTER TABLE ... ADD COLUMN, never a batch "move and copy": copying `rollout` means dropping it, and its
+    # devices' ON DELETE CASCADE would empty rollout_device (tests/app/storage/test_migrations.py checks this).
+    rollout_columns: list[sa.Column[Any]] = [
+        sa.Column("failure_percent", sa.Float(), nullable=True),
+        sa.Column("failure_min_reported", sa.BigInteger(), nullable=True),
+        sa.Column("max_failures", sa.BigInteger(), nullable=True),
+        sa.Column("device_timeout", sa.BigInteger(), nullable=True),
+        sa.Column("max_in_progress", sa.BigInteger(), nullable=True),
+        sa.Column("auto_finish", sa.Boolean(), nullable=False, server_default=sa.false()),
+        *(sa.Column(f"count_{state}", sa.BigInteger(), nullable=False, server_default="0") for state in DEVICE_STATES),
+        sa.Column("reason", sa.String(), nullable=True),
+        sa.Column("created_at", sa.Float(), nullable=False, server_default="0"),
+        sa.Column("updated_at", sa.Float(), nullable=False, server_default="0"),
+        sa.Column("updated_by", sa.String(), nullable=True),
+    ]
+    for column in rollout_columns:
+        op.add_column("rollout", column)
+    for column in (
+        sa.Column("reason", sa.String(), nullable=True),
+        sa.Column("updated_at", sa.Float(), nullable=False, server_default="0"),
+        sa.Column("updated_by", sa.String(), nullable=True),
+    ):
+        op.add_column("rollout_device", column)
     # Timeouts look for a rollout's started devices by when they started: only those rows are in this index.
     op.create_index(
         "ix_rollout_device_started",
@@ -94,16 +101,15 @@ def downgrade() -> None:
     op.drop_index("ix_rollout_event_rollout", table_name="rollout_event")
     op.drop_table("rollout_event")
     op.drop_index("ix_rollout_device_started", table_name="rollout_device")
-    with op.batch_alter_table("rollout_device") as device:
-        for column in ("updated_by", "updated_at", "reason"):
-            device.drop_column(column)
-    with op.batch_alter_table("rollout") as rollout:
-        for column in (
-            "updated_by", "updated_at", "created_at", "reason", *(f"count_{s}" for s in DEVICE_STATES),
-            "auto_finish", "max_in_progress", "device_timeout", "max_failures", "failure_min_reported",
-            "failure_percent",
-        ):  # fmt: skip
-            rollout.drop_column(column)
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy, for the reason upgrade() gives.
+    for column in ("updated_by", "updated_at", "reason"):
+        op.drop_column("rollout_device", column)
+    for column in (
+        "updated_by", "updated_at", "created_at", "reason", *(f"count_{s}" for s in DEVICE_STATES),
+        "auto_finish", "max_in_progress", "device_timeout", "max_failures", "failure_min_reported",
+        "failure_percent",
+    ):  # fmt: skip
+        op.drop_column("rollout", column)
 
 
 def _triggers(postgres: bool) -> list[str]:
