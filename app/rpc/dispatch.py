@@ -32,8 +32,6 @@ log = logging.getLogger("app.rpc.dispatch")
 Handler = Callable[[RequestContext, Any], Any]
 """Runs one method for one command: the command's context and its validated args in, the result out."""
 NO_CONNECTION = "no database connection was free in time; the server is busy, try again"
-# Most write commands one SQLite transaction holds (the write lock is held that long: a few milliseconds).
-MAX_WRITE_GROUP = 100
 # Longer names are not compared with the methods' (difflib's cost grows with the product of the lengths).
 _MAX_SUGGESTED_LENGTH = 200
 
@@ -121,12 +119,13 @@ class Dispatcher:
             yield dumps(head)[:-1] + b',"resp":['
             index = 0
             while index < len(frame.cmds):
-                group = self._write_run(frame.cmds, index) if lease.groups_writes and not on_loop else []
-                if len(group) > 1:
-                    for offset, entry in enumerate(self._run_group(group, received, caller, request_id, lease)):
+                group = [] if on_loop else self._write_run(frame.cmds, index, lease.group_limit)
+                done = self._run_group(group, received, caller, request_id, lease) if len(group) > 1 else []
+                if done:
+                    for offset, entry in enumerate(done):
                         yield b"," if index + offset else b""
                         yield dumps(entry)
-                    index += len(group)
+                    index += len(done)
                     continue
                 raw = frame.cmds[index]
                 if index:
@@ -156,12 +155,11 @@ class Dispatcher:
                     yield b"}"
             yield b"]}"
 
-    def _write_run(self, cmds: Sequence[Any], start: int) -> list[tuple[Command, MethodSpec[Any, Any]]]:
+    def _write_run(self, cmds: Sequence[Any], start: int, limit: int) -> list[tuple[Command, MethodSpec[Any, Any]]]:
         """The commands from `start` on that may share a write group: well-formed calls of methods that write and
-        answer no list (a list may stream, holding its transaction open while it is read), at most
-        MAX_WRITE_GROUP of them."""
+        answer no list (a list may stream, holding its transaction open while it is read), at most `limit`."""
         run: list[tuple[Command, MethodSpec[Any, Any]]] = []
-        for index in range(start, min(len(cmds), start + MAX_WRITE_GROUP)):
+        for index in range(start, min(len(cmds), start + limit)):
             raw = cmds[index]
             # A look at the method first: a frame of reads costs one lookup per command here, not a validation.
             name = raw.get("cmd") if isinstance(raw, dict) else None
@@ -182,9 +180,10 @@ class Dispatcher:
         request_id: str,
         lease: ConnectionLease,
     ) -> list[dict[str, Any]]:
-        """Run consecutive write commands in one transaction, each in a savepoint (SQLite): the entries, written
-        only after the commit, so nothing is answered as done before it is durable. When the commit fails, no
-        command took effect, and each that had succeeded is answered as failed instead."""
+        """Run consecutive write commands in one transaction, each in a savepoint: the entries of those that ran,
+        written only after the commit, so nothing is answered as done before it is durable. When the commit
+        fails, no command took effect, and each that had succeeded is answered as failed instead. A command that
+        loses a deadlock (PostgreSQL) ends the group before it: it runs again after the commit."""
         responses: list[CommandResponse] = []
         try:
             with lease.write_group():
@@ -193,6 +192,8 @@ class Dispatcher:
                     response = _expired(command, deadline) or self._run(
                         spec, command.args, caller, deadline, request_id, lease
                     )
+                    if lease.lost_race is not None:
+                        break
                     responses.append(response)
         except (WriteGroupFailed, RpcError) as exc:
             log.error("a group of %d write commands was not committed (request id %s): %s", len(group), request_id, exc)
@@ -206,7 +207,7 @@ class Dispatcher:
             responses += [failed] * (len(group) - len(responses))
         return [
             response.entry(command.id, has_result=spec.result is not None)
-            for (command, spec), response in zip(group, responses, strict=True)
+            for (command, spec), response in zip(group, responses, strict=False)
         ]
 
     def call(
@@ -268,6 +269,8 @@ class Dispatcher:
             # (Only when the frame's connection was lost and a new one was not free in time.)
             return CommandResponse(HTTPStatus.SERVICE_UNAVAILABLE, message=NO_CONNECTION)
         except Exception:
+            if lease.lost_race is not None:  # run again after its write group: not an error
+                return CommandResponse(Status.INTERNAL, message="lost a deadlock; run again")
             log.exception("internal error in %s (request id %s)", spec.wire_name, request_id)
             return CommandResponse(Status.INTERNAL, message=f"internal error; request id {request_id}")
 

@@ -150,7 +150,7 @@ class Transaction:
 
     def cursor(self, *, alone: bool = False, name: str | None = None) -> Any:
         """A driver cursor for the next statement (a named one is a PostgreSQL server-side cursor)."""
-        if self._in_group and not self.driver.in_transaction:
+        if self._in_group and not in_transaction(self.driver):
             # (SQLite ends a transaction by itself on some errors; a savepoint now would begin a new one.)
             raise WriteGroupFailed("the transaction this command shares with others has ended")
         if not self._open and (self._started or not alone or self._in_group):
@@ -160,7 +160,7 @@ class Transaction:
         return self.driver.cursor() if name is None else self.driver.cursor(name=name)
 
     def end(self, *, commit: bool) -> None:
-        if self._in_group and commit and not self.driver.in_transaction:
+        if self._in_group and commit and not in_transaction(self.driver):
             raise WriteGroupFailed("the transaction this command shares with others has ended")
         if self._open:
             # Still open until this succeeds: a COMMIT that fails (a constraint checked at commit) may
@@ -168,6 +168,22 @@ class Transaction:
             for statement in (self._end[0] if commit else self._end[1]).split("; "):
                 self.driver.execute(statement)
             self._open = False
+
+
+def in_transaction(driver: Any) -> bool:
+    """Whether the driver connection is inside a transaction (sqlite3, or psycopg: also one a failed statement
+    has aborted, which a ROLLBACK TO SAVEPOINT recovers)."""
+    info = getattr(driver, "info", None)
+    if info is None:
+        return bool(driver.in_transaction)
+    return info.transaction_status in (_PG_IN_TRANSACTION, _PG_IN_ERROR)
+
+
+# psycopg's TransactionStatus values, and the SQLSTATEs of a lost race with another transaction: a deadlock
+# (40P01) or a serialization failure (40001). A command that loses one inside a write group is run again after
+# the group commits (and so lets go of its locks).
+_PG_IN_TRANSACTION, _PG_IN_ERROR = 2, 3
+_LOST_RACE = frozenset({"40P01", "40001"})
 
 
 class WriteGroupFailed(Exception):
@@ -182,9 +198,14 @@ class ConnectionLease:
     def __init__(self, engine: Engine, *, keep: bool = False) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        self.groups_writes = not self._postgres
-        """Whether consecutive write commands may share a transaction (write_group): on SQLite, where writers
-        take turns anyway and a commit per command was most of a small write's time."""
+        self.group_limit = 32 if self._postgres else 100
+        """Most consecutive write commands that share a transaction (write_group): a commit per command was most
+        of a small write's time, and on PostgreSQL a rollout's writers wait for each other's commit (they lock its
+        row). On PostgreSQL each command's savepoint is a subtransaction, and more than 64 in one transaction
+        slow every session's snapshots; SQLite holds its write lock for the group."""
+        self.lost_race: BaseException | None = None
+        """Set when a command of the current group lost a deadlock or serialization race (PostgreSQL): the
+        dispatcher ends the group before it and runs it again on its own."""
         self._group_broken: BaseException | None = None
         self._in_group = False
         self._group_commands = 0
@@ -230,7 +251,7 @@ class ConnectionLease:
         """The commands run in this block share one transaction (SQLite only: groups_writes), each in a savepoint
         of its own, and commit together when it ends: nothing of them is visible, or may be answered as done,
         before that. WriteGroupFailed when the transaction cannot begin or commit (none took effect then)."""
-        assert self.groups_writes and not self._in_group
+        assert not self._in_group
         if self._stop is not None and self._stop.over:
             raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
         if self._connection is None:
@@ -238,10 +259,10 @@ class ConnectionLease:
         with self._write_lock or nullcontext():
             driver = self._connection.driver_connection
             try:
-                driver.execute("BEGIN IMMEDIATE")
+                driver.execute("BEGIN" if self._postgres else "BEGIN IMMEDIATE")
             except Exception as exc:
                 raise WriteGroupFailed(str(exc)) from exc
-            self._in_group, self._group_broken, self._group_commands = True, None, 0
+            self._in_group, self._group_broken, self._group_commands, self.lost_race = True, None, 0, None
             try:
                 yield
                 if self._group_broken is not None:
@@ -258,7 +279,7 @@ class ConnectionLease:
                     raise WriteGroupFailed(str(exc)) from exc
                 raise
             finally:
-                self._in_group = False
+                self._in_group, self.lost_race = False, None
 
     def _savepoint(self, *, writes: bool) -> Iterator[Transaction]:
         """A command inside a write group: its savepoint is released, or rolled back when the command fails."""
@@ -280,8 +301,10 @@ class ConnectionLease:
             except Exception as exc:
                 # The group's transaction is gone with it (SQLite rolls back everything on some errors).
                 self._group_broken = exc
-            if self._group_broken is None and not driver.in_transaction:
+            if self._group_broken is None and not in_transaction(driver):
                 self._group_broken = failure
+            if getattr(failure, "sqlstate", None) in _LOST_RACE:
+                self.lost_race = failure
             raise
 
     def __enter__(self) -> ConnectionLease:

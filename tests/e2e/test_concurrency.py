@@ -590,3 +590,67 @@ if POSTGRES_URL:
     @pytest.mark.parametrize("attempt", [1, 2])
     def test_last_reports_and_auto_finish_race_two_servers(two_servers: list[Server], attempt: int) -> None:
         race_last_reports_and_auto_finish(two_servers)
+
+
+# --- write groups that lock rollouts in opposite orders (PostgreSQL deadlocks) -----------------------
+
+
+def race_opposite_write_groups(servers: Sequence[Server], rounds: int = 4) -> None:
+    """Frames of SetDeviceState alternating between two rollouts, in opposite orders, at once: their write groups
+    deadlock on PostgreSQL; the command that loses runs again after its group, so every command succeeds."""
+    urls = [s.url for s in servers]
+    project = new_project()
+    devices = [f"//api.cesanta.com/device_{n:04d}" for n in range(2 * rounds * 32)]
+    rollouts = []
+    for _ in range(2):
+        rollout_id = new_rollout(urls[0], project, "inProgress")
+        ok(urls[0], "AddDevices", projectid=project, rolloutid=rollout_id, devices=devices)
+        rollouts.append(rollout_id)
+    for round_ in range(rounds):
+        bodies = []
+        for side in range(2):
+            order = rollouts if side == 0 else rollouts[::-1]
+            mine = devices[(2 * round_ + side) * 32 : (2 * round_ + side + 1) * 32]
+            cmds = [
+                {
+                    "cmd": "/v1/Rollout.SetDeviceState",
+                    "id": len(mine) * k + n + 1,
+                    "args": {"projectid": project, "rolloutid": rollout, "deviceid": device, "state": "started"},
+                }
+                for n, device in enumerate(mine)
+                for k, rollout in enumerate(order)
+            ]
+            bodies.append({"v": 1, "src": CALLER, "cmds": cmds})
+        barrier = threading.Barrier(2)
+
+        def post(side: int, bodies: list[dict[str, Any]] = bodies, barrier: threading.Barrier = barrier) -> Any:
+            url = urls[side % len(urls)]
+            with httpx.Client(timeout=60.0) as client:
+                barrier.wait(timeout=30)
+                response = client.post(
+                    f"{url}/v1", json=bodies[side], headers={"Authorization": f"Bearer {_KEYS[url]}"}
+                )
+            return response.status_code, response.json()
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(post, range(2)))
+        context = f"round {round_}: {str(answers)[:2000]}\n" + logs(servers)
+        for status, body in answers:
+            assert status == 200, context
+            assert [entry["status"] for entry in body["resp"]] == [0] * 64, context
+    for rollout_id in rollouts:
+        counts = assert_counts_match_devices(urls[0], project, rollout_id, "")
+        assert counts["started"] == 2 * rounds * 32
+        moved = [e for e in ok(urls[0], "ListEvents", projectid=project, rolloutid=rollout_id) if "deviceid" in e]
+        assert len(moved) == 2 * rounds * 32  # each move recorded once: none was applied twice
+    assert not any("internal error" in s.live.output() for s in servers), logs(servers)
+
+
+def test_opposite_write_groups_one_server(one_server: Server) -> None:
+    race_opposite_write_groups([one_server])
+
+
+if POSTGRES_URL:
+
+    def test_opposite_write_groups_two_servers(two_servers: list[Server]) -> None:
+        race_opposite_write_groups(two_servers)

@@ -1,7 +1,6 @@
-"""Write groups: on SQLite, consecutive write commands of a frame share one transaction, each in a savepoint, and
-are answered after it commits. Every command answers exactly as it would alone; a failing command undoes only its
-own writes; a transaction that breaks answers no command as done. (On PostgreSQL each command commits alone; the
-tests that do not look inside run on both backends.)"""
+"""Write groups: consecutive write commands of a frame share one transaction, each in a savepoint, and are answered
+after it commits. Every command answers exactly as it would alone; a failing command undoes only its own writes; a
+transaction that breaks answers no command as done; a command that loses a deadlock runs again after its group."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from app.composition import create_app
 from app.rollout.service import RolloutHandlers
 from app.rpc.context import RequestContext
 from app.settings import Settings
+from app.storage.db import in_transaction
 from tests.helpers import cmd, create_rollout, ok, send, snapshot, untimed
 
 
@@ -81,7 +81,7 @@ class WritesThenFails(RolloutHandlers):
     in_transaction_at_start: list[bool]
 
     def create(self, ctx: RequestContext, args: CreateArgs) -> CreateResult:
-        self.in_transaction_at_start.append(ctx.transaction.driver.in_transaction)
+        self.in_transaction_at_start.append(in_transaction(ctx.transaction.driver))
         return super().create(ctx, args)
 
     def set_state(self, ctx: RequestContext, args: SetStateArgs) -> None:
@@ -99,8 +99,6 @@ def _create(project: str) -> dict[str, Any]:
 
 @pytest.fixture
 def faulty(settings: Settings, admin_key: str) -> Iterator[tuple[TestClient, WritesThenFails]]:
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("write groups are SQLite's: on PostgreSQL every command commits alone")
     handlers = WritesThenFails(settings)
     handlers.in_transaction_at_start = []
     application = create_app(settings, services=Services(rollout=handlers))
