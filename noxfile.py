@@ -181,7 +181,7 @@ def _server_python(session: nox.Session) -> str:
 
 @nox.session(default=False)
 def browser(session: nox.Session) -> None:
-    """Drive the API docs in headless Chromium (/usr/bin/chromium, Debian's package) against a live server."""
+    """Drive the API docs and the dashboard in headless Chromium (/usr/bin/chromium, Debian's package) against a live server."""
     install_project(session, "dev")
     session.run(
         "pytest", *(session.posargs or ["-q", "tests/browser"]), env={"RUN_BROWSER_TESTS": "1", "TEST_DATABASE_URL": ""}

@@ -1,4 +1,4 @@
-"""Assemble the service: engine, dispatch, auth, the RPC endpoints, and FastAPI for docs and health."""
+"""Assemble the service: engine, dispatch, auth, the RPC endpoints, and FastAPI for docs, the dashboard and health."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from app.rpc.exchange import Exchange, error
 from app.rpc.streams import StreamGate
 from app.settings import Settings
 from app.storage.db import make_engine, pool_capacity
+from app.ui.pages import mount_ui
 
 log = logging.getLogger("app.composition")
 
@@ -114,6 +115,7 @@ def create_app(
     add_readiness_route(fastapi, engine)
     fastapi.add_exception_handler(StarletteHTTPException, _http_error)
     mount_docs(fastapi)
+    mount_ui(fastapi)
     fastapi.openapi = openapi_builder(fastapi, methods, SERVICES)  # type: ignore[method-assign]  # documented override
     application = RpcApp(
         fastapi=fastapi,

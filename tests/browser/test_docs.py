@@ -5,57 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Mapping
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Locator, Page
 
-from tests.helpers import ROOT, LiveServer
+from tests.browser.support import ARTIFACTS, PageWatch
+from tests.helpers import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-# The flags keep Chromium from phoning home; a request to anywhere but our server fails the test.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = ROOT / "artifacts"
 METHODS = ["AddDevices", "Create", "Delete", "Get", "List", "ListDevices", "SetDeviceState", "SetState"]
-
-
-class PageWatch:
-    """Every request, failure and console error a page produced."""
-
-    def __init__(self, page: Page) -> None:
-        self.requests: list[str] = []
-        self.failed: list[str] = []
-        self.errors: list[str] = []
-        page.on("request", lambda request: self.requests.append(request.url))
-        page.on("requestfailed", lambda request: self.failed.append(_describe(request)))
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def assert_clean(self, origin: str) -> None:
-        off_origin = [url for url in self.requests if not _same_origin(url, origin)]
-        assert off_origin == [], "requests left the server's origin"
-        assert self.failed == []
-        assert self.errors == []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -132,14 +89,3 @@ def _try_it_out(operation: Locator, body: Mapping[str, object]) -> dict[str, str
     code = response.locator(".response-col_status").inner_text().strip()
     text = response.locator(".response-col_description pre.microlight").first.inner_text()
     return {"code": code, "body": text}
-
-
-def _same_origin(url: str, origin: str) -> bool:
-    if url.startswith(("data:", "blob:", "about:")):
-        return True
-    parts, base = urlsplit(url), urlsplit(origin)
-    return (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
-
-
-def _describe(request: Request) -> str:
-    return f"{request.method} {request.url}: {request.failure}"
