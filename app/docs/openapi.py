@@ -17,7 +17,7 @@ _REF = "#/components/schemas/{model}"
 FRAME_EXAMPLE = "/v1/Rollout.Create"
 FRAME_DOC = (
     'Send a Clubby v1 frame: `{"v": 1, "src", "dst", "key", "cmds": [{"cmd", "id", "args"}]}`. '
-    "Commands run in order, each in its own transaction; the answer has one response per command."
+    "Commands run in order, each succeeding or failing on its own; the answer has one response per command."
 )
 _ERRORS = {
     "400": "Malformed body, or an invalid or unknown argument.",

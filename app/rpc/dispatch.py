@@ -62,7 +62,7 @@ class CommandResponse:
 
 class Dispatcher:
     """Looks a command up in the method table, checks its caller, args and scope, and runs its handler
-    in the command's own transaction.
+    in the command's own transaction, or its own savepoint of a write group (consecutive writes).
 
     `handlers` maps a wire name to its handler; a method of the table without one answers 501.
     """

@@ -45,14 +45,16 @@ class FrameHead(BaseModel):
     src: str | None = Field(default=None, description="The caller's address.")
     dst: str | None = Field(default=None, description="The server's address.")
     key: str | None = Field(default=None, description="Pre-shared key, when the server requires one.")
-    cmds: list[Any] = Field(min_length=1, description="Commands, run in order, each in its own transaction.")
+    cmds: list[Any] = Field(min_length=1, description="Commands, run in order, each succeeding or failing on its own.")
 
 
 class RequestFrame(FrameHead):
     """What a caller sends to POST /v1."""
 
     # The same field as FrameHead's, its items validated: what the docs show a caller.
-    cmds: list[Command] = Field(min_length=1, description="Commands, run in order, each in its own transaction.")
+    cmds: list[Command] = Field(
+        min_length=1, description="Commands, run in order, each succeeding or failing on its own."
+    )
 
 
 class Response(BaseModel):
