@@ -15,6 +15,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 
+from app.storage.pool import WaitCountingPool
 from app.storage.sqlite_file import open_existing, sqlite_path, watch
 
 log = logging.getLogger("app.storage.db")
@@ -78,6 +79,7 @@ def _make_engine(url: URL) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=WaitCountingPool,
             pool_size=SQLITE_CONNECTIONS,
             max_overflow=0,
             pool_timeout=POOL_TIMEOUT_SECONDS,
@@ -90,7 +92,11 @@ def _make_engine(url: URL) -> Engine:
         _WRITE_LOCKS[engine] = threading.Lock()
         return engine
     engine = create_engine(
-        url, pool_size=POSTGRES_POOL, max_overflow=POSTGRES_OVERFLOW, pool_timeout=POOL_TIMEOUT_SECONDS
+        url,
+        poolclass=WaitCountingPool,
+        pool_size=POSTGRES_POOL,
+        max_overflow=POSTGRES_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
     )
     event.listen(engine, "checkout", _replace_if_closed)
     return engine
