@@ -1,4 +1,5 @@
-"""Assemble the service: engine, dispatch, auth, the RPC endpoints, and FastAPI for docs, the dashboard and health."""
+"""Assemble the service: engine, dispatch, auth, the RPC endpoints, and FastAPI for docs, the dashboard, health
+and metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from prometheus_client import CollectorRegistry
 from rollout_api.methods import METHODS, SERVICES
 from rollout_api.server import Services, bind
 from rollout_api.spec import MethodSpec
@@ -19,6 +21,9 @@ from app.auth.authenticator import Authenticator
 from app.docs.openapi import openapi_builder
 from app.docs.pages import mount_docs
 from app.health import add_readiness_route
+from app.metrics.database import DatabaseGauges
+from app.metrics.endpoint import add_metrics_route
+from app.metrics.traffic import Traffic
 from app.rollout.service import RolloutHandlers
 from app.rollout.timeouts import TimeoutSweeper
 from app.rpc.asgi import FRAME_PATH, RpcApp
@@ -60,12 +65,19 @@ def create_app(
             log.warning("%s is defined but not implemented by this server; it answers 501", wire_name)
         else:
             handlers[wire_name] = binding.function
+    # The app's own registry, not prometheus_client's global one: each app (several in one test process) reports
+    # its own traffic and its own database.
+    traffic = Traffic()
+    registry = CollectorRegistry()
+    registry.register(traffic)
+    registry.register(DatabaseGauges(engine))
     dispatcher = Dispatcher(
         methods=methods,
         handlers=handlers,
         engine=engine,
         server_address=settings.server_address,
         max_frame_items=settings.max_frame_items,
+        traffic=traffic,
     )
     authenticator = Authenticator(engine, disabled=settings.auth_disabled, cache_seconds=settings.auth_cache_seconds)
     # Local SQLite reads take microseconds; PostgreSQL reads wait on the network, so they keep to threads.
@@ -113,6 +125,7 @@ def create_app(
         "/healthz", health, methods=["GET"], tags=["Health"], summary="Liveness check", openapi_extra={"security": []}
     )
     add_readiness_route(fastapi, engine)
+    add_metrics_route(fastapi, registry, settings.metrics_key)
     fastapi.add_exception_handler(StarletteHTTPException, _http_error)
     mount_docs(fastapi)
     mount_ui(fastapi)
@@ -125,6 +138,7 @@ def create_app(
         worker_threads=settings.worker_threads,
         allowed_origins=settings.allowed_origins,
         send_timeout=settings.send_timeout_seconds,
+        traffic=traffic,
     )
     return application
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     timeout_sweep_seconds: float = Field(default=0.5, gt=0)
     """How often each server process fails the devices started for longer than their rollout's deviceTimeout;
     a timeout shows in every read within this time (plus the sweep's own) of its expiry."""
+    metrics_key: SecretStr | None = None
+    """When set, GET /metrics needs `Authorization: Bearer <METRICS_KEY>` (a secret of its own, not an API key: a
+    scraper should reach nothing else). Unset, /metrics is open to whoever reaches the port."""
     worker_threads: int = Field(default=4, ge=1)
     """Threads per server process for database work that may wait: writes, PostgreSQL, streamed answers.
     More let more slow commands run at once, but each also competes for the GIL: on the benchmark's

@@ -26,6 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.auth.authenticator import AuthError
 from app.auth.keys import Caller
+from app.metrics.traffic import Traffic
 from app.rpc.dispatch import NO_CONNECTION
 from app.rpc.exchange import Exchange, HttpResponse, error, read_args
 from app.rpc.frames import FrameError
@@ -54,8 +55,10 @@ class RpcApp:
         worker_threads: int,
         allowed_origins: frozenset[str] = frozenset(),
         send_timeout: float = 10.0,
+        traffic: Traffic | None = None,
     ) -> None:
         self._send_timeout = send_timeout
+        self._traffic = traffic or Traffic()
         self._header_check = HeaderCheck(
             origins_checked=exchange.authenticator.disabled, allowed_origins=allowed_origins
         )
@@ -112,6 +115,7 @@ class RpcApp:
         if isinstance(body, tuple):
             await respond(body)
             return
+        record.body_bytes = len(body)
         exchange = self._exchange
         work: Callable[[], HttpResponse]
         quick = False
@@ -197,7 +201,7 @@ class RpcApp:
         record: RequestRecord,
         receive: Receive | None = None,
     ) -> None:
-        """Send the answer, with the request's id in X-Request-Id, then log the request."""
+        """Send the answer, with the request's id in X-Request-Id, then count it (/metrics) and log it."""
         status, body = answer
         request_id = (b"x-request-id", record.request_id.encode())
         if isinstance(body, bytes):
@@ -209,12 +213,14 @@ class RpcApp:
             ]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+            self._traffic.add_request(record.method, time.perf_counter() - record.started, record.body_bytes, len(body))
             record.log(status)
             return
         # A streamed answer: each chunk is produced on a worker thread (it reads from the database). It holds a
         # connection and a transaction until it ends, so it ends early when its client goes away or stops
         # reading for longer than the send timeout. (The body was read whole: the next message is a disconnect.)
         gone = asyncio.ensure_future(receive()) if receive is not None else None
+        sent = 0
         try:
             start = {"type": "http.response.start", "status": status, "headers": [*_STREAMED, request_id]}
             await self._send_in_time(send, start)
@@ -223,6 +229,7 @@ class RpcApp:
                     log.info("client went away during a streamed answer; it stops here")
                     return
                 await self._send_in_time(send, {"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
             await self._send_in_time(send, {"type": "http.response.body", "body": b""})
         except TimeoutError:
             log.warning(
@@ -235,6 +242,7 @@ class RpcApp:
             close = getattr(body, "close", None)
             if close is not None:
                 await self._in_worker(close)
+            self._traffic.add_request(record.method, time.perf_counter() - record.started, record.body_bytes, sent)
             record.log(status)
 
     async def _send_in_time(self, send: Send, message: Message) -> None:

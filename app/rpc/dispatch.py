@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.auth.keys import Caller
+from app.metrics.traffic import UNKNOWN_METHOD, CommandTally, Traffic
 from app.rpc.context import RequestContext
 from app.rpc.frames import BadCommand, describe_kind, read_command
 from app.rpc.jsonio import array_chunks, dumps
@@ -75,8 +76,11 @@ class Dispatcher:
         engine: Engine,
         server_address: str,
         max_frame_items: int = 100_000,
+        traffic: Traffic | None = None,
     ) -> None:
         self.methods = methods
+        self.traffic = traffic or Traffic()
+        """Where the commands run are counted (for /metrics): once per frame, from the tally the frame keeps."""
         self._max_frame_items = max_frame_items
         self._handlers = handlers
         self._engine = engine
@@ -114,46 +118,58 @@ class Dispatcher:
         if reply_to is not None:
             head["dst"] = reply_to
         budget = _ItemBudget(self._max_frame_items)
-        with self._loop_lease if on_loop else ConnectionLease(self._engine) as lease:
-            lease.acquire()
-            yield dumps(head)[:-1] + b',"resp":['
-            index = 0
-            while index < len(frame.cmds):
-                group = [] if on_loop else self._write_run(frame.cmds, index, lease.group_limit)
-                done = self._run_group(group, received, caller, request_id, lease) if len(group) > 1 else []
-                if done:
-                    for offset, entry in enumerate(done):
-                        yield b"," if index + offset else b""
+        # Counted here, per frame, and handed to the totals (one lock) when the frame ends, however it ends.
+        tally: CommandTally = []
+        try:
+            with self._loop_lease if on_loop else ConnectionLease(self._engine) as lease:
+                lease.acquire()
+                yield dumps(head)[:-1] + b',"resp":['
+                index = 0
+                while index < len(frame.cmds):
+                    grouping = lease.group_limit > 1 and not on_loop
+                    group = self._write_run(frame.cmds, index, lease.group_limit) if grouping else []
+                    done = self._run_group(group, received, caller, request_id, lease, tally) if len(group) > 1 else []
+                    if done:
+                        for offset, entry in enumerate(done):
+                            yield b"," if index + offset else b""
+                            yield dumps(entry)
+                        index += len(done)
+                        continue
+                    raw = frame.cmds[index]
+                    if index:
+                        yield b","
+                    index += 1
+                    started = time.perf_counter()
+                    command = read_command(raw, index - 1)
+                    if isinstance(command, BadCommand):
+                        refused = CommandResponse(command.status, message=command.message)
+                        tally.append((UNKNOWN_METHOD, command.status, time.perf_counter() - started))
+                        yield dumps(refused.entry(command.id, has_result=False))
+                        continue
+                    spec = self.methods.get(command.cmd)
+                    if spec is None:
+                        response = CommandResponse(Status.NOT_FOUND, message=no_handler(command.cmd, self.methods))
+                        tally.append((UNKNOWN_METHOD, response.status, time.perf_counter() - started))
+                    else:
+                        deadline = _deadline(command, received)
+                        response = _expired(command, deadline) or self._run(
+                            spec, command.args, caller, deadline, request_id, lease, budget
+                        )
+                        # (A streamed list is timed until its handler hands its items over; reading them out
+                        # is counted in the request's time.)
+                        tally.append((spec.wire_name, response.status, time.perf_counter() - started))
+                    entry = response.entry(command.id, has_result=spec is not None and spec.result is not None)
+                    if response.stream is None:
+                        if isinstance(response.result, list):
+                            budget.used += len(response.result)
                         yield dumps(entry)
-                    index += len(done)
-                    continue
-                raw = frame.cmds[index]
-                if index:
-                    yield b","
-                index += 1
-                command = read_command(raw, index - 1)
-                if isinstance(command, BadCommand):
-                    refused = CommandResponse(command.status, message=command.message)
-                    yield dumps(refused.entry(command.id, has_result=False))
-                    continue
-                spec = self.methods.get(command.cmd)
-                if spec is None:
-                    response = CommandResponse(Status.NOT_FOUND, message=no_handler(command.cmd, self.methods))
-                else:
-                    deadline = _deadline(command, received)
-                    response = _expired(command, deadline) or self._run(
-                        spec, command.args, caller, deadline, request_id, lease, budget
-                    )
-                entry = response.entry(command.id, has_result=spec is not None and spec.result is not None)
-                if response.stream is None:
-                    if isinstance(response.result, list):
-                        budget.used += len(response.result)
-                    yield dumps(entry)
-                else:
-                    yield dumps(entry)[:-1] + b',"resp":'
-                    yield from array_chunks(budget.counted(response.stream))
-                    yield b"}"
-            yield b"]}"
+                    else:
+                        yield dumps(entry)[:-1] + b',"resp":'
+                        yield from array_chunks(budget.counted(response.stream))
+                        yield b"}"
+                yield b"]}"
+        finally:
+            self.traffic.add_commands(tally, frames=1)
 
     def _write_run(self, cmds: Sequence[Any], start: int, limit: int) -> list[tuple[Command, MethodSpec[Any, Any]]]:
         """The commands from `start` on that may share a write group: well-formed calls of methods that write and
@@ -179,22 +195,24 @@ class Dispatcher:
         caller: Caller,
         request_id: str,
         lease: ConnectionLease,
+        tally: CommandTally,
     ) -> list[dict[str, Any]]:
         """Run consecutive write commands in one transaction, each in a savepoint: the entries of those that ran,
         written only after the commit, so nothing is answered as done before it is durable. When the commit
-        fails, no command took effect, and each that had succeeded is answered as failed instead. A command that
-        loses a deadlock (PostgreSQL) ends the group before it: it runs again after the commit."""
+        fails, no command took effect, and each that had succeeded is answered as failed instead."""
         responses: list[CommandResponse] = []
+        took: list[float] = []
+        group_started = time.perf_counter()
         try:
             with lease.write_group():
                 for command, spec in group:
+                    started = time.perf_counter()
                     deadline = _deadline(command, received)
                     response = _expired(command, deadline) or self._run(
                         spec, command.args, caller, deadline, request_id, lease
                     )
-                    if lease.lost_race is not None:
-                        break
                     responses.append(response)
+                    took.append(time.perf_counter() - started)
         except (WriteGroupFailed, RpcError) as exc:
             log.error("a group of %d write commands was not committed (request id %s): %s", len(group), request_id, exc)
             status, message = (
@@ -205,22 +223,32 @@ class Dispatcher:
             failed = CommandResponse(status, message=message)
             responses = [r if r.status != Status.OK else failed for r in responses]
             responses += [failed] * (len(group) - len(responses))
+        # Each command's own time and an even share of the group's BEGIN and COMMIT (making it durable is part
+        # of running it), counted with the status it is answered with.
+        shared = (time.perf_counter() - group_started - sum(took)) / max(1, len(responses))
+        took += [0.0] * (len(responses) - len(took))
+        for (_command, spec), response, seconds in zip(group, responses, took, strict=True):
+            tally.append((spec.wire_name, response.status, seconds + shared))
         return [
             response.entry(command.id, has_result=spec.result is not None)
-            for (command, spec), response in zip(group, responses, strict=False)
+            for (command, spec), response in zip(group, responses, strict=True)
         ]
 
     def call(
         self, spec: MethodSpec[Any, Any], args: Any, caller: Caller, request_id: str, *, on_loop: bool = False
     ) -> CommandResponse:
         """Run one method with raw args (the per-method HTTP routes come in here)."""
+        started = time.perf_counter()
         if not isinstance(args, dict):
-            return CommandResponse(
+            refused = CommandResponse(
                 Status.INVALID_ARGUMENT, message=f"args: must be an object, got {describe_kind(args)}"
             )
+            self.traffic.add_commands([(spec.wire_name, refused.status, time.perf_counter() - started)])
+            return refused
         lease = self._loop_lease if on_loop else ConnectionLease(self._engine)
         lease.acquire()
         response = self._run(spec, args, caller, None, request_id, lease)
+        self.traffic.add_commands([(spec.wire_name, response.status, time.perf_counter() - started)])
         if response.stream is None:
             lease.close()
             return response
@@ -269,8 +297,6 @@ class Dispatcher:
             # (Only when the frame's connection was lost and a new one was not free in time.)
             return CommandResponse(HTTPStatus.SERVICE_UNAVAILABLE, message=NO_CONNECTION)
         except Exception:
-            if lease.lost_race is not None:  # run again after its write group: not an error
-                return CommandResponse(Status.INTERNAL, message="lost a deadlock; run again")
             log.exception("internal error in %s (request id %s)", spec.wire_name, request_id)
             return CommandResponse(Status.INTERNAL, message=f"internal error; request id {request_id}")
 

@@ -35,6 +35,8 @@ class RequestRecord:
     principal: str = "-"
     commands: int = 1
     started: float = field(default_factory=time.perf_counter)
+    body_bytes: int = 0
+    """The request body's size, once read (counted in /metrics, not logged)."""
 
     def log(self, status: int) -> None:
         if log.isEnabledFor(logging.INFO):

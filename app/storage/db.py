@@ -15,6 +15,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 
+from app.storage.pool import WaitCountingPool
 from app.storage.sqlite_file import open_existing, sqlite_path, watch
 
 log = logging.getLogger("app.storage.db")
@@ -78,6 +79,7 @@ def _make_engine(url: URL) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=WaitCountingPool,
             pool_size=SQLITE_CONNECTIONS,
             max_overflow=0,
             pool_timeout=POOL_TIMEOUT_SECONDS,
@@ -90,7 +92,11 @@ def _make_engine(url: URL) -> Engine:
         _WRITE_LOCKS[engine] = threading.Lock()
         return engine
     engine = create_engine(
-        url, pool_size=POSTGRES_POOL, max_overflow=POSTGRES_OVERFLOW, pool_timeout=POOL_TIMEOUT_SECONDS
+        url,
+        poolclass=WaitCountingPool,
+        pool_size=POSTGRES_POOL,
+        max_overflow=POSTGRES_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
     )
     event.listen(engine, "checkout", _replace_if_closed)
     return engine
@@ -179,11 +185,8 @@ def in_transaction(driver: Any) -> bool:
     return info.transaction_status in (_PG_IN_TRANSACTION, _PG_IN_ERROR)
 
 
-# psycopg's TransactionStatus values, and the SQLSTATEs of a lost race with another transaction: a deadlock
-# (40P01) or a serialization failure (40001). A command that loses one inside a write group is run again after
-# the group commits (and so lets go of its locks).
+# psycopg's TransactionStatus values for a transaction that is open, or open and aborted by a failed statement.
 _PG_IN_TRANSACTION, _PG_IN_ERROR = 2, 3
-_LOST_RACE = frozenset({"40P01", "40001"})
 
 
 class WriteGroupFailed(Exception):
@@ -198,14 +201,11 @@ class ConnectionLease:
     def __init__(self, engine: Engine, *, keep: bool = False) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        self.group_limit = 32 if self._postgres else 100
-        """Most consecutive write commands that share a transaction (write_group): a commit per command was most
-        of a small write's time, and on PostgreSQL a rollout's writers wait for each other's commit (they lock its
-        row). On PostgreSQL each command's savepoint is a subtransaction, and more than 64 in one transaction
-        slow every session's snapshots; SQLite holds its write lock for the group."""
-        self.lost_race: BaseException | None = None
-        """Set when a command of the current group lost a deadlock or serialization race (PostgreSQL): the
-        dispatcher ends the group before it and runs it again on its own."""
+        self.group_limit = 1 if self._postgres else 100
+        """Most consecutive write commands that share a transaction (write_group). On SQLite a commit per command
+        was most of a small write's time, and writers take turns anyway. Not on PostgreSQL: there a group holds
+        its rollouts' rows locked over three round trips per command (savepoint, statement, release), and one
+        rollout's frames of 100 SetDeviceState fell to a quarter of the one-by-one rate."""
         self._group_broken: BaseException | None = None
         self._in_group = False
         self._group_commands = 0
@@ -251,7 +251,7 @@ class ConnectionLease:
         """The commands run in this block share one transaction (SQLite only: groups_writes), each in a savepoint
         of its own, and commit together when it ends: nothing of them is visible, or may be answered as done,
         before that. WriteGroupFailed when the transaction cannot begin or commit (none took effect then)."""
-        assert not self._in_group
+        assert self.group_limit > 1 and not self._in_group
         if self._stop is not None and self._stop.over:
             raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
         if self._connection is None:
@@ -259,10 +259,10 @@ class ConnectionLease:
         with self._write_lock or nullcontext():
             driver = self._connection.driver_connection
             try:
-                driver.execute("BEGIN" if self._postgres else "BEGIN IMMEDIATE")
+                driver.execute("BEGIN IMMEDIATE")
             except Exception as exc:
                 raise WriteGroupFailed(str(exc)) from exc
-            self._in_group, self._group_broken, self._group_commands, self.lost_race = True, None, 0, None
+            self._in_group, self._group_broken, self._group_commands = True, None, 0
             try:
                 yield
                 if self._group_broken is not None:
@@ -279,7 +279,7 @@ class ConnectionLease:
                     raise WriteGroupFailed(str(exc)) from exc
                 raise
             finally:
-                self._in_group, self.lost_race = False, None
+                self._in_group = False
 
     def _savepoint(self, *, writes: bool) -> Iterator[Transaction]:
         """A command inside a write group: its savepoint is released, or rolled back when the command fails."""
@@ -303,8 +303,6 @@ class ConnectionLease:
                 self._group_broken = exc
             if self._group_broken is None and not in_transaction(driver):
                 self._group_broken = failure
-            if getattr(failure, "sqlstate", None) in _LOST_RACE:
-                self.lost_race = failure
             raise
 
     def __enter__(self) -> ConnectionLease:

@@ -138,9 +138,12 @@ def _triggers(postgres: bool) -> list[str]:
         """A threshold as the caller gave it: 20, 12.5."""
         return f"CAST({value} AS text)" if postgres else f"printf('%g', {value})"
 
-    failed, succeeded = f"(count_failed + {change('failed')})", f"(count_succeeded + {change('succeeded')})"
-    reported = f"({failed} + {succeeded})"
-    remaining = f"(count_init + {change('init')} + count_started + {change('started')})"
+    # The counts first, in a statement that writes no indexed column (cheap: on PostgreSQL a HOT update). The
+    # automatic moves follow in a statement whose WHERE matches only when one is due, reading the new counts.
+    counts = ", ".join(f"count_{state} = count_{state} + {change(state)}" for state in DEVICE_STATES)
+    reported = "(count_failed + count_succeeded)"
+    failed_before = f"(count_failed - {change('failed')})"
+    reported_before = f"({reported} - {change('failed')} - {change('succeeded')})"
 
     def over_percent(failed: str, reported: str) -> str:
         return (
@@ -151,41 +154,38 @@ def _triggers(postgres: bool) -> list[str]:
     def over_count(failed: str) -> str:
         return f"(max_failures IS NOT NULL AND {failed} > max_failures)"
 
-    crossed = f"({over_percent(failed, reported)} OR {over_count(failed)})"
-    crossed_before = (
-        f"({over_percent('count_failed', '(count_failed + count_succeeded)')} OR {over_count('count_failed')})"
-    )
+    crossed = f"({over_percent('count_failed', reported)} OR {over_count('count_failed')})"
+    crossed_before = f"({over_percent(failed_before, reported_before)} OR {over_count(failed_before)})"
     # A success can cross only the minimum of reports; after a caller resumes, only a new failure pauses again.
-    pause = (
-        f"(state = 'inProgress' AND NEW.state IN ('failed', 'succeeded') AND {crossed} "
-        f"AND (NEW.state = 'failed' OR NOT {crossed_before}))"
-    )
-    finish = f"(state = 'inProgress' AND auto_finish AND {remaining} = 0 AND {reported} > 0 AND NOT {pause})"
+    pause = f"({crossed} AND (NEW.state = 'failed' OR NOT {crossed_before}))"
+    finish = f"(auto_finish AND count_init = 0 AND count_started = 0 AND {reported} > 0)"
     pause_reason = (
-        f"CASE WHEN {over_percent(failed, reported)} THEN "
+        f"CASE WHEN {over_percent('count_failed', reported)} THEN "
         + text(
             "paused automatically: %s of %s reported devices failed (%s %%), over the %s %% threshold",
-            failed,
+            "count_failed",
             reported,
-            number(f"{failed} * 100.0 / {reported}"),
+            number(f"count_failed * 100.0 / {reported}"),
             given("failure_percent"),
         )
         + " ELSE "
-        + text("paused automatically: %s devices failed, more than maxFailures (%s)", failed, "max_failures")
+        + text("paused automatically: %s devices failed, more than maxFailures (%s)", "count_failed", "max_failures")
         + " END"
     )
     finish_reason = text(
-        "finished automatically: every device reported an outcome (%s succeeded, %s failed)", succeeded, failed
+        "finished automatically: every device reported an outcome (%s succeeded, %s failed)",
+        "count_succeeded",
+        "count_failed",
     )
-    counts = ", ".join(f"count_{state} = count_{state} + {change(state)}" for state in DEVICE_STATES)
     device_moved = [
         "INSERT INTO rollout_event (rollout_id, device_id, from_state, to_state, at, by, reason) "
         "VALUES (NEW.rollout_id, NEW.device_id, OLD.state, NEW.state, NEW.updated_at, NEW.updated_by, NEW.reason)",
-        f"UPDATE rollout SET {counts}, updated_at = NEW.updated_at, "
-        f"state = CASE WHEN {pause} THEN 'paused' WHEN {finish} THEN 'finished' ELSE state END, "
-        f"reason = CASE WHEN {pause} THEN {pause_reason} WHEN {finish} THEN {finish_reason} ELSE reason END, "
-        f"updated_by = CASE WHEN {pause} OR {finish} THEN NULL ELSE updated_by END "
-        "WHERE id = NEW.rollout_id",
+        f"UPDATE rollout SET {counts}, updated_at = NEW.updated_at WHERE id = NEW.rollout_id",
+        # A pause wins over autoFinish: the last report crossing a threshold pauses.
+        f"UPDATE rollout SET state = CASE WHEN {pause} THEN 'paused' ELSE 'finished' END, "
+        f"reason = CASE WHEN {pause} THEN {pause_reason} ELSE {finish_reason} END, updated_by = NULL "
+        f"WHERE id = NEW.rollout_id AND state = 'inProgress' AND NEW.state IN ('failed', 'succeeded') "
+        f"AND (failure_percent IS NOT NULL OR max_failures IS NOT NULL OR auto_finish) AND ({pause} OR {finish})",
     ]
     rollout_moved = [
         "INSERT INTO rollout_event (rollout_id, device_id, from_state, to_state, at, by, reason) "
@@ -198,14 +198,20 @@ def _triggers(postgres: bool) -> list[str]:
             "CREATE TRIGGER rollout_moved AFTER UPDATE OF state ON rollout "
             f"FOR EACH ROW WHEN OLD.state <> NEW.state BEGIN {'; '.join(rollout_moved)}; END",
         ]
+    # PL/pgSQL runs the automatic moves' statement only for a rollout that has one of the settings that move
+    # it (each statement costs about a tenth of a millisecond, spent holding the rollout's row).
+    event, count, automate = device_moved
+    device_body = (
+        f"DECLARE automatic boolean; BEGIN {event}; {count} RETURNING state = 'inProgress' AND "
+        "(failure_percent IS NOT NULL OR max_failures IS NOT NULL OR auto_finish) INTO automatic; "
+        f"IF automatic AND NEW.state IN ('failed', 'succeeded') THEN {automate}; END IF; RETURN NULL; END"
+    )
     statements = []
     for name, table, body in (
-        ("rollout_device_moved", "rollout_device", device_moved),
-        ("rollout_moved", "rollout", rollout_moved),
+        ("rollout_device_moved", "rollout_device", device_body),
+        ("rollout_moved", "rollout", f"BEGIN {'; '.join(rollout_moved)}; RETURN NULL; END"),
     ):
-        statements.append(
-            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {'; '.join(body)}; RETURN NULL; END $$"
-        )
+        statements.append(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ {body} $$")
         statements.append(
             f"CREATE TRIGGER {name} AFTER UPDATE OF state ON {table} "
             f"FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION {name}()"
