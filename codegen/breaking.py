@@ -57,8 +57,8 @@ CATEGORIES: tuple[Category, ...] = ("wire", "code", "safe")
 OPEN_RESULT_ENUMS = True
 
 _IN, _OUT = "args", "result"
-_LOWER_BOUNDS = ("minimum", "minLength", "minItems")
-_UPPER_BOUNDS = ("maximum", "maxLength", "maxItems")
+_LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
+_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
 _DOC_KEYS = ("doc", "description", "title", "examples", "$comment")
 _KNOWN_SCHEMA_KEYS = frozenset(
     {

@@ -22,6 +22,8 @@ _DEFAULT_PAGE_SIZE = 1000
 _CONSTRAINTS = {
     "minimum": "ge",
     "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
     "minLength": "min_length",
     "maxLength": "max_length",
     "minItems": "min_length",

@@ -98,11 +98,27 @@ def component_schemas(types: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 def args_schema(spec: MethodSpec[Any, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {name: json_schema(arg) for name, arg in spec.definition["args"].items()},
+        "properties": {name: arg_schema(arg) for name, arg in spec.definition["args"].items()},
         "additionalProperties": False,
     }
     if spec.definition["required_args"]:
         schema["required"] = list(spec.definition["required_args"])
+    return schema
+
+
+def arg_schema(arg: Mapping[str, Any]) -> dict[str, Any]:
+    """One argument's schema: its inline objects refuse unknown fields, as the generated args models do."""
+    return _closed(json_schema(arg))
+
+
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """additionalProperties false on every inline object (the generated args models have extra="forbid")."""
+    if "properties" in schema:
+        schema.setdefault("additionalProperties", False)
+        for item in schema["properties"].values():
+            _closed(item)
+    if isinstance(schema.get("items"), dict):
+        _closed(schema["items"])
     return schema
 
 

@@ -59,12 +59,7 @@ class RolloutHandlers:
         _check_filter(args.device_filter, self._limits.max_filter_length)
         if args.name is not None and len(args.name) > self._limits.max_name_length:
             raise TooLarge(f"args.name: longer than {self._limits.max_name_length} characters")
-        threshold = args.failure_threshold
-        if threshold is not None and not threshold.percent > 0:
-            raise InvalidArgument(
-                f"args.failureThreshold.percent: {threshold.percent} is not above 0; give a percentage in (0, 100], "
-                "e.g. 20 to pause when more than a fifth of the reported devices failed"
-            )
+        threshold = args.failure_threshold  # (its percent in (0, 100]: the definition's exclusiveMinimum)
         settings = store.RolloutSettings(
             failure_percent=None if threshold is None else threshold.percent,
             failure_min_reported=None if threshold is None else threshold.min_reported,

@@ -200,6 +200,15 @@ WIRE = {
             "maximum lowered from 10000 to 100: an old client's values outside the new limit get 400",
         ),
     ),
+    "exclusiveMinimum added": _case(
+        "List",
+        lambda d: d["args"]["limit"].update(exclusiveMinimum=5),
+        (
+            "List",
+            "/args/limit/exclusiveMinimum",
+            "exclusiveMinimum 5 added: an old client's values outside the new limit get 400",
+        ),
+    ),
     "maxLength added": _case(
         "Create",
         lambda d: d["args"]["name"].update(maxLength=64),

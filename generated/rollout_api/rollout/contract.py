@@ -279,7 +279,7 @@ CREATE: MethodSpec[CreateArgs, CreateResult] = MethodSpec(
                     "percent": {
                         "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
                         "type": "number",
-                        "minimum": 0,
+                        "exclusiveMinimum": 0,
                         "maximum": 100,
                     },
                     "minReported": {
@@ -476,7 +476,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
                         "percent": {
                             "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
                             "type": "number",
-                            "minimum": 0,
+                            "exclusiveMinimum": 0,
                             "maximum": 100,
                         },
                         "minReported": {
@@ -655,7 +655,7 @@ LIST: MethodSpec[ListArgs, ListResult] = MethodSpec(
                             "percent": {
                                 "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
                                 "type": "number",
-                                "minimum": 0,
+                                "exclusiveMinimum": 0,
                                 "maximum": 100,
                             },
                             "minReported": {
@@ -1179,7 +1179,7 @@ TYPES: Mapping[str, Mapping[str, Any]] = {
                     "percent": {
                         "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
                         "type": "number",
-                        "minimum": 0,
+                        "exclusiveMinimum": 0,
                         "maximum": 100,
                     },
                     "minReported": {
@@ -1255,7 +1255,7 @@ TYPES: Mapping[str, Mapping[str, Any]] = {
             "percent": {
                 "doc": "The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
                 "type": "number",
-                "minimum": 0,
+                "exclusiveMinimum": 0,
                 "maximum": 100,
             },
             "minReported": {

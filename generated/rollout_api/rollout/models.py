@@ -78,8 +78,8 @@ class CreateArgsFailureThreshold(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     percent: StrictFloat | StrictInt = Field(
-        ge=0,
         le=100,
+        gt=0,
         description="The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
     )
     min_reported: JsonInt = Field(
@@ -182,8 +182,8 @@ class FailureThreshold(BaseModel):
     model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, regex_engine="python-re")
 
     percent: StrictFloat | StrictInt = Field(
-        ge=0,
         le=100,
+        gt=0,
         description="The rollout pauses when more than this percentage, in (0, 100], of the devices that reported succeeded or failed have failed.",
     )
     min_reported: JsonInt = Field(

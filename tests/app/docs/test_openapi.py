@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from rollout_api import METHODS
 
 from app.composition import create_app
-from app.docs.openapi import NO_NUL, json_schema
+from app.docs.openapi import NO_NUL, arg_schema, json_schema
 from app.settings import Settings
 from tests.helpers import make_key, migrate
 
@@ -39,7 +39,7 @@ def test_each_method_is_documented_from_its_definition(document: dict[str, Any],
     assert operation["x-idempotency"] == spec.idempotency.value
     assert f"Idempotency: {spec.idempotency.value}." in operation["description"]
     body = operation["requestBody"]["content"]["application/json"]
-    assert body["schema"]["properties"] == {name: json_schema(arg) for name, arg in spec.definition["args"].items()}
+    assert body["schema"]["properties"] == {name: arg_schema(arg) for name, arg in spec.definition["args"].items()}
     assert body["schema"].get("required", []) == spec.definition["required_args"]
     result = operation["responses"]["200"]["content"]["application/json"]
     if spec.result is None:
@@ -160,6 +160,11 @@ def test_shared_types_are_named_component_schemas(document: dict[str, Any]) -> N
     def arg(method: str, name: str) -> Any:
         body = document["paths"][f"/v1/Rollout.{method}"]["post"]["requestBody"]["content"]["application/json"]
         return body["schema"]["properties"][name]
+
+    # An inline object argument refuses unknown fields in the docs, as the server does.
+    threshold = arg("Create", "failureThreshold")
+    assert threshold["additionalProperties"] is False
+    assert threshold["properties"]["percent"]["exclusiveMinimum"] == 0
 
     assert result("Get")["schema"]["$ref"] == "#/components/schemas/Rollout"
     assert result("List")["schema"]["items"] == {"$ref": "#/components/schemas/Rollout"}
