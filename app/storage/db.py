@@ -156,7 +156,7 @@ class Transaction:
 
     def cursor(self, *, alone: bool = False, name: str | None = None) -> Any:
         """A driver cursor for the next statement (a named one is a PostgreSQL server-side cursor)."""
-        if self._in_group and not in_transaction(self.driver):
+        if self._in_group and not self.driver.in_transaction:
             # (SQLite ends a transaction by itself on some errors; a savepoint now would begin a new one.)
             raise WriteGroupFailed("the transaction this command shares with others has ended")
         if not self._open and (self._started or not alone or self._in_group):
@@ -166,7 +166,7 @@ class Transaction:
         return self.driver.cursor() if name is None else self.driver.cursor(name=name)
 
     def end(self, *, commit: bool) -> None:
-        if self._in_group and commit and not in_transaction(self.driver):
+        if self._in_group and commit and not self.driver.in_transaction:
             raise WriteGroupFailed("the transaction this command shares with others has ended")
         if self._open:
             # Still open until this succeeds: a COMMIT that fails (a constraint checked at commit) may
@@ -174,19 +174,6 @@ class Transaction:
             for statement in (self._end[0] if commit else self._end[1]).split("; "):
                 self.driver.execute(statement)
             self._open = False
-
-
-def in_transaction(driver: Any) -> bool:
-    """Whether the driver connection is inside a transaction (sqlite3, or psycopg: also one a failed statement
-    has aborted, which a ROLLBACK TO SAVEPOINT recovers)."""
-    info = getattr(driver, "info", None)
-    if info is None:
-        return bool(driver.in_transaction)
-    return info.transaction_status in (_PG_IN_TRANSACTION, _PG_IN_ERROR)
-
-
-# psycopg's TransactionStatus values for a transaction that is open, or open and aborted by a failed statement.
-_PG_IN_TRANSACTION, _PG_IN_ERROR = 2, 3
 
 
 class WriteGroupFailed(Exception):
@@ -301,7 +288,7 @@ class ConnectionLease:
             except Exception as exc:
                 # The group's transaction is gone with it (SQLite rolls back everything on some errors).
                 self._group_broken = exc
-            if self._group_broken is None and not in_transaction(driver):
+            if self._group_broken is None and not driver.in_transaction:
                 self._group_broken = failure
             raise
 

@@ -19,7 +19,6 @@ from app.composition import create_app
 from app.rollout.service import RolloutHandlers
 from app.rpc.context import RequestContext
 from app.settings import Settings
-from app.storage.db import in_transaction
 from tests.helpers import TEST_PRINCIPAL, cmd, create_rollout, make_key, migrate, ok, send, snapshot, untimed
 
 
@@ -82,7 +81,7 @@ class WritesThenFails(RolloutHandlers):
     in_transaction_at_start: list[bool]
 
     def create(self, ctx: RequestContext, args: CreateArgs) -> CreateResult:
-        self.in_transaction_at_start.append(in_transaction(ctx.transaction.driver))
+        self.in_transaction_at_start.append(ctx.transaction.driver.in_transaction)
         return super().create(ctx, args)
 
     def set_state(self, ctx: RequestContext, args: SetStateArgs) -> None:
