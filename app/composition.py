@@ -28,7 +28,7 @@ from app.rollout.service import RolloutHandlers
 from app.rollout.timeouts import TimeoutSweeper
 from app.rpc.asgi import FRAME_PATH, RpcApp
 from app.rpc.context import RequestContext
-from app.rpc.dispatch import Dispatcher, Handler, nearest_method, no_handler
+from app.rpc.dispatch import BatchHandler, Dispatcher, Handler, nearest_method, no_handler
 from app.rpc.exchange import Exchange, error
 from app.rpc.streams import StreamGate
 from app.settings import Settings
@@ -60,11 +60,14 @@ def create_app(
     """The whole service; `services` replaces the registered implementations (tests pass fakes)."""
     engine = make_engine(settings.database_url)
     handlers: dict[str, Handler] = {}
+    batches: dict[str, BatchHandler] = {}
     for wire_name, binding in bind(services or registered_services(settings), methods).items():
         if binding.function is None:
             log.warning("%s is defined but not implemented by this server; it answers 501", wire_name)
         else:
             handlers[wire_name] = binding.function
+        if binding.batch is not None and settings.batch_commands:
+            batches[wire_name] = binding.batch
     # The app's own registry, not prometheus_client's global one: each app (several in one test process) reports
     # its own traffic and its own database.
     traffic = Traffic()
@@ -74,6 +77,7 @@ def create_app(
     dispatcher = Dispatcher(
         methods=methods,
         handlers=handlers,
+        batches=batches,
         engine=engine,
         server_address=settings.server_address,
         max_frame_items=settings.max_frame_items,

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     metrics_key: SecretStr | None = None
     """When set, GET /metrics needs `Authorization: Bearer <METRICS_KEY>` (a secret of its own, not an API key: a
     scraper should reach nothing else). Unset, /metrics is open to whoever reaches the port."""
+    batch_commands: bool = True
+    """Run consecutive commands of one method in a frame set-based, where the method has a batch implementation
+    (SetDeviceState, Get): one statement for the run instead of one per command, with the same answers.
+    `false` runs every command alone, as before (for comparison)."""
     worker_threads: int = Field(default=4, ge=1)
     """Threads per server process for database work that may wait: writes, PostgreSQL, streamed answers.
     More let more slow commands run at once, but each also competes for the GIL: on the benchmark's

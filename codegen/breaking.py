@@ -79,8 +79,11 @@ _KNOWN_SCHEMA_KEYS = frozenset(
     }
 )
 _KNOWN_METHOD_KEYS = frozenset(
-    {"doc", "idempotency", "readonly", "roles", "scope", "args", "required_args", "result", "examples", "deprecated"}
-)
+    {
+        "doc", "idempotency", "readonly", "roles", "scope", "args", "required_args", "result", "examples",
+        "deprecated", "batch",
+    }
+)  # fmt: skip
 # Idempotency levels, most repeatable first; lowering one is *wire*, raising one *safe*.
 _IDEMPOTENCY_LEVELS = ("no_side_effects", "idempotent", "none")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -400,6 +403,9 @@ class _MethodComparison:
         if old.get("examples") != new.get("examples"):
             self.add("safe", "/examples", "examples changed")
         self.deprecated(old, new, "")
+        if bool(old.get("batch")) != bool(new.get("batch")):
+            # How the server runs a run of such commands; each is answered as if it ran alone.
+            self.add("safe", "/batch", f"batch {'on' if new.get('batch') else 'off'}: server side only")
         self.idempotency()
         self.roles()
         self.scope()

@@ -386,6 +386,7 @@ def _build_method(service: LoadedService, method: LoadedMethod, types: _ServiceT
         doc=definition["doc"],
         idempotency=definition.get("idempotency", "none"),
         deprecated=bool(definition.get("deprecated", False)),
+        batch=bool(definition.get("batch", False)),
         scope=(definition["scope"]["arg"], definition["scope"]["notFound"]) if definition.get("scope") else None,
         roles=tuple(definition.get("roles", ())),
         source=method.source,

@@ -100,6 +100,7 @@ class MethodIR:
     doc: str
     idempotency: str  # no_side_effects, idempotent or none: what calling it again does
     deprecated: bool
+    batch: bool  # the contract has <python_name>_batch: runs of this method's commands run set-based
     scope: tuple[str, str] | None  # (argument naming the tenant, 404 message) when the dispatcher checks reach
     roles: tuple[str, ...]  # who may call it; empty means every role
     source: str  # definitions/Rollout/Get.json
@@ -128,6 +129,11 @@ class MethodIR:
         if self.result_item is not None:
             return f"Iterable[{self.result_item}]"
         return self.result_type or "None"
+
+    @property
+    def batch_name(self) -> str:
+        """The contract's method that runs a run of this method's commands at once."""
+        return f"{self.python_name}_batch"
 
 
 @dataclass(frozen=True)

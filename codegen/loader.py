@@ -250,6 +250,10 @@ def _normalise_method(
         if name in required and "default" in schema:
             problems.add(source, f"/args/{name}/default", "a required argument cannot have a default; drop one")
     result = raw.get("result")
+    if raw.get("batch") and result is not None and result.get("type") == "array":
+        problems.add(
+            source, "/batch", "a method whose result is an array cannot be batched (its items stream); drop batch"
+        )
     normalised = {
         **raw,
         "args": args,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from rollout_api.errors import Conflict, InvalidArgument, NotFound, TooLarge
@@ -27,6 +28,7 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
+from rollout_api.spec import Settled
 
 from app.rollout import store
 from app.rollout.states import DEVICE_TRANSITIONS, ROLLOUT_TRANSITIONS, allowed, refusal, sources
@@ -39,6 +41,13 @@ from app.storage.sql import AnyRow
 _RACE_RETRIES = 5
 _MAX_ROLLOUT_KEY_DIGITS = 18  # keeps the id inside a signed 64-bit integer
 
+
+# Every move SetDeviceState can make, for the set-based statement (a move to init is never one: it is a repeat).
+_LEGAL_MOVES: store.LegalMoves = tuple(
+    (target.value, tuple(sorted(sources(DEVICE_TRANSITIONS, target))))
+    for target in DeviceState
+    if sources(DEVICE_TRANSITIONS, target)
+)
 
 Clock = Callable[[], float]
 """Seconds since the epoch: time.time, or a test's own clock."""
@@ -83,6 +92,22 @@ class RolloutHandlers:
     def get(self, ctx: RequestContext, args: GetArgs) -> GetResult:
         row = self._rollout(ctx.transaction, args.projectid, args.rolloutid, alone=True)
         return as_rollout(row)
+
+    def get_batch(self, ctx: RequestContext, batch: Sequence[GetArgs]) -> Sequence[Settled[GetResult] | None]:
+        """Every rollout of the run in one query; one that is missing (or not in the project) is left to get()."""
+        keys = [self._batch_key(args.projectid, args.rolloutid) for args in batch]
+        rows = store.find_rollouts(ctx.transaction, rollout_ids=sorted({k for k in keys if k is not None}), alone=True)
+        answered: dict[int, Settled[GetResult]] = {}
+        outcomes: list[Settled[GetResult] | None] = []
+        for args, key in zip(batch, keys, strict=True):
+            row = None if key is None else rows.get(key)
+            if row is None or row.project_id != args.projectid:
+                outcomes.append(None)
+                continue
+            if key not in answered:
+                answered[row.id] = Settled(as_rollout(row))
+            outcomes.append(answered[row.id])
+        return outcomes
 
     def list(self, ctx: RequestContext, args: ListArgs) -> list[Rollout]:
         self._check_length("args.projectid", args.projectid)
@@ -227,6 +252,68 @@ class RolloutHandlers:
                 return
             device = find()
         raise Conflict(f"device {args.deviceid!r} kept changing state; try again")
+
+    def set_device_state_batch(
+        self, ctx: RequestContext, batch: Sequence[SetDeviceStateArgs]
+    ) -> Sequence[Settled[None] | None]:
+        """The legal moves of a run, in one statement, under its rollouts' locks, in the commands' order.
+
+        A command that is not a move as things stand (bad ids, a missing or finished rollout, a missing device, a
+        repeat, a move the state machine refuses) is left to set_device_state, which finds out why and says so:
+        it changes nothing, so it may run after the commands settled here. The answer covers the commands before
+        the first one that could change something only after those before it ran, and that command is left to
+        the next call: a device's second command in the run; a move to started in a rollout with maxInProgress
+        (moves out of started before it free room); any command of an autoFinish rollout that the run could
+        finish (a finished rollout refuses the moves after the one that finished it). So every command answers,
+        and every move and event happens, as when each runs alone, in order."""
+        keys = [
+            self._batch_key(args.projectid, args.rolloutid, args.deviceid, args.update_command_id) for args in batch
+        ]
+        tx = ctx.transaction
+        rollouts = store.find_rollouts(tx, rollout_ids=sorted({k for k in keys if k is not None}), lock="write")
+        commands_per_rollout = Counter(keys)
+        seen: set[tuple[int, str]] = set()
+        moves: list[tuple[int, store.BatchedMove]] = []
+        covered = len(batch)
+        for position, (args, key) in enumerate(zip(batch, keys, strict=True)):
+            row = None if key is None else rollouts.get(key)
+            if key is None or row is None or row.project_id != args.projectid or row.state == "finished":
+                continue
+            device = (key, args.deviceid)
+            if (
+                device in seen
+                or (args.state == DeviceState.STARTED and row.max_in_progress is not None)
+                or (row.auto_finish and row.count_init + row.count_started <= commands_per_rollout[key])
+            ):
+                covered = max(position, 1)
+                break
+            seen.add(device)
+            if args.state != DeviceState.INIT:
+                moves.append(
+                    (
+                        position,
+                        store.BatchedMove(key, args.deviceid, args.state.value, args.update_command_id, args.reason),
+                    )
+                )
+        moved = store.move_devices(
+            tx, moves=[move for _, move in moves], legal=_LEGAL_MOVES, now=self._clock(), by=ctx.caller.principal
+        )
+        outcomes: list[Settled[None] | None] = [None] * covered
+        done: Settled[None] = Settled(None)
+        for position, move in moves:
+            if (move.rollout_id, move.device_id) in moved:
+                outcomes[position] = done
+        return outcomes
+
+    def _batch_key(self, project_id: str, rollout_id: str, *ids: str | None) -> int | None:
+        """The rollout's key when every id of a batched command is well-formed; None leaves the command to the
+        one-command path, which says what is wrong."""
+        limit = self._limits.max_id_length
+        if len(project_id) > limit or len(rollout_id) > limit:
+            return None
+        if any(value is not None and not 0 < len(value) <= limit for value in ids):
+            return None
+        return _rollout_key(rollout_id)
 
     def delete(self, ctx: RequestContext, args: DeleteArgs) -> None:
         # The rollout's row first, as every writer of its devices does; deleting the devices first could

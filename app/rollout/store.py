@@ -107,6 +107,20 @@ _MOVE_DEVICE = Statement(
 )
 
 
+_FIND_ROLLOUTS = {
+    # By id, lowest first: a batch that locks several rollouts locks them in the same order as any other batch.
+    "postgresql": f"{_SELECT_ROLLOUT} WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id",
+    "sqlite": f"{_SELECT_ROLLOUT} WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id",
+}
+_FIND_ROLLOUTS_STATEMENTS = {
+    (dialect, lock): Statement(sql + ("" if lock is None else f" FOR {'NO KEY UPDATE' if lock == 'write' else 'UPDATE'}"),
+                               _ROLLOUT_COLUMNS)
+    for dialect, sql in _FIND_ROLLOUTS.items()
+    for lock in (None, "write", "delete")
+    if dialect == "postgresql" or lock is None
+}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class RolloutSettings:
     """What Create was given beyond the seed's fields; None where nothing was."""
@@ -134,6 +148,21 @@ def create_rollout(
     values |= {name: getattr(settings, name) for name in _SETTINGS} | {"now": now, "by": by}
     rollout_id: int = _CREATE_ROLLOUT.scalars(tx, values)[0]
     return rollout_id
+
+
+def find_rollouts(
+    tx: Transaction, *, rollout_ids: Sequence[int], lock: RowLock | None = None, alone: bool = False
+) -> dict[int, AnyRow]:
+    """The rollouts with those ids, of any project, by id; locked (lock, as find_rollout's) in id order."""
+    if not rollout_ids:
+        return {}
+    if tx.postgres:
+        statement = _FIND_ROLLOUTS_STATEMENTS["postgresql", lock]
+        params: dict[str, Any] = {"ids": list(rollout_ids)}
+    else:
+        statement = _FIND_ROLLOUTS_STATEMENTS["sqlite", None]
+        params = {"ids": json.dumps(list(rollout_ids))}
+    return {row.id: row for row in statement.rows(tx, params, alone=alone)}
 
 
 def find_rollout(
@@ -255,6 +284,69 @@ def move_device_if_allowed(
     return statement.rowcount(tx, params | move.params(), alone=True) == 1
 
 
+@dataclass(frozen=True, slots=True)
+class BatchedMove:
+    """One device's move in a set-based batch of moves (move_devices)."""
+
+    rollout_id: int
+    device_id: str
+    target: str
+    update_command_id: str | None
+    reason: str | None
+
+
+LegalMoves = tuple[tuple[str, tuple[str, ...]], ...]
+"""(target, the states a device may move to it from), for every target that can be moved to."""
+
+
+def move_devices(
+    tx: Transaction, *, moves: Sequence[BatchedMove], legal: LegalMoves, now: float, by: str | None
+) -> set[tuple[int, str]]:
+    """Move every device whose current state may move to its target (PostgreSQL: in one statement); the
+    (rollout id, device id) of those that moved. At most one move per device. The caller has checked each rollout (it exists, in the
+    project, is not finished; no cap applies to these moves) and holds its row (lock "write"), so nothing else
+    moves these devices meanwhile. The triggers count and record each move, in the order of `moves`."""
+    if not moves:
+        return set()
+    if not tx.postgres:
+        # SQLite's UPDATE ... FROM moves rows in the table's order, not the commands': the triggers would record
+        # the events (and a threshold's figures) in another order. Its statements cost microseconds in-process,
+        # so here each move is its own statement, run on one cursor in order.
+        return _move_devices_one_by_one(tx, moves, legal, now, by)
+    params: dict[str, Any] = {
+        "rollouts": [m.rollout_id for m in moves],
+        "devices": [m.device_id for m in moves],
+        "targets": [m.target for m in moves],
+        "update_command_ids": [m.update_command_id for m in moves],
+        "reasons": [m.reason for m in moves],
+        "now": now,
+        "by": by,
+    }
+    rows = _move_devices_statement(legal).rows(tx, params)
+    return {(row.rollout_id, row.device_id) for row in rows}
+
+
+def _move_devices_one_by_one(
+    tx: Transaction, moves: Sequence[BatchedMove], legal: LegalMoves, now: float, by: str | None
+) -> set[tuple[int, str]]:
+    statements = {target: _move_device_statement(froms) for target, froms in legal}
+    moved: set[tuple[int, str]] = set()
+    for move in moves:
+        statement = statements.get(move.target)
+        params = {
+            "rollout_id": move.rollout_id,
+            "device_id": move.device_id,
+            "target": move.target,
+            "update_command_id": move.update_command_id,
+            "reason": move.reason,
+            "now": now,
+            "by": by,
+        }
+        if statement is not None and statement.rowcount(tx, params) == 1:
+            moved.add((move.rollout_id, move.device_id))
+    return moved
+
+
 def claim_devices(tx: Transaction, *, rollout_id: int, limit: int, move: DeviceMove) -> list[str]:
     """Move up to `limit` init devices to started, lowest ids first; their ids in order. The caller holds the
     rollout's row (lock "write"), so no other claim or move runs on this rollout until it commits."""
@@ -314,6 +406,42 @@ def _move_device_if_allowed_statement(sources: tuple[str, ...], capped: bool, po
         "AND EXISTS (SELECT 1 FROM rollout WHERE id = :rollout_id AND project_id = :project_id "
         f"AND state <> 'finished'{cap}{lock})"
     )
+
+
+@functools.cache
+def _move_devices_statement(legal: LegalMoves) -> Statement:
+    """PostgreSQL's: the moves as arrays, unnested in order; the triggers fire in the order the rows are moved."""
+    allowed = " OR ".join(
+        f"(m.target = '{target}' AND rollout_device.state IN ({_states(froms)}))" for target, froms in legal
+    )
+    moves = (
+        "unnest(CAST(:rollouts AS bigint[]), CAST(:devices AS text[]), CAST(:targets AS text[]), "
+        "CAST(:update_command_ids AS text[]), CAST(:reasons AS text[])) "
+        "AS m(rollout_id, device_id, target, update_command_id, reason)"
+    )
+    return Statement(
+        "UPDATE rollout_device SET state = m.target, "
+        "update_command_id = COALESCE(m.update_command_id, rollout_device.update_command_id), "
+        f"reason = m.reason, updated_at = :now, updated_by = :by FROM {moves} "
+        "WHERE rollout_device.rollout_id = m.rollout_id AND rollout_device.device_id = m.device_id "
+        f"AND ({allowed}) RETURNING rollout_device.rollout_id, rollout_device.device_id",
+        ["rollout_id", "device_id"],
+    )
+
+
+@functools.cache
+def _move_device_statement(froms: tuple[str, ...]) -> Statement:
+    """One device's move from one of `froms`, for a caller that checked its rollout and holds it."""
+    return Statement(
+        f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state IN ({_states(froms)})"
+    )
+
+
+def _states(states: tuple[str, ...]) -> str:
+    """Device states as SQL literals: the state machine's own constants (plain words), written into the SQL."""
+    if not states or not all(state.isalnum() for state in states):
+        raise ValueError(f"device states are plain words, at least one, got {states!r}")
+    return ", ".join(f"'{state}'" for state in states)
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from rollout_api.envelope import Command, FrameHead
 from rollout_api.errors import RpcError
-from rollout_api.spec import MethodSpec
+from rollout_api.spec import MethodSpec, Settled
 from rollout_api.status import Status
 from rollout_api.validation import describe_validation_error
 from sqlalchemy import Engine
@@ -32,6 +32,10 @@ log = logging.getLogger("app.rpc.dispatch")
 
 Handler = Callable[[RequestContext, Any], Any]
 """Runs one method for one command: the command's context and its validated args in, the result out."""
+BatchHandler = Callable[[RequestContext, Sequence[Any]], Sequence[Settled[Any] | None]]
+"""Runs a run of one method's commands at once: for each, its Settled result, or None to run it alone after."""
+MAX_BATCH = 1000
+"""Most commands one batch call takes (a frame holds at most MAX_COMMANDS)."""
 NO_CONNECTION = "no database connection was free in time; the server is busy, try again"
 # Longer names are not compared with the methods' (difflib's cost grows with the product of the lengths).
 _MAX_SUGGESTED_LENGTH = 200
@@ -65,7 +69,9 @@ class Dispatcher:
     """Looks a command up in the method table, checks its caller, args and scope, and runs its handler
     in the command's own transaction, or its own savepoint of a write group (consecutive writes).
 
-    `handlers` maps a wire name to its handler; a method of the table without one answers 501.
+    `handlers` maps a wire name to its handler; a method of the table without one answers 501. `batches` maps a
+    wire name to its batch handler: a run of two or more consecutive commands of that method runs through it
+    first, in one transaction, and only the commands it leaves run one by one, after it, in order.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class Dispatcher:
         *,
         methods: Mapping[str, MethodSpec[Any, Any]],
         handlers: Mapping[str, Handler],
+        batches: Mapping[str, BatchHandler] | None = None,
         engine: Engine,
         server_address: str,
         max_frame_items: int = 100_000,
@@ -83,6 +90,7 @@ class Dispatcher:
         """Where the commands run are counted (for /metrics): once per frame, from the tally the frame keeps."""
         self._max_frame_items = max_frame_items
         self._handlers = handlers
+        self._batches = batches or {}
         self._engine = engine
         self._server_address = server_address
         # Quick reads run on the event loop (see RpcApp) with a connection of their own, taken once: the
@@ -126,6 +134,19 @@ class Dispatcher:
                 yield dumps(head)[:-1] + b',"resp":['
                 index = 0
                 while index < len(frame.cmds):
+                    run = self._batch_run(frame.cmds, index)
+                    if run is not None:
+                        batched, batch, size = run
+                        commands = [
+                            read_command(raw, index + offset)
+                            for offset, raw in enumerate(frame.cmds[index : index + size])
+                        ]
+                        entries = self._run_batch(batched, batch, commands, received, caller, request_id, lease, tally)
+                        for offset, entry in enumerate(entries):
+                            yield b"," if index + offset else b""
+                            yield dumps(entry)
+                        index += size
+                        continue
                     grouping = lease.group_limit > 1 and not on_loop
                     group = self._write_run(frame.cmds, index, lease.group_limit) if grouping else []
                     done = self._run_group(group, received, caller, request_id, lease, tally) if len(group) > 1 else []
@@ -170,6 +191,113 @@ class Dispatcher:
                 yield b"]}"
         finally:
             self.traffic.add_commands(tally, frames=1)
+
+    def _batch_run(self, cmds: Sequence[Any], start: int) -> tuple[MethodSpec[Any, Any], BatchHandler, int] | None:
+        """When the command at `start` begins a run of two or more commands of a method with a batch handler: the
+        method, its batch handler and the run's length (at most MAX_BATCH)."""
+        raw = cmds[start]
+        name = raw.get("cmd") if isinstance(raw, dict) else None
+        if not isinstance(name, str) or name not in self._batches:
+            return None
+        batch = self._batches[name]
+        end = start + 1
+        limit = min(len(cmds), start + MAX_BATCH)
+        while end < limit and isinstance(cmds[end], dict) and cmds[end].get("cmd") == name:
+            end += 1
+        return (self.methods[name], batch, end - start) if end - start > 1 else None
+
+    def _run_batch(
+        self,
+        spec: MethodSpec[Any, Any],
+        batch: BatchHandler,
+        commands: list[Command | BadCommand],
+        received: float,
+        caller: Caller,
+        request_id: str,
+        lease: ConnectionLease,
+        tally: CommandTally,
+    ) -> list[dict[str, Any]]:
+        """A run of one method's commands: those refused before they run (malformed, expired, role, args, scope)
+        are answered so; the rest go to the batch handler in one transaction, which commits before any of them
+        is answered; those it leaves run one by one, after it, in order. When the batch fails, each runs alone."""
+        started = time.perf_counter()
+        responses: list[CommandResponse | None] = [None] * len(commands)
+        admitted: list[tuple[int, Command, Any]] = []
+        for position, command in enumerate(commands):
+            if isinstance(command, BadCommand):
+                responses[position] = CommandResponse(command.status, message=command.message)
+                continue
+            refused = _expired(command, _deadline(command, received))
+            args = None
+            if refused is None:
+                args, refused = self._admit(spec, command.args, caller)
+            if refused is not None:
+                responses[position] = refused
+            else:
+                admitted.append((position, command, args))
+        took = [0.0] * len(commands)
+        pending = admitted
+        while pending:
+            batch_started = time.perf_counter()
+            outcomes = self._call_batch(spec, batch, pending, received, caller, request_id, lease)
+            # Each command is timed with an even share of the call; one run alone, with its own time too.
+            shared = (time.perf_counter() - batch_started) / len(outcomes)
+            for (position, command, args), outcome in zip(pending, outcomes, strict=False):
+                took[position] += shared
+                if outcome is not None:
+                    responses[position] = CommandResponse(Status.OK, result=spec.dump_result(outcome.result))
+                    continue
+                alone = time.perf_counter()
+                deadline = _deadline(command, received)
+                responses[position] = _expired(command, deadline) or self._run(
+                    spec, command.args, caller, deadline, request_id, lease, admitted=args
+                )
+                took[position] += time.perf_counter() - alone
+            pending = pending[len(outcomes) :]
+        refused_share = (time.perf_counter() - started - sum(took)) / len(commands)
+        took = [seconds + refused_share for seconds in took]
+        entries: list[dict[str, Any]] = []
+        for command, response, seconds in zip(commands, responses, took, strict=True):
+            assert response is not None
+            ran = not isinstance(command, BadCommand)
+            tally.append((spec.wire_name if ran else UNKNOWN_METHOD, response.status, seconds))
+            entries.append(response.entry(command.id, has_result=ran and spec.result is not None))
+        return entries
+
+    def _call_batch(
+        self,
+        spec: MethodSpec[Any, Any],
+        batch: BatchHandler,
+        pending: list[tuple[int, Command, Any]],
+        received: float,
+        caller: Caller,
+        request_id: str,
+        lease: ConnectionLease,
+    ) -> Sequence[Settled[Any] | None]:
+        """The batch handler's outcomes for the first commands of `pending` (at least one), committed; a command
+        alone, or a batch that fails, is answered None (each then runs alone)."""
+        if len(pending) < 2:
+            return [None] * len(pending)
+        deadlines = [d for _, command, _ in pending if (d := _deadline(command, received)) is not None]
+        try:
+            with lease.transaction(writes=not spec.readonly) as tx:
+                ctx = RequestContext(tx, caller, min(deadlines) if deadlines else None, request_id)
+                outcomes = batch(ctx, [args for _, _, args in pending])
+                if not 0 < len(outcomes) <= len(pending):
+                    raise RuntimeError(f"the batch answered {len(outcomes)} outcomes for {len(pending)} commands")
+            return outcomes
+        except RpcError as exc:
+            log.info("a batch of %d %s commands ran one by one: %s", len(pending), spec.wire_name, exc.status_msg)
+        except PoolTimeout:
+            pass  # each command alone answers why
+        except Exception:
+            log.exception(
+                "a batch of %d %s commands failed; each runs alone (request id %s)",
+                len(pending),
+                spec.wire_name,
+                request_id,
+            )
+        return [None] * len(pending)
 
     def _write_run(self, cmds: Sequence[Any], start: int, limit: int) -> list[tuple[Command, MethodSpec[Any, Any]]]:
         """The commands from `start` on that may share a write group: well-formed calls of methods that write and
@@ -263,19 +391,16 @@ class Dispatcher:
         request_id: str,
         lease: ConnectionLease,
         budget: _ItemBudget | None = None,
+        *,
+        admitted: Any = None,
     ) -> CommandResponse:
-        if spec.roles and caller.role not in spec.roles:
-            allowed = ", ".join(spec.roles)
-            message = f"role {caller.role!r} may not call {spec.wire_name}; allowed roles: {allowed}"
-            return CommandResponse(Status.PERMISSION_DENIED, message=message)
-        try:
-            args = spec.args_model.model_validate(raw_args, by_alias=True, by_name=False)
-        except ValidationError as exc:
-            return CommandResponse(Status.INVALID_ARGUMENT, message=describe_validation_error(exc, spec))
-        # Scope is enforced here, once for every method, so a handler cannot forget it: a tenant the caller
-        # may not reach answers exactly as a missing object does.
-        if spec.scope is not None and not caller.may_reach(raw_args[spec.scope.arg]):
-            return CommandResponse(Status.NOT_FOUND, message=spec.scope.refusal(raw_args))
+        """Admit the command (unless `admitted` holds its args already), then run its handler in the command's
+        own transaction."""
+        args = admitted
+        if args is None:
+            args, refused = self._admit(spec, raw_args, caller)
+            if refused is not None:
+                return refused
         if budget is not None and spec.result_item is not None:
             refusal = budget.refusal(getattr(args, "limit", None))
             if refusal is not None:
@@ -299,6 +424,24 @@ class Dispatcher:
         except Exception:
             log.exception("internal error in %s (request id %s)", spec.wire_name, request_id)
             return CommandResponse(Status.INTERNAL, message=f"internal error; request id {request_id}")
+
+    def _admit(
+        self, spec: MethodSpec[Any, Any], raw_args: dict[str, Any], caller: Caller
+    ) -> tuple[Any, CommandResponse | None]:
+        """The validated args, or why the command may not run: its caller's role, its args, or its scope."""
+        if spec.roles and caller.role not in spec.roles:
+            allowed = ", ".join(spec.roles)
+            message = f"role {caller.role!r} may not call {spec.wire_name}; allowed roles: {allowed}"
+            return None, CommandResponse(Status.PERMISSION_DENIED, message=message)
+        try:
+            args = spec.args_model.model_validate(raw_args, by_alias=True, by_name=False)
+        except ValidationError as exc:
+            return None, CommandResponse(Status.INVALID_ARGUMENT, message=describe_validation_error(exc, spec))
+        # Scope is enforced here, once for every method, so a handler cannot forget it: a tenant the caller
+        # may not reach answers exactly as a missing object does.
+        if spec.scope is not None and not caller.may_reach(raw_args[spec.scope.arg]):
+            return None, CommandResponse(Status.NOT_FOUND, message=spec.scope.refusal(raw_args))
+        return args, None
 
 
 class _ItemBudget:

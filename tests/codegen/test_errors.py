@@ -36,7 +36,7 @@ CASES = [
     pytest.param(
         {"Get.json": _method(rezult={"type": "string"})},
         f"{GET}: /rezult: unexpected key 'rezult'; did you mean 'result'? "
-        "allowed keys: args, deprecated, doc, examples, idempotency, required_args, result, roles, scope",
+        "allowed keys: args, batch, deprecated, doc, examples, idempotency, required_args, result, roles, scope",
         id="unknown-top-level-key",
     ),
     pytest.param(

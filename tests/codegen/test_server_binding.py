@@ -37,19 +37,26 @@ def _class(name: str, methods: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Move is defined with "batch": its contract also has move_batch, taking a sequence and answering one.
+_MOVE_BATCH = "    def move_batch(self, ctx: Any, batch: Sequence[Any]) -> Any: ...\n"
+
+
 _USES = f"""\
+from collections.abc import Sequence
 from typing import Any
 
 from {PACKAGE}.server import Services
 
-{_class("Inventory", INVENTORY_METHODS)}
-{_class("WithoutMove", tuple(m for m in INVENTORY_METHODS if m != "move"))}
-{_class("MoveTakesTwo", tuple(m for m in INVENTORY_METHODS if m != "move"))}    def move(self, ctx: Any, args: Any, dry_run: bool) -> Any: ...
+{_class("Inventory", INVENTORY_METHODS)}{_MOVE_BATCH}
+{_class("WithoutMove", tuple(m for m in INVENTORY_METHODS if m != "move"))}{_MOVE_BATCH}
+{_class("MoveTakesTwo", tuple(m for m in INVENTORY_METHODS if m != "move"))}{_MOVE_BATCH}    def move(self, ctx: Any, args: Any, dry_run: bool) -> Any: ...
 
+{_class("WithoutMoveBatch", INVENTORY_METHODS)}
 {_class("Billing", ("charge",))}
 complete = Services(inventory=Inventory(), billing=Billing())
 lacks_a_method = Services(inventory=WithoutMove(), billing=Billing())
 declares_it_differently = Services(inventory=MoveTakesTwo(), billing=Billing())
+lacks_a_batch = Services(inventory=WithoutMoveBatch(), billing=Billing())
 lacks_a_service = Services(inventory=Inventory())
 """
 
@@ -87,7 +94,7 @@ def mypy_output(two_services: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 def test_mypy_accepts_a_binding_of_every_service_to_a_complete_class(mypy_output: dict[str, list[str]]) -> None:
     assert "complete" not in mypy_output
-    assert set(mypy_output) == {"lacks_a_method", "declares_it_differently", "lacks_a_service"}
+    assert set(mypy_output) == {"lacks_a_method", "declares_it_differently", "lacks_a_batch", "lacks_a_service"}
 
 
 def test_mypy_names_the_method_a_class_lacks(mypy_output: dict[str, list[str]]) -> None:
@@ -96,6 +103,15 @@ def test_mypy_names_the_method_a_class_lacks(mypy_output: dict[str, list[str]]) 
         'expected "InventoryService[Any]"  [arg-type]',
         'note: "WithoutMove" is missing following "InventoryService" protocol member:',
         "note:     move",
+    ]
+
+
+def test_mypy_names_the_batch_implementation_a_class_lacks(mypy_output: dict[str, list[str]]) -> None:
+    assert mypy_output["lacks_a_batch"] == [
+        'error: Argument "inventory" to "Services" has incompatible type "WithoutMoveBatch"; '
+        'expected "InventoryService[Any]"  [arg-type]',
+        'note: "WithoutMoveBatch" is missing following "InventoryService" protocol member:',
+        "note:     move_batch",
     ]
 
 
@@ -134,6 +150,7 @@ def test_bind_resolves_every_method_to_the_function_the_class_holds(server: Modu
         def audit(self, ctx: Any, args: Any) -> Any: ...
         def list_items(self, ctx: Any, args: Any) -> Any: ...
         def move(self, ctx: Any, args: Any) -> Any: ...
+        def move_batch(self, ctx: Any, batch: Any) -> Any: ...
         def remove(self, ctx: Any, args: Any) -> Any: ...
 
     inventory = Inventory()
@@ -145,6 +162,20 @@ def test_bind_resolves_every_method_to_the_function_the_class_holds(server: Modu
         assert binding.function == getattr(inventory, binding.spec.attr)
         assert binding.function.__self__ is inventory
     assert server.unimplemented(server.Services(inventory=inventory)) == []
+    # Only Move is defined with "batch": its binding holds move_batch, the others none.
+    assert {name: b.batch for name, b in bindings.items() if b.batch is not None} == {
+        "/v1/Inventory.Move": inventory.move_batch
+    }
+
+
+def test_a_batch_inherited_from_the_base_is_no_batch(server: ModuleType) -> None:
+    """The base's move_batch settles nothing: a class that does not override it has no batch to call."""
+    base = importlib.import_module(f"{PACKAGE}.inventory.contract").InventoryServiceBase
+    only_move = type("OnlyMove", (base,), {"move": lambda self, ctx, args: None})()
+    assert base().move_batch(None, [1, 2, 3]) == [None, None, None]
+    binding = server.bind(server.Services(inventory=only_move))["/v1/Inventory.Move"]
+    assert binding.function is not None
+    assert binding.batch is None
 
 
 def test_unimplemented_lists_what_the_class_lacks_or_only_inherits_from_the_base(server: ModuleType) -> None:

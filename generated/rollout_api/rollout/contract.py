@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter
@@ -31,7 +31,7 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
-from rollout_api.spec import Idempotency, MethodSpec, Scope
+from rollout_api.spec import Idempotency, MethodSpec, Scope, Settled
 
 ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
 """The request context a server passes to every method (its transaction, caller, deadline...)."""
@@ -60,6 +60,13 @@ class RolloutService(Protocol[ContextT_contra]):
         """Returns info about a particular rollout."""
         ...
 
+    def get_batch(self, ctx: ContextT_contra, batch: Sequence[GetArgs]) -> Sequence[Settled[GetResult] | None]:
+        """Get for consecutive commands of one frame, in one transaction that commits before any of
+        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result,
+        or None to leave the command to get, which runs it alone right after; the commands
+        past them come back in the next call. Answers and effects must be those of each command run alone."""
+        ...
+
     def list(self, ctx: ContextT_contra, args: ListArgs) -> Iterable[Rollout]:
         """Returns info about rollouts. If `projectid` and/or `state` are specified, only matching rollouts will be returned."""
         ...
@@ -74,6 +81,15 @@ class RolloutService(Protocol[ContextT_contra]):
 
     def set_device_state(self, ctx: ContextT_contra, args: SetDeviceStateArgs) -> None:
         """Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish)."""
+        ...
+
+    def set_device_state_batch(
+        self, ctx: ContextT_contra, batch: Sequence[SetDeviceStateArgs]
+    ) -> Sequence[Settled[None] | None]:
+        """SetDeviceState for consecutive commands of one frame, in one transaction that commits before any of
+        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result,
+        or None to leave the command to set_device_state, which runs it alone right after; the commands
+        past them come back in the next call. Answers and effects must be those of each command run alone."""
         ...
 
     def set_state(self, ctx: ContextT_contra, args: SetStateArgs) -> None:
@@ -99,6 +115,9 @@ class RolloutServiceBase(Generic[ContextT_contra]):
     def get(self, ctx: ContextT_contra, args: GetArgs) -> GetResult:
         raise Unimplemented("/v1/Rollout.Get is not implemented by this server")
 
+    def get_batch(self, ctx: ContextT_contra, batch: Sequence[GetArgs]) -> Sequence[Settled[GetResult] | None]:
+        return [None] * len(batch)
+
     def list(self, ctx: ContextT_contra, args: ListArgs) -> Iterable[Rollout]:
         raise Unimplemented("/v1/Rollout.List is not implemented by this server")
 
@@ -110,6 +129,11 @@ class RolloutServiceBase(Generic[ContextT_contra]):
 
     def set_device_state(self, ctx: ContextT_contra, args: SetDeviceStateArgs) -> None:
         raise Unimplemented("/v1/Rollout.SetDeviceState is not implemented by this server")
+
+    def set_device_state_batch(
+        self, ctx: ContextT_contra, batch: Sequence[SetDeviceStateArgs]
+    ) -> Sequence[Settled[None] | None]:
+        return [None] * len(batch)
 
     def set_state(self, ctx: ContextT_contra, args: SetStateArgs) -> None:
         raise Unimplemented("/v1/Rollout.SetState is not implemented by this server")
@@ -417,6 +441,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
     definition={
         "doc": "Returns info about a particular rollout.",
         "idempotency": "no_side_effects",
+        "batch": True,
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
             "rolloutid": {"doc": "ID of the rollout.", "type": "string"},
@@ -559,6 +584,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
             },
         },
     ),
+    batch=True,
     scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 
@@ -994,6 +1020,7 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
     definition={
         "doc": "Changes the state of the device in rollout. Used by the backend. Moving a device to started respects the rollout's maxInProgress (409 when it is reached); a failure may pause the rollout (failureThreshold, maxFailures) and the last outcome may finish it (autoFinish).",
         "idempotency": "idempotent",
+        "batch": True,
         "roles": ["backend", "admin"],
         "args": {
             "projectid": {"doc": "ID of the project.", "type": "string"},
@@ -1043,6 +1070,7 @@ SET_DEVICE_STATE: MethodSpec[SetDeviceStateArgs, None] = MethodSpec(
             },
         },
     ),
+    batch=True,
     scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 

@@ -11,13 +11,13 @@ and the server answers it with 501.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from inventory_api.inventory.contract import InventoryService, InventoryServiceBase
 from inventory_api.methods import METHODS
-from inventory_api.spec import MethodSpec
+from inventory_api.spec import MethodSpec, Settled
 
 ContextT = TypeVar("ContextT")
 """What the server hands every method besides its args (its transaction, caller, deadline...)."""
@@ -53,6 +53,10 @@ class Binding:
     spec: MethodSpec[Any, Any]
     function: Callable[[Any, Any], Any] | None
     """The implementation's bound method, or None when it does not implement the method."""
+    batch: Callable[[Any, Sequence[Any]], Sequence[Settled[Any] | None]] | None = None
+    """`batch(ctx, [args, ...])` for a method defined with `batch` whose implementation has its own (`<attr>_batch`,
+    not the base's, which settles nothing): the outcomes of the first commands (a Settled result, or None to run
+    the command alone), at least one; the rest come back in the next call."""
 
 
 # Service name -> the field of Services that holds its implementation, and the base whose methods answer 501.
@@ -71,7 +75,12 @@ def bind(services: Services[Any], methods: Mapping[str, MethodSpec[Any, Any]] = 
         # A method inherited from the base that answers 501 is no implementation either.
         if function is not None and getattr(type(implementation), spec.attr, None) is getattr(base, spec.attr, None):
             function = None
-        bindings[wire_name] = Binding(spec=spec, function=function)
+        batch = None
+        if spec.batch and function is not None:
+            batch = getattr(implementation, f"{spec.attr}_batch", None)
+            if getattr(type(implementation), f"{spec.attr}_batch", None) is getattr(base, f"{spec.attr}_batch", None):
+                batch = None
+        bindings[wire_name] = Binding(spec=spec, function=function, batch=batch)
     return bindings
 
 

@@ -27,6 +27,14 @@ class Idempotency(StrEnum):
     """Calling it again may apply it again."""
 
 
+@dataclass(frozen=True, slots=True)
+class Settled(Generic[ResultT]):
+    """A command that a service's batch implementation ran to the end, and its result (None for a method without
+    one). The batch answers None instead for a command it leaves to the one-by-one path."""
+
+    result: ResultT
+
+
 @dataclass(frozen=True)
 class Scope:
     """The argument that names a method's tenant (e.g. projectid), and what a caller that may not reach it is told."""
@@ -73,6 +81,9 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     """Wire names of the arguments that will be removed: giving one warns with DeprecationWarning."""
     scope: Scope | None = None
     """How the method is scoped to a tenant: a server checks the caller's reach before running it."""
+    batch: bool = False
+    """The service contract has a batch implementation of the method (`<attr>_batch`): a server may run a run of
+    its commands at once, answering each as if it ran alone."""
 
     @property
     def readonly(self) -> bool:

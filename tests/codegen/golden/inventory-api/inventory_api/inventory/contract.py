@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter
@@ -20,7 +20,7 @@ from inventory_api.inventory.models import (
     MoveArgs,
     RemoveArgs,
 )
-from inventory_api.spec import Idempotency, MethodSpec
+from inventory_api.spec import Idempotency, MethodSpec, Settled
 
 ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
 """The request context a server passes to every method (its transaction, caller, deadline...)."""
@@ -45,6 +45,13 @@ class InventoryService(Protocol[ContextT_contra]):
         """Moves items from one warehouse to another; answers nothing."""
         ...
 
+    def move_batch(self, ctx: ContextT_contra, batch: Sequence[MoveArgs]) -> Sequence[Settled[None] | None]:
+        """Move for consecutive commands of one frame, in one transaction that commits before any of
+        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result,
+        or None to leave the command to move, which runs it alone right after; the commands
+        past them come back in the next call. Answers and effects must be those of each command run alone."""
+        ...
+
     def remove(self, ctx: ContextT_contra, args: RemoveArgs) -> None:
         """Removes an item from the inventory."""
         ...
@@ -64,6 +71,9 @@ class InventoryServiceBase(Generic[ContextT_contra]):
 
     def move(self, ctx: ContextT_contra, args: MoveArgs) -> None:
         raise Unimplemented("/v1/Inventory.Move is not implemented by this server")
+
+    def move_batch(self, ctx: ContextT_contra, batch: Sequence[MoveArgs]) -> Sequence[Settled[None] | None]:
+        return [None] * len(batch)
 
     def remove(self, ctx: ContextT_contra, args: RemoveArgs) -> None:
         raise Unimplemented("/v1/Inventory.Remove is not implemented by this server")
@@ -392,6 +402,7 @@ MOVE: MethodSpec[MoveArgs, None] = MethodSpec(
     result_item=None,
     definition={
         "doc": "Moves items from one warehouse to another; answers nothing.",
+        "batch": True,
         "args": {
             "from": {"doc": "Warehouse the items leave.", "type": "string"},
             "to": {"doc": "Warehouse the items arrive at.", "type": "string"},
@@ -433,6 +444,7 @@ MOVE: MethodSpec[MoveArgs, None] = MethodSpec(
             },
         },
     ),
+    batch=True,
 )
 
 

@@ -1,0 +1,159 @@
+"""Fleet-scale figures: the raw driver's limit for the SetDeviceState sweep, and a fleet's reports ingested in frames.
+
+The raw limit is what the database does with the same row updates sent straight through the driver, with no
+HTTP, no frame and no validation: sqlite3's `executemany` of one conditional UPDATE per device, or one PostgreSQL
+`UPDATE ... FROM unnest(...)` per block, each block its own transaction, as a frame's batch is. The schema's
+triggers (counts, events) run in both, as they do under the service.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.storage.db import make_engine
+
+# The sweep moves devices between started and failed (bench/run.py, Bench.sds_bodies): the states each leaves.
+_SOURCES = {"failed": ("init", "started"), "started": ("init", "failed")}
+_BY = "//bench"
+
+
+def sweep(devices: Sequence[str], batch: int) -> list[tuple[str, list[str]]]:
+    """The sweep's blocks in the order the service is sent them: every block to failed, then every block back to
+    started (devices start in started)."""
+    return [
+        (state, list(devices[start : start + batch]))
+        for state in ("failed", "started")
+        for start in range(0, len(devices), batch)
+    ]
+
+
+def raw_sqlite_rate(path: Path, rollout: str, devices: Sequence[str], batch: int, seconds: float) -> float:
+    """Device updates per second through sqlite3: one executemany and one commit per block, blocks in a cycle."""
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    statement = (
+        "UPDATE rollout_device SET state = ?, updated_at = ?, updated_by = ? "
+        "WHERE rollout_id = ? AND device_id = ? AND state IN (?, ?)"
+    )
+    try:
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+            connection.execute(f"PRAGMA {pragma}")
+        blocks = sweep(devices, batch)
+        moved = 0
+        began = time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            for state, block in blocks:
+                now = time.time()
+                rows = [(state, now, _BY, int(rollout), device, *_SOURCES[state]) for device in block]
+                connection.execute("BEGIN IMMEDIATE")
+                connection.executemany(statement, rows)
+                connection.execute("COMMIT")
+                moved += len(block)
+                if time.perf_counter() - began >= seconds:
+                    break
+        return moved / (time.perf_counter() - began)
+    finally:
+        connection.close()
+
+
+def raw_postgres_rate(url: str, targets: Sequence[tuple[str, Sequence[str]]], batch: int, seconds: float) -> float:
+    """Device updates per second through psycopg, one thread and connection per (rollout, devices) at once: one
+    UPDATE ... FROM unnest(...) and one commit per block. The rates of the threads, summed."""
+    engine = make_engine(url)
+    statement = (
+        "UPDATE rollout_device AS d SET state = v.state, updated_at = %s, updated_by = %s "
+        "FROM unnest(%s::text[], %s::text[]) AS v(device_id, state) "
+        "WHERE d.rollout_id = %s AND d.device_id = v.device_id AND d.state = ANY(%s::text[])"
+    )
+    rates: list[float] = []
+    failures: list[BaseException] = []
+
+    def run(rollout: str, devices: Sequence[str]) -> None:
+        pooled = engine.raw_connection()
+        try:
+            connection: Any = pooled.driver_connection
+            blocks = sweep(devices, batch)
+            moved = 0
+            began = time.perf_counter()
+            while time.perf_counter() - began < seconds:
+                for state, block in blocks:
+                    with connection.cursor() as cursor:
+                        params = (time.time(), _BY, block, [state] * len(block), int(rollout), list(_SOURCES[state]))
+                        cursor.execute(statement, params)
+                    connection.commit()
+                    moved += len(block)
+                    if time.perf_counter() - began >= seconds:
+                        break
+            rates.append(moved / (time.perf_counter() - began))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            pooled.close()
+
+    threads = [threading.Thread(target=run, args=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    if failures:
+        raise failures[0]
+    return sum(rates)
+
+
+@dataclass(frozen=True)
+class Ingestion:
+    seconds: float
+    reports: int
+    frames: int
+
+
+def ingest(
+    urls: Sequence[str], key: str, project: str, rollout: str, devices: Sequence[str], *, clients: int, batch: int
+) -> Ingestion:
+    """Every device reports started, then succeeded, in frames of `batch` SetDeviceState: `clients` threads at
+    once, each with a slice of the devices (its frames in order: all its starts, then all its successes), spread
+    over the servers at `urls`. Every command must answer status 0."""
+    failures: list[str] = []
+    frames = [0] * clients
+
+    def client(index: int) -> None:
+        mine = devices[index::clients]
+        url = urls[index % len(urls)]
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
+            for state in ("started", "succeeded"):
+                for start in range(0, len(mine), batch):
+                    cmds = [
+                        {
+                            "cmd": "/v1/Rollout.SetDeviceState",
+                            "id": n + 1,
+                            "args": {"projectid": project, "rolloutid": rollout, "deviceid": device, "state": state},
+                        }
+                        for n, device in enumerate(mine[start : start + batch])
+                    ]
+                    response = http.post("/v1", content=json.dumps({"v": 1, "cmds": cmds}, separators=(",", ":")))
+                    frames[index] += 1
+                    bad = [] if response.status_code != 200 else [e for e in response.json()["resp"] if e["status"]]
+                    if response.status_code != 200 or bad:
+                        failures.append(f"HTTP {response.status_code}: {(bad or [response.text[:300]])[0]}")
+                        return
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    if failures:
+        raise RuntimeError(f"fleet ingestion: {len(failures)} clients stopped on a wrong answer; first: {failures[0]}")
+    return Ingestion(seconds=seconds, reports=2 * len(devices), frames=sum(frames))
