@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -256,7 +255,7 @@ class RolloutHandlers:
     def set_device_state_batch(
         self, ctx: RequestContext, batch: Sequence[SetDeviceStateArgs]
     ) -> Sequence[Settled[None] | None]:
-        """The legal moves of a run, in one statement, under its rollouts' locks, in the commands' order.
+        """The legal moves of a run, in the commands' order, in one statement (PostgreSQL) that locks its rollouts.
 
         A command that is not a move as things stand (bad ids, a missing or finished rollout, a missing device, a
         repeat, a move the state machine refuses) is left to set_device_state, which finds out why and says so:
@@ -270,8 +269,8 @@ class RolloutHandlers:
             self._batch_key(args.projectid, args.rolloutid, args.deviceid, args.update_command_id) for args in batch
         ]
         tx = ctx.transaction
-        rollouts = store.find_rollouts(tx, rollout_ids=sorted({k for k in keys if k is not None}), lock="write")
-        commands_per_rollout = Counter(keys)
+        # Planned on an unlocked read: move_devices checks again, under the rollouts' locks, what the plan relies on.
+        rollouts = store.find_rollouts(tx, rollout_ids=sorted({k for k in keys if k is not None}), alone=True)
         seen: set[tuple[int, str]] = set()
         moves: list[tuple[int, store.BatchedMove]] = []
         covered = len(batch)
@@ -283,7 +282,7 @@ class RolloutHandlers:
             if (
                 device in seen
                 or (args.state == DeviceState.STARTED and row.max_in_progress is not None)
-                or (row.auto_finish and row.count_init + row.count_started <= commands_per_rollout[key])
+                or (row.auto_finish and row.count_init + row.count_started <= len(batch))
             ):
                 covered = max(position, 1)
                 break
@@ -296,7 +295,12 @@ class RolloutHandlers:
                     )
                 )
         moved = store.move_devices(
-            tx, moves=[move for _, move in moves], legal=_LEGAL_MOVES, now=self._clock(), by=ctx.caller.principal
+            tx,
+            moves=[move for _, move in moves],
+            legal=_LEGAL_MOVES,
+            run_length=len(batch),
+            now=self._clock(),
+            by=ctx.caller.principal,
         )
         outcomes: list[Settled[None] | None] = [None] * covered
         done: Settled[None] = Settled(None)

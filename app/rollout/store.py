@@ -108,17 +108,9 @@ _MOVE_DEVICE = Statement(
 
 
 _FIND_ROLLOUTS = {
-    # By id, lowest first: a batch that locks several rollouts locks them in the same order as any other batch.
-    "postgresql": f"{_SELECT_ROLLOUT} WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id",
-    "sqlite": f"{_SELECT_ROLLOUT} WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id",
+    "postgresql": Statement(f"{_SELECT_ROLLOUT} WHERE id = ANY(CAST(:ids AS bigint[]))", _ROLLOUT_COLUMNS),
+    "sqlite": Statement(f"{_SELECT_ROLLOUT} WHERE id IN (SELECT value FROM json_each(:ids))", _ROLLOUT_COLUMNS),
 }
-_FIND_ROLLOUTS_STATEMENTS = {
-    (dialect, lock): Statement(sql + ("" if lock is None else f" FOR {'NO KEY UPDATE' if lock == 'write' else 'UPDATE'}"),
-                               _ROLLOUT_COLUMNS)
-    for dialect, sql in _FIND_ROLLOUTS.items()
-    for lock in (None, "write", "delete")
-    if dialect == "postgresql" or lock is None
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +142,14 @@ def create_rollout(
     return rollout_id
 
 
-def find_rollouts(
-    tx: Transaction, *, rollout_ids: Sequence[int], lock: RowLock | None = None, alone: bool = False
-) -> dict[int, AnyRow]:
-    """The rollouts with those ids, of any project, by id; locked (lock, as find_rollout's) in id order."""
+def find_rollouts(tx: Transaction, *, rollout_ids: Sequence[int], alone: bool = False) -> dict[int, AnyRow]:
+    """The rollouts with those ids, of any project, by id (read without a lock)."""
     if not rollout_ids:
         return {}
     if tx.postgres:
-        statement = _FIND_ROLLOUTS_STATEMENTS["postgresql", lock]
-        params: dict[str, Any] = {"ids": list(rollout_ids)}
-    else:
-        statement = _FIND_ROLLOUTS_STATEMENTS["sqlite", None]
-        params = {"ids": json.dumps(list(rollout_ids))}
-    return {row.id: row for row in statement.rows(tx, params, alone=alone)}
+        return {row.id: row for row in _FIND_ROLLOUTS["postgresql"].rows(tx, {"ids": list(rollout_ids)}, alone=alone)}
+    ids = json.dumps(list(rollout_ids))
+    return {row.id: row for row in _FIND_ROLLOUTS["sqlite"].rows(tx, {"ids": ids}, alone=alone)}
 
 
 def find_rollout(
@@ -300,35 +287,40 @@ LegalMoves = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def move_devices(
-    tx: Transaction, *, moves: Sequence[BatchedMove], legal: LegalMoves, now: float, by: str | None
+    tx: Transaction, *, moves: Sequence[BatchedMove], legal: LegalMoves, run_length: int, now: float, by: str | None
 ) -> set[tuple[int, str]]:
-    """Move every device whose current state may move to its target (PostgreSQL: in one statement); the
-    (rollout id, device id) of those that moved. At most one move per device. The caller has checked each rollout (it exists, in the
-    project, is not finished; no cap applies to these moves) and holds its row (lock "write"), so nothing else
-    moves these devices meanwhile. The triggers count and record each move, in the order of `moves`."""
+    """Move every device whose current state may move to its target; the (rollout id, device id) of those that
+    moved, in `moves`' order, at most one move per device. Each statement checks again what the caller planned on
+    from an unlocked read (find_rollouts): its rollout is not finished, and not an autoFinish rollout that
+    `run_length` commands could finish; moves of a rollout that fails that do not happen. On PostgreSQL one
+    statement locks the rollouts (in id order, as every writer of their devices does first) and moves every
+    device, so the rollouts are held only while it runs; the triggers count and record the moves in order."""
     if not moves:
         return set()
     if not tx.postgres:
         # SQLite's UPDATE ... FROM moves rows in the table's order, not the commands': the triggers would record
-        # the events (and a threshold's figures) in another order. Its statements cost microseconds in-process,
-        # so here each move is its own statement, run on one cursor in order.
-        return _move_devices_one_by_one(tx, moves, legal, now, by)
+        # the events (and a threshold's figures) in another order. Its statements cost microseconds in-process:
+        # here each move is its own statement, run in order, in the caller's transaction.
+        return _move_devices_one_by_one(tx, moves, legal, run_length, now, by)
     params: dict[str, Any] = {
+        "rollout_ids": sorted({m.rollout_id for m in moves}),
         "rollouts": [m.rollout_id for m in moves],
         "devices": [m.device_id for m in moves],
         "targets": [m.target for m in moves],
         "update_command_ids": [m.update_command_id for m in moves],
         "reasons": [m.reason for m in moves],
+        "run_length": run_length,
         "now": now,
         "by": by,
     }
-    rows = _move_devices_statement(legal).rows(tx, params)
+    rows = _move_devices_statement(legal).rows(tx, params, alone=True)
     return {(row.rollout_id, row.device_id) for row in rows}
 
 
 def _move_devices_one_by_one(
-    tx: Transaction, moves: Sequence[BatchedMove], legal: LegalMoves, now: float, by: str | None
+    tx: Transaction, moves: Sequence[BatchedMove], legal: LegalMoves, run_length: int, now: float, by: str | None
 ) -> set[tuple[int, str]]:
+    # (An executemany of the moves that a read finds legal took as long: the triggers are most of a move's time.)
     statements = {target: _move_device_statement(froms) for target, froms in legal}
     moved: set[tuple[int, str]] = set()
     for move in moves:
@@ -339,6 +331,7 @@ def _move_devices_one_by_one(
             "target": move.target,
             "update_command_id": move.update_command_id,
             "reason": move.reason,
+            "run_length": run_length,
             "now": now,
             "by": by,
         }
@@ -408,6 +401,11 @@ def _move_device_if_allowed_statement(sources: tuple[str, ...], capped: bool, po
     )
 
 
+# What a batch planned on from an unlocked read, checked again where the moves happen: the rollout takes moves,
+# and the run cannot finish it (autoFinish: a finished rollout changes the answers of the commands after it).
+_BATCH_MAY_MOVE = "state <> 'finished' AND NOT (auto_finish AND count_init + count_started <= :run_length)"
+
+
 @functools.cache
 def _move_devices_statement(legal: LegalMoves) -> Statement:
     """PostgreSQL's: the moves as arrays, unnested in order; the triggers fire in the order the rows are moved."""
@@ -415,25 +413,32 @@ def _move_devices_statement(legal: LegalMoves) -> Statement:
         f"(m.target = '{target}' AND rollout_device.state IN ({_states(froms)}))" for target, froms in legal
     )
     moves = (
-        "unnest(CAST(:rollouts AS bigint[]), CAST(:devices AS text[]), CAST(:targets AS text[]), "
-        "CAST(:update_command_ids AS text[]), CAST(:reasons AS text[])) "
-        "AS m(rollout_id, device_id, target, update_command_id, reason)"
+        "(SELECT * FROM unnest(CAST(:rollouts AS bigint[]), CAST(:devices AS text[]), CAST(:targets AS text[]), "
+        "CAST(:update_command_ids AS text[]), CAST(:reasons AS text[])) WITH ORDINALITY "
+        "AS u(rollout_id, device_id, target, update_command_id, reason, position) ORDER BY position) AS m"
+    )
+    # ARRAY(SELECT ...) is an InitPlan: every rollout is locked, in id order, before the first device moves.
+    locked = (
+        f"ARRAY(SELECT id FROM rollout WHERE id = ANY(CAST(:rollout_ids AS bigint[])) AND {_BATCH_MAY_MOVE} "
+        "ORDER BY id FOR NO KEY UPDATE)"
     )
     return Statement(
         "UPDATE rollout_device SET state = m.target, "
         "update_command_id = COALESCE(m.update_command_id, rollout_device.update_command_id), "
         f"reason = m.reason, updated_at = :now, updated_by = :by FROM {moves} "
         "WHERE rollout_device.rollout_id = m.rollout_id AND rollout_device.device_id = m.device_id "
-        f"AND ({allowed}) RETURNING rollout_device.rollout_id, rollout_device.device_id",
+        f"AND m.rollout_id = ANY({locked}) AND ({allowed}) "
+        "RETURNING rollout_device.rollout_id, rollout_device.device_id",
         ["rollout_id", "device_id"],
     )
 
 
 @functools.cache
 def _move_device_statement(froms: tuple[str, ...]) -> Statement:
-    """One device's move from one of `froms`, for a caller that checked its rollout and holds it."""
+    """One device's move from one of `froms` (SQLite's batch, in the write transaction)."""
     return Statement(
-        f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state IN ({_states(froms)})"
+        f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state IN ({_states(froms)}) "
+        f"AND EXISTS (SELECT 1 FROM rollout WHERE id = :rollout_id AND {_BATCH_MAY_MOVE})"
     )
 
 

@@ -131,10 +131,11 @@ class Transaction:
     """One command's statements in one database transaction, straight on a leased driver connection.
 
     BEGIN and COMMIT go straight to the driver: through SQLAlchemy's transaction object they cost about a
-    third of a small command. The transaction begins at the first statement. A statement that is the whole
-    command may say so (`alone`, first statement only) and run without BEGIN and COMMIT: one statement is
-    atomic by itself, and on PostgreSQL they are two network round trips. A statement after it begins a
-    transaction as usual, so a command that finds more to do falls back to the ordinary path.
+    third of a small command. The transaction begins at the first statement. A statement that needs no other
+    beside it in a transaction may say so (`alone`) and, while no transaction is open, run without BEGIN and
+    COMMIT: one statement is atomic by itself, and on PostgreSQL they are two network round trips. A statement
+    that does not say so begins a transaction as usual, so a command that finds more to do falls back to the
+    ordinary path.
     """
 
     def __init__(self, driver: Any, *, dialect: Dialect, writes: bool, in_group: bool = False) -> None:
@@ -151,7 +152,6 @@ class Transaction:
             self._begin = "SAVEPOINT command"
             self._end = ("RELEASE command", "ROLLBACK TO command; RELEASE command")
         self._in_group = in_group
-        self._started = False
         self._open = False
 
     def cursor(self, *, alone: bool = False, name: str | None = None) -> Any:
@@ -159,10 +159,9 @@ class Transaction:
         if self._in_group and not self.driver.in_transaction:
             # (SQLite ends a transaction by itself on some errors; a savepoint now would begin a new one.)
             raise WriteGroupFailed("the transaction this command shares with others has ended")
-        if not self._open and (self._started or not alone or self._in_group):
+        if not self._open and (not alone or self._in_group):
             self.driver.execute(self._begin)
             self._open = True
-        self._started = True
         return self.driver.cursor() if name is None else self.driver.cursor(name=name)
 
     def end(self, *, commit: bool) -> None:

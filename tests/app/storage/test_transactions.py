@@ -42,13 +42,16 @@ def test_a_command_alone_statement_runs_outside_a_transaction(engine: Engine) ->
         assert not in_transaction(session)
 
 
-def test_statements_after_an_alone_one_run_in_a_transaction(engine: Engine) -> None:
+def test_alone_statements_skip_the_transaction_only_while_none_is_open(engine: Engine) -> None:
     with ConnectionLease(engine) as lease, lease.transaction(writes=False) as session:
         run(session, "SELECT 1", alone=True)
-        # Only the first statement may skip the transaction, even when it asks to.
+        # Statements that say so run alone while no transaction is open; the first that does not begins one,
+        # and every statement after it runs inside it, alone or not.
         run(session, "SELECT 2", alone=True)
-        assert in_transaction(session)
+        assert not in_transaction(session)
         run(session, "SELECT 3")
+        assert in_transaction(session)
+        run(session, "SELECT 4", alone=True)
         assert in_transaction(session)
     assert not in_transaction(session)
 
