@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import Engine
 
-from app import logs, serving
+from app import logs, serving, workers
 from app.auth import keys_cli
 from app.auth.keys import count_keys, create_key
 from app.composition import create_app
@@ -51,8 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse(message)
     if args.command == "serve":
         base = f"http://{settings.host}:{settings.port}"
-        print(f"Rollout service on {base}  (API docs: {base}/docs; database: {redact_url(settings.database_url)})")
+        processes = f"; {settings.workers} worker processes" if settings.workers > 1 else ""
+        print(
+            f"Rollout service on {base}  (API docs: {base}/docs; database: {redact_url(settings.database_url)}"
+            f"{processes})"
+        )
         sys.stdout.flush()
+        if settings.workers > 1:
+            return workers.serve(settings, sockets)
         serving.run(create_app(settings), sockets, grace_seconds=settings.shutdown_grace_seconds)
     return status
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,7 @@ from app.health import add_readiness_route
 from app.metrics.database import DatabaseGauges
 from app.metrics.endpoint import add_metrics_route
 from app.metrics.traffic import Traffic
+from app.metrics.workers import SharedTotals
 from app.rollout.service import RolloutHandlers
 from app.rollout.timeouts import TimeoutSweeper
 from app.rpc.asgi import FRAME_PATH, RpcApp
@@ -56,8 +58,10 @@ def create_app(
     *,
     services: Services[RequestContext] | None = None,
     methods: Mapping[str, MethodSpec[Any, Any]] = METHODS,
+    worker_totals: Path | None = None,
 ) -> RpcApp:
-    """The whole service; `services` replaces the registered implementations (tests pass fakes)."""
+    """The whole service; `services` replaces the registered implementations (tests pass fakes). `worker_totals`:
+    the folder where the worker processes of one server (WORKERS) share their traffic totals for /metrics."""
     engine = make_engine(settings.database_url)
     handlers: dict[str, Handler] = {}
     batches: dict[str, BatchHandler] = {}
@@ -71,6 +75,7 @@ def create_app(
     # The app's own registry, not prometheus_client's global one: each app (several in one test process) reports
     # its own traffic and its own database.
     traffic = Traffic()
+    shared = None if worker_totals is None else SharedTotals(worker_totals, traffic)
     registry = CollectorRegistry()
     registry.register(traffic)
     registry.register(DatabaseGauges(engine))
@@ -104,7 +109,11 @@ def create_app(
         """While the server runs, devices time out; when it stops: the worker threads finish their work, then
         the pooled connections close."""
         sweeper.start()
+        if shared is not None:
+            shared.start()
         yield
+        if shared is not None:
+            shared.stop()
         sweeper.stop()
         application.stop_workers()
         dispatcher.close()

@@ -19,9 +19,10 @@ def configure(log_format: LogFormat) -> None:
     if log_format == "json":
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
+                # The process id tells the worker processes of one server (WORKERS) apart.
+                "{asctime}{levelname}{name}{process}{message}",
                 style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
         )

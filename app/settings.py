@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     metrics_key: SecretStr | None = None
     """When set, GET /metrics needs `Authorization: Bearer <METRICS_KEY>` (a secret of its own, not an API key: a
     scraper should reach nothing else). Unset, /metrics is open to whoever reaches the port."""
+    workers: int = Field(default=1, ge=1)
+    """Server processes sharing the port, each with its own event loop, worker threads and connection pool. One
+    per CPU core is the usual size; each opens up to its own pool of connections, so keep WORKERS times the pool
+    under the database's limit (PostgreSQL: max_connections). On SQLite, writes take turns on the file whatever
+    the count: more workers add reads."""
     batch_commands: bool = True
     """Run consecutive commands of one method in a frame set-based, where the method has a batch implementation
     (SetDeviceState, Get): one statement for the run instead of one per command, with the same answers.

@@ -52,14 +52,23 @@ from bench.wrk import Load, WrkResult, run_concurrently, wrk_binary
 
 OURS = "ours"
 ONE_BY_ONE = "ours-one-by-one"  # the same server with BATCH_COMMANDS=false: each command alone, as before batches
+TWO_WORKERS = "ours, WORKERS=2"  # the same server with two worker processes
+OUR_SERVERS = (OURS, ONE_BY_ONE, TWO_WORKERS)
 SQLMODEL = "fastapi-sqlmodel"
 JSONRPC = "fastapi-jsonrpc"
 RAW = "starlette-raw"
 PEER_MODULES = {SQLMODEL: "sqlmodel_route", JSONRPC: "jsonrpc_api", RAW: "starlette_raw"}
-PATHS = {OURS: "/v1", ONE_BY_ONE: "/v1", SQLMODEL: "/rollouts/get", JSONRPC: "/api/v1/jsonrpc", RAW: "/rollouts/get"}
+PATHS = {
+    OURS: "/v1",
+    ONE_BY_ONE: "/v1",
+    TWO_WORKERS: "/v1",
+    SQLMODEL: "/rollouts/get",
+    JSONRPC: "/api/v1/jsonrpc",
+    RAW: "/rollouts/get",
+}
 RAW_BATCH_PATH = "/rollouts/get-batch"
 RAW_DRIVER = "raw driver"  # the same row updates straight through the database driver (bench/throughput.py)
-CHECKS = {OURS: "frame", ONE_BY_ONE: "frame", SQLMODEL: "http", JSONRPC: "jsonrpc", RAW: "http"}
+CHECKS = {OURS: "frame", ONE_BY_ONE: "frame", TWO_WORKERS: "frame", SQLMODEL: "http", JSONRPC: "jsonrpc", RAW: "http"}
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 PROJECTS = 10
 SQLITE_SCENARIOS = (
@@ -72,6 +81,7 @@ SQLITE_SCENARIOS = (
     "get_large",
     "claim_devices",
     "get_p99_64",
+    "get_workers",
 )
 POSTGRES_SCENARIOS = ("pg_get_single", "pg_set_device_state_batch", "pg_fleet_ingestion")
 
@@ -385,7 +395,7 @@ class Bench:
             url=url,
             bodies=bodies,
             check=CHECKS[server],
-            key=key if server in (OURS, ONE_BY_ONE) else None,
+            key=key if server in OUR_SERVERS else None,
             threads=self.config.threads,
             connections=max(connections, self.config.threads),
         )
@@ -395,7 +405,7 @@ class Bench:
     def single_get_bodies(self, server: str, rollouts: Sequence[tuple[str, str]], name: str) -> Path:
         picks = [self.rng.choice(rollouts) for _ in range(1000)]
         args = [{"projectid": p, "rolloutid": r} for p, r in picks]
-        if server == OURS:
+        if server in OUR_SERVERS:
             bodies: list[Any] = [frame([("Get", a)]) for a in args]
         elif server == JSONRPC:
             bodies = [jsonrpc_call("Get", a) for a in args]
@@ -430,7 +440,7 @@ class Bench:
                     {"projectid": project, "rolloutid": rollout, "deviceid": d, "state": state}
                     for d in devices[start : start + batch]
                 ]
-                if server in (OURS, ONE_BY_ONE):
+                if server in OUR_SERVERS:
                     bodies.append(frame([("SetDeviceState", a) for a in args]))
                 else:
                     bodies.append([jsonrpc_call("SetDeviceState", a, i + 1) for i, a in enumerate(args)])
@@ -489,6 +499,7 @@ class Bench:
         specs = [
             (OURS, "ours", {"DATABASE_URL": url}),
             (ONE_BY_ONE, "ours", {"DATABASE_URL": url, "BATCH_COMMANDS": "false"}),
+            (TWO_WORKERS, "ours", {"DATABASE_URL": url, "WORKERS": "2"}),
             (SQLMODEL, PEER_MODULES[SQLMODEL], {"DATABASE_URL": url}),
             (JSONRPC, PEER_MODULES[JSONRPC], {"DATABASE_URL": url}),
             (RAW, PEER_MODULES[RAW], {"DATABASE": str(path)}),
@@ -540,7 +551,7 @@ class Bench:
         answers: dict[str, Any] = {}
         with httpx.Client(timeout=30) as http:
             for name, service in self.services.items():
-                ours = name in (OURS, ONE_BY_ONE)
+                ours = name in OUR_SERVERS
                 headers = {"Authorization": f"Bearer {key}"} if ours else {}
                 body = frame([("Get", args)]) if ours else jsonrpc_call("Get", args) if name == JSONRPC else args
                 response = http.post(service.url + PATHS[name], json=body, headers=headers)
@@ -624,6 +635,24 @@ class Bench:
                 "and commit per 100, straight through sqlite3 (no HTTP), triggers included"
             )
 
+        def workers(scenario: Scenario) -> None:
+            loads = {
+                name: [
+                    self.load(
+                        name,
+                        services[name].url + PATHS[name],
+                        self.single_get_bodies(name, seed.rollouts, "get-workers"),
+                        key,
+                        connections=config.connections,
+                    )
+                ]
+                for name in (OURS, TWO_WORKERS)
+            }
+            self.compare(scenario, loads, per_request=1, unit="req/s")
+            scaling = scenario.measure(TWO_WORKERS).value / (scenario.measure(OURS).value or 1.0)
+            scenario.targets.append(Target(f"{TWO_WORKERS}/{OURS}", scaling, ">=", 1.6, row=TWO_WORKERS))
+            scenario.note = f"{config.connections} connections, one wrk thread; the machine's cores serve wrk too"
+
         def p99(scenario: Scenario) -> None:
             bodies = self.single_get_bodies(OURS, seed.rollouts, "get-p99")
             load = self.load(OURS, services[OURS].url + PATHS[OURS], bodies, key, connections=config.p99_connections)
@@ -634,6 +663,7 @@ class Bench:
         self.scenario("get_single", "Rollout.Get, one per request", single)
         self.scenario("get_batch", f"Rollout.Get, {config.batch} per request", batch)
         self.scenario("set_device_state_batch", f"SetDeviceState, {config.batch} per request", set_device_state)
+        self.scenario("get_workers", "Rollout.Get, one per request: WORKERS=2 vs 1", workers)
         self.scenario("get_p99_64", f"Rollout.Get, one per request, {config.p99_connections} connections", p99)
 
     def add_devices(self, scenario: Scenario, api: Api, path: Path) -> None:

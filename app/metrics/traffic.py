@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 
@@ -69,6 +71,8 @@ class Traffic:
         self._frames = 0
         self._bytes_in = 0
         self._bytes_out = 0
+        self.peers: Callable[[], Iterable[Totals]] | None = None
+        """The other worker processes' latest totals (app/metrics/workers.py), when there are others."""
 
     def add_commands(self, tally: CommandTally, *, frames: int = 0) -> None:
         """Count a tally's commands (a frame's when `frames` is 1): once per frame, so one lock per frame."""
@@ -95,38 +99,108 @@ class Traffic:
             self._bytes_in += bytes_in
             self._bytes_out += bytes_out
 
-    def collect(self) -> Iterator[Metric]:
-        """The metric families, from a copy of the totals taken under the lock (the formatting is outside it)."""
+    def totals(self) -> Totals:
+        """A copy of the totals, taken under the lock."""
         with self._lock:
-            commands = dict(self._commands)
-            command_latencies = {method: latencies.copy() for method, latencies in self._command_latencies.items()}
-            request_latencies = {route: latencies.copy() for route, latencies in self._request_latencies.items()}
-            frames, bytes_in, bytes_out = self._frames, self._bytes_in, self._bytes_out
+            return Totals(
+                commands=dict(self._commands),
+                command_latencies={method: lat.copy() for method, lat in self._command_latencies.items()},
+                request_latencies={route: lat.copy() for route, lat in self._request_latencies.items()},
+                frames=self._frames,
+                bytes_in=self._bytes_in,
+                bytes_out=self._bytes_out,
+            )
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families of this process's totals and, with several worker processes, the others' (the
+        formatting is outside the lock)."""
+        totals = self.totals()
+        if self.peers is not None:
+            for other in self.peers():
+                totals.add(other)
+        yield from totals.families()
+
+
+@dataclass
+class Totals:
+    """Traffic's counts at one moment, as one process kept them or several summed."""
+
+    commands: dict[tuple[str, int], int] = field(default_factory=dict)
+    command_latencies: dict[str, Latencies] = field(default_factory=dict)
+    request_latencies: dict[str, Latencies] = field(default_factory=dict)
+    frames: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    def add(self, other: Totals) -> None:
+        for key, count in other.commands.items():
+            self.commands[key] = self.commands.get(key, 0) + count
+        for mine, theirs in (
+            (self.command_latencies, other.command_latencies),
+            (self.request_latencies, other.request_latencies),
+        ):
+            for label, latencies in theirs.items():
+                total = mine.setdefault(label, Latencies())
+                total.counts = [a + b for a, b in zip(total.counts, latencies.counts, strict=True)]
+                total.total += latencies.total
+        self.frames += other.frames
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "commands": [[method, status, count] for (method, status), count in self.commands.items()],
+            "command_latencies": {m: [lat.counts, lat.total] for m, lat in self.command_latencies.items()},
+            "request_latencies": {r: [lat.counts, lat.total] for r, lat in self.request_latencies.items()},
+            "frames": self.frames,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Totals:
+        def latencies(by_label: Mapping[str, Any]) -> dict[str, Latencies]:
+            result = {}
+            for label, (counts, total) in by_label.items():
+                result[label] = Latencies()
+                result[label].counts, result[label].total = [int(c) for c in counts], float(total)
+            return result
+
+        return cls(
+            commands={(str(m), int(s)): int(c) for m, s, c in data["commands"]},
+            command_latencies=latencies(data["command_latencies"]),
+            request_latencies=latencies(data["request_latencies"]),
+            frames=int(data["frames"]),
+            bytes_in=int(data["bytes_in"]),
+            bytes_out=int(data["bytes_out"]),
+        )
+
+    def families(self) -> Iterator[Metric]:
         counted = CounterMetricFamily(
             "rollout_commands", "Commands answered, by method and the status answered.", labels=["method", "status"]
         )
-        for (method, status), count in sorted(commands.items()):
+        for (method, status), count in sorted(self.commands.items()):
             counted.add_metric([method, str(status)], count)
         yield counted
         yield _histogram(
             "rollout_command_duration_seconds",
             "Time to run one command (a write group's begin and commit shared among its commands).",
             "method",
-            command_latencies,
+            self.command_latencies,
         )
         yield _histogram(
             "rollout_request_duration_seconds",
             "Time from an RPC request's arrival to the end of its answer, by route (/v1 or a method's own).",
             "route",
-            request_latencies,
+            self.request_latencies,
         )
         yield CounterMetricFamily(
             "rollout_frames_received",
             "Frames received on POST /v1 and run (a body that is no frame is not one).",
-            frames,
+            self.frames,
         )
-        yield CounterMetricFamily("rollout_request_bytes", "Bytes of RPC request bodies read.", bytes_in)
-        yield CounterMetricFamily("rollout_response_bytes", "Bytes of RPC response bodies sent.", bytes_out)
+        yield CounterMetricFamily("rollout_request_bytes", "Bytes of RPC request bodies read.", self.bytes_in)
+        yield CounterMetricFamily("rollout_response_bytes", "Bytes of RPC response bodies sent.", self.bytes_out)
 
 
 def _histogram(name: str, documentation: str, label: str, by_label: Mapping[str, Latencies]) -> Metric:
