@@ -914,14 +914,20 @@ class Bench:
                     for _ in range(config.rounds):
                         self.reset_devices(url, rollouts)
                         targets = [(rollout, devices) for _, rollout, devices in seed.sds]
-                        rates.append(throughput.raw_postgres_rate(url, targets, config.batch, config.seconds))
+                        # As many connections per rollout as the service gets from wrk (batch_connections in all).
+                        per_rollout = max(1, config.batch_connections // len(targets))
+                        rates.append(
+                            throughput.raw_postgres_rate(
+                                url, targets, config.batch, config.seconds, connections=per_rollout
+                            )
+                        )
                     scenario.measures.append(
                         Measure(RAW_DRIVER, statistics.median(rates), "cmds/s", detail={"rounds": rates})
                     )
                     self.ratio_targets(scenario, {ONE_BY_ONE: 4, RAW_DRIVER: 0.5, JSONRPC: 5})
                     scenario.note = (
                         f"{ONE_BY_ONE}: our server with BATCH_COMMANDS=false; {RAW_DRIVER}: the same updates, one "
-                        "UPDATE ... FROM unnest(...) and commit per 100 through psycopg, two threads (no HTTP)"
+                        "UPDATE ... FROM unnest(...) and commit per 100 through psycopg, as many connections as wrk's (no HTTP)"
                     )
 
                 def fleet(scenario: Scenario) -> None:

@@ -64,9 +64,12 @@ def raw_sqlite_rate(path: Path, rollout: str, devices: Sequence[str], batch: int
         connection.close()
 
 
-def raw_postgres_rate(url: str, targets: Sequence[tuple[str, Sequence[str]]], batch: int, seconds: float) -> float:
-    """Device updates per second through psycopg, one thread and connection per (rollout, devices) at once: one
-    UPDATE ... FROM unnest(...) and one commit per block. The rates of the threads, summed."""
+def raw_postgres_rate(
+    url: str, targets: Sequence[tuple[str, Sequence[str]]], batch: int, seconds: float, *, connections: int
+) -> float:
+    """Device updates per second through psycopg, `connections` threads and connections per (rollout, devices) at
+    once, as many as the service is loaded with, each taking every `connections`-th block of its rollout's sweep:
+    one UPDATE ... FROM unnest(...) and one commit per block. The rates of the threads, summed."""
     engine = make_engine(url)
     statement = (
         "UPDATE rollout_device AS d SET state = v.state, updated_at = %s, updated_by = %s "
@@ -76,11 +79,11 @@ def raw_postgres_rate(url: str, targets: Sequence[tuple[str, Sequence[str]]], ba
     rates: list[float] = []
     failures: list[BaseException] = []
 
-    def run(rollout: str, devices: Sequence[str]) -> None:
+    def run(rollout: str, devices: Sequence[str], share: int) -> None:
         pooled = engine.raw_connection()
         try:
             connection: Any = pooled.driver_connection
-            blocks = sweep(devices, batch)
+            blocks = sweep(devices, batch)[share::connections]
             moved = 0
             began = time.perf_counter()
             while time.perf_counter() - began < seconds:
@@ -98,7 +101,11 @@ def raw_postgres_rate(url: str, targets: Sequence[tuple[str, Sequence[str]]], ba
         finally:
             pooled.close()
 
-    threads = [threading.Thread(target=run, args=target) for target in targets]
+    threads = [
+        threading.Thread(target=run, args=(rollout, devices, share))
+        for rollout, devices in targets
+        for share in range(connections)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
