@@ -103,7 +103,7 @@ class RolloutHandlers:
             if row is None or row.project_id != args.projectid:
                 outcomes.append(None)
                 continue
-            if key not in answered:
+            if row.id not in answered:
                 answered[row.id] = Settled(as_rollout(row))
             outcomes.append(answered[row.id])
         return outcomes

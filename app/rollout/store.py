@@ -320,22 +320,26 @@ def move_devices(
 def _move_devices_one_by_one(
     tx: Transaction, moves: Sequence[BatchedMove], legal: LegalMoves, run_length: int, now: float, by: str | None
 ) -> set[tuple[int, str]]:
-    # (An executemany of the moves that a read finds legal took as long: the triggers are most of a move's time.)
+    # The plan's check, once per run: the caller's write transaction (SQLite's write lock) keeps it true until the
+    # moves are done. (An executemany of the moves took as long: the triggers are most of a move's time.)
+    ids = json.dumps(sorted({m.rollout_id for m in moves}))
+    may_move = set(_ROLLOUTS_THAT_MAY_MOVE.scalars(tx, {"ids": ids, "run_length": run_length}))
     statements = {target: _move_device_statement(froms) for target, froms in legal}
     moved: set[tuple[int, str]] = set()
     for move in moves:
         statement = statements.get(move.target)
+        if statement is None or move.rollout_id not in may_move:
+            continue
         params = {
             "rollout_id": move.rollout_id,
             "device_id": move.device_id,
             "target": move.target,
             "update_command_id": move.update_command_id,
             "reason": move.reason,
-            "run_length": run_length,
             "now": now,
             "by": by,
         }
-        if statement is not None and statement.rowcount(tx, params) == 1:
+        if statement.rowcount(tx, params) == 1:
             moved.add((move.rollout_id, move.device_id))
     return moved
 
@@ -433,12 +437,16 @@ def _move_devices_statement(legal: LegalMoves) -> Statement:
     )
 
 
+_ROLLOUTS_THAT_MAY_MOVE = Statement(
+    f"SELECT id FROM rollout WHERE id IN (SELECT value FROM json_each(:ids)) AND {_BATCH_MAY_MOVE}", ["id"]
+)
+
+
 @functools.cache
 def _move_device_statement(froms: tuple[str, ...]) -> Statement:
-    """One device's move from one of `froms` (SQLite's batch, in the write transaction)."""
+    """One device's move from one of `froms` (SQLite's batch, in the write transaction, its rollout checked)."""
     return Statement(
-        f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state IN ({_states(froms)}) "
-        f"AND EXISTS (SELECT 1 FROM rollout WHERE id = :rollout_id AND {_BATCH_MAY_MOVE})"
+        f"{_SET_DEVICE_STATE} WHERE rollout_id = :rollout_id AND device_id = :device_id AND state IN ({_states(froms)})"
     )
 
 

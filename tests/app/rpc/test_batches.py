@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,13 +22,20 @@ from app.settings import Settings
 from tests.helpers import cmd, create_rollout, ok, send, untimed
 
 
-@pytest.fixture(scope="module")
-def one_by_one(settings: Settings, admin_key: str) -> Iterator[TestClient]:
-    """The same database served with BATCH_COMMANDS=false: today's path, to compare with."""
-    application = create_app(settings.model_copy(update={"batch_commands": False}))
+@contextmanager
+def served(settings: Settings, admin_key: str, handlers: RolloutHandlers | None = None) -> Iterator[TestClient]:
+    """Another app on the same database, with these settings and (when given) these handlers."""
+    application = create_app(settings, services=None if handlers is None else Services(rollout=handlers))
     with TestClient(application, headers={"Authorization": f"Bearer {admin_key}"}) as client:
         yield client
     application.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def one_by_one(settings: Settings, admin_key: str) -> Iterator[TestClient]:
+    """The same database served with BATCH_COMMANDS=false: today's path, to compare with."""
+    with served(settings.model_copy(update={"batch_commands": False}), admin_key) as client:
+        yield client
 
 
 def fleet(http: TestClient, project: str, devices: list[str]) -> dict[str, str]:
@@ -156,6 +164,9 @@ class CountingHandlers(RolloutHandlers):
     alone: list[str]
     batched: list[int]
 
+    def forget(self) -> None:
+        self.alone, self.batched = [], []
+
     def set_device_state(self, ctx: RequestContext, args: SetDeviceStateArgs) -> None:
         self.alone.append(args.deviceid)
         super().set_device_state(ctx, args)
@@ -174,11 +185,9 @@ class CountingHandlers(RolloutHandlers):
 @pytest.fixture(scope="module")
 def counted(settings: Settings, admin_key: str) -> Iterator[tuple[TestClient, CountingHandlers]]:
     handlers = CountingHandlers(settings)
-    handlers.alone, handlers.batched = [], []
-    application = create_app(settings, services=Services(rollout=handlers))
-    with TestClient(application, headers={"Authorization": f"Bearer {admin_key}"}) as client:
+    handlers.forget()
+    with served(settings, admin_key, handlers) as client:
         yield client, handlers
-    application.state.engine.dispose()
 
 
 def test_a_run_of_legal_moves_is_one_batch_and_runs_nothing_alone(
@@ -188,8 +197,7 @@ def test_a_run_of_legal_moves_is_one_batch_and_runs_nothing_alone(
     devices = [f"{project}/device_{n}" for n in range(100)]
     rollout_id = create_rollout(http, project)
     ok(http, "AddDevices", projectid=project, rolloutid=rollout_id, devices=devices)
-    handlers.alone.clear()
-    handlers.batched.clear()
+    handlers.forget()
     started = [
         cmd("SetDeviceState", n + 1, projectid=project, rolloutid=rollout_id, deviceid=d, state="started")
         for n, d in enumerate(devices)
@@ -206,8 +214,7 @@ def test_a_device_moved_twice_in_a_run_starts_a_new_batch_at_its_second_move(
     devices = [f"{project}/device_{n}" for n in range(4)]
     rollout_id = create_rollout(http, project)
     ok(http, "AddDevices", projectid=project, rolloutid=rollout_id, devices=devices)
-    handlers.alone.clear()
-    handlers.batched.clear()
+    handlers.forget()
     states = [(0, "started"), (1, "started"), (0, "succeeded"), (2, "failed"), (3, "succeeded")]
     commands = [
         cmd("SetDeviceState", n + 1, projectid=project, rolloutid=rollout_id, deviceid=devices[d], state=state)
@@ -234,8 +241,7 @@ def test_a_run_of_gets_is_one_query_and_leaves_only_what_it_cannot_answer(
         "9" * 300,  # too long: 413
     ]
     commands = [cmd("Get", n + 1, projectid=project, rolloutid=rollout_id) for n, rollout_id in enumerate(asked)]
-    handlers.alone.clear()
-    handlers.batched.clear()
+    handlers.forget()
     batched = send(counting, *commands)["resp"]
     assert batched == send(one_by_one, *commands)["resp"]
     assert [e["status"] for e in batched] == [0, 0, 0, 0, 404, 404, 404, 413]
@@ -255,8 +261,7 @@ class FailingBatch(RolloutHandlers):
 def test_a_batch_that_fails_is_undone_and_each_command_runs_alone(
     settings: Settings, admin_key: str, project: str
 ) -> None:
-    application = create_app(settings, services=Services(rollout=FailingBatch(settings)))
-    with TestClient(application, headers={"Authorization": f"Bearer {admin_key}"}) as http:
+    with served(settings, admin_key, FailingBatch(settings)) as http:
         devices = [f"{project}/device_{n}" for n in range(3)]
         rollout_id = create_rollout(http, project)
         ok(http, "AddDevices", projectid=project, rolloutid=rollout_id, devices=devices)
@@ -268,7 +273,6 @@ def test_a_batch_that_fails_is_undone_and_each_command_runs_alone(
         # One event per device: the batch's moves were rolled back before each command ran alone.
         events = ok(http, "ListEvents", projectid=project, rolloutid=rollout_id)
         assert [(e.get("deviceid"), e["from"], e["to"]) for e in events] == [(d, "init", "started") for d in devices]
-    application.state.engine.dispose()
 
 
 def test_a_move_after_the_one_that_finishes_a_rollout_is_refused_as_alone(
