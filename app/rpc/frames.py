@@ -66,11 +66,13 @@ def decode_json(body: bytes) -> Any:
     saying why it is not.
 
     jiter is pydantic-core's own JSON parser, as a library: it can refuse duplicate keys, which pydantic's
-    validate_json would silently resolve to the last one (two "key"s, two "src"s: which did the caller mean?)."""
+    validate_json would silently resolve to the last one (two "key"s, two "src"s: which did the caller mean?).
+    Only keys go through its string cache: they repeat from command to command, while values are mostly ids seen
+    once, and caching those cost AddDevices of 100,000 ids 6.9 ms to parse instead of 3.8 (json.loads: 6.0)."""
     if not body.strip():
         raise FrameError(Status.INVALID_ARGUMENT, "body is empty; expected a JSON object")
     try:
-        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
+        data = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True, cache_mode="keys")
     except ValueError as exc:
         message = f"body is not valid JSON: {exc}"
         if str(exc).startswith("Detected duplicate key"):
