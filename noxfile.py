@@ -140,6 +140,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def bench_against(session: nox.Session) -> None:
+    """Our server at another commit against this tree's, in one run: `nox -s bench_against -- REF [--postgres]`.
+
+    For a change that could slow a path down; `nox -s bench_against -- --help` lists the options."""
+    _bench(session, module="bench.against")
+
+
+@nox.session(default=False)
 def client_tests(session: nox.Session) -> None:
     """Test the client installed alone in a fresh venv, against a live server run from another venv."""
     server_python = _server_python(session)
@@ -202,8 +210,8 @@ def bench_smoke(session: nox.Session) -> None:
     _bench(session, "--quick", "--postgres" if _postgres_for_bench(session) else None)
 
 
-def _bench(session: nox.Session, *options: str | None) -> None:
-    """Install the service with the peers' packages, make sure Debian's wrk is there, and run bench.run."""
+def _bench(session: nox.Session, *options: str | None, module: str = "bench.run") -> None:
+    """Install the service with the peers' packages, make sure Debian's wrk is there, and run the bench module."""
     import shutil
 
     install_project(session, "bench")
@@ -215,7 +223,7 @@ def _bench(session: nox.Session, *options: str | None) -> None:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         session.run("apt-get", "update", "-qq", external=True, env=env)
         session.run("apt-get", "install", "-y", "-qq", "wrk", external=True, env=env)
-    session.run("python", "-m", "bench.run", *(o for o in options if o), *session.posargs)
+    session.run("python", "-m", module, *(o for o in options if o), *session.posargs)
 
 
 def _postgres_for_bench(session: nox.Session) -> bool:

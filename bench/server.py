@@ -24,18 +24,26 @@ def free_port() -> int:
         return port
 
 
-def admin_key(database_url: str) -> str:
-    """A new admin key on that database, made as an operator would: `python -m app keys create`."""
-    env = {**os.environ, "DATABASE_URL": database_url}
+def admin_key(database_url: str, root: Path = ROOT) -> str:
+    """A new admin key on that database, made as an operator would: `python -m app keys create` (run from `root`)."""
+    env = {**os.environ, **tree_env(root), "DATABASE_URL": database_url}
     command = [sys.executable, "-m", "app", "keys", "create", "--principal", "//bench", "--role", "admin"]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=True)
     return done.stdout.strip().splitlines()[-1]
 
 
-def migrate(database_url: str) -> None:
-    """Apply the service's migrations, as an operator would: `python -m app migrate`."""
-    env = {**os.environ, "DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True, check=True)
+def migrate(database_url: str, root: Path = ROOT) -> None:
+    """Apply the service's migrations, as an operator would: `python -m app migrate` (run from `root`)."""
+    env = {**os.environ, **tree_env(root), "DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=root, env=env, capture_output=True, check=True)
+
+
+def tree_env(root: Path) -> dict[str, str]:
+    """What runs our server from the tree at `root` (this one, or another commit's worktree): its `app` and its
+    generated package come first on the path, before whatever is installed in the environment."""
+    if root == ROOT:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join([str(root), str(root / "generated"), os.environ.get("PYTHONPATH", "")])}
 
 
 @dataclass
@@ -66,14 +74,14 @@ def service_command(kind: str, port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
 
 
-def start(name: str, kind: str, env: Mapping[str, str], log_folder: Path) -> Service:
-    """Start a server without waiting for it; `wait_ready` waits."""
+def start(name: str, kind: str, env: Mapping[str, str], log_folder: Path, root: Path = ROOT) -> Service:
+    """Start a server without waiting for it; `wait_ready` waits. Ours runs from the tree at `root`."""
     port = free_port()
-    log = log_folder / f"{name}.log"
-    environ = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)}
+    log = log_folder / f"{name.replace('/', '_')}.log"
+    environ = {**os.environ, **tree_env(root), **env, "HOST": "127.0.0.1", "PORT": str(port)}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            service_command(kind, port), cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT
+            service_command(kind, port), cwd=root, env=environ, stdout=out, stderr=subprocess.STDOUT
         )
     return Service(name=name, url=f"http://127.0.0.1:{port}", process=process, log=log)
 
