@@ -3,6 +3,7 @@ stop it gracefully and with exit status 0."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 import threading
@@ -57,7 +58,18 @@ def run(app: RpcApp, sockets: list[socket.socket], *, grace_seconds: int) -> Non
     # signal that comes before uvicorn has put up its own.
     for handled in (signal.SIGTERM, signal.SIGINT):
         signal.signal(handled, stop)
+    settle_heap()
     server.run(sockets=sockets)
+
+
+def settle_heap() -> None:
+    """Put everything the process has made so far (modules, models, the app) out of the garbage collector's
+    sight: it lives as long as the process. Under load every request in flight at a collection is promoted to
+    the oldest generation, which is then collected every few seconds, and each full collection walked this
+    whole heap: 40 to 130 ms with every request waiting (the slowest 1 % of single Gets at 64 connections took
+    over 100 ms). Afterwards a full collection walks only what was made since."""
+    gc.collect()
+    gc.freeze()
 
 
 class _Server(uvicorn.Server):
