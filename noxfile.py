@@ -206,8 +206,10 @@ def openapi_client(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench_smoke(session: nox.Session) -> None:
-    """The benchmark's smoke version (CI): seconds per scenario, 10,000 devices; fails on errors, never on speed."""
+    """The benchmark's smoke version (CI): seconds per scenario, 10,000 devices; fails on errors, never on speed.
+    Then bench_against's, this tree against its own HEAD."""
     _bench(session, "--quick", "--postgres" if _postgres_for_bench(session) else None)
+    session.run("python", "-m", "bench.against", "HEAD", "--quick", "--json", "artifacts/bench-against-smoke.json")
 
 
 def _bench(session: nox.Session, *options: str | None, module: str = "bench.run") -> None:

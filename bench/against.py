@@ -281,9 +281,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=100_000, help="devices in the listed rollout (default 100,000)")
     parser.add_argument("--reps", type=int, default=5, help="timings of AddDevices and ListDevices per side")
     parser.add_argument("--only", help="comma-separated scenarios to run (default: all)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke version (CI): one 1 s round, 10,000 devices, one timing each"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench-against.json")
     args = parser.parse_args(argv)
     wrk_binary()
+    if args.quick:
+        args.rounds, args.seconds, args.warmup, args.devices, args.reps = 1, 1.0, 1.0, 10_000, 1
     options = argparse.Namespace(
         quick=False, rounds=args.rounds, seconds=args.seconds, warmup=args.warmup, threads=1, connections=32,
         batch_connections=4, devices=args.devices,

@@ -71,10 +71,15 @@ def raw_postgres_rate(
     once, as many as the service is loaded with, each taking every `connections`-th block of its rollout's sweep:
     one UPDATE ... FROM unnest(...) per block, in autocommit. The rates of the threads, summed."""
     engine = make_engine(url)
+    # The rows to move joined on the whole key, in the order given, as the service's statement does: joined on the
+    # device id alone with the rollout id a constant, PostgreSQL hashed every device of the rollout for each block
+    # of 100 (EXPLAIN ANALYZE: 6-17 ms a statement, against 2 ms through the key's index), and the "limit" came
+    # out below the service.
     statement = (
         "UPDATE rollout_device AS d SET state = v.state, updated_at = %s, updated_by = %s "
-        "FROM unnest(%s::text[], %s::text[]) AS v(device_id, state) "
-        "WHERE d.rollout_id = %s AND d.device_id = v.device_id AND d.state = ANY(%s::text[])"
+        "FROM (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) WITH ORDINALITY "
+        "AS u(rollout_id, device_id, state, position) ORDER BY position) AS v "
+        "WHERE d.rollout_id = v.rollout_id AND d.device_id = v.device_id AND d.state = ANY(%s::text[])"
     )
     rates: list[float] = []
     failures: list[BaseException] = []
@@ -92,7 +97,8 @@ def raw_postgres_rate(
             while time.perf_counter() - began < seconds:
                 for state, block in blocks:
                     with connection.cursor() as cursor:
-                        params = (time.time(), _BY, block, [state] * len(block), int(rollout), list(_SOURCES[state]))
+                        rollouts = [int(rollout)] * len(block)
+                        params = (time.time(), _BY, rollouts, block, [state] * len(block), list(_SOURCES[state]))
                         cursor.execute(statement, params)
                     moved += len(block)
                     if time.perf_counter() - began >= seconds:
