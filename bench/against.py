@@ -297,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = dataclasses.replace(config, add_reps=args.reps)
 
     ref = short(args.ref)
+    if args.new is not None and short(args.new) == ref:
+        parser.error(f"--new {args.new} is REF itself ({ref}); name two different commits")
     with tempfile.TemporaryDirectory(prefix="bench-against-") as temporary, ExitStack() as trees:
         folder = Path(temporary)
         ref_root = trees.enter_context(worktree(args.ref, folder))
