@@ -4,6 +4,7 @@ caller's principal (never the key), the method, the status and the duration."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -16,6 +17,18 @@ def _json_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
+def _output_with_requests(server: LiveServer, request_ids: set[str], timeout: float = 10.0) -> str:
+    """The server's output once it holds the log lines of those requests: a request is logged after its answer is
+    sent, so the caller can have the answer before the line is written (on a busy machine, well before)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = server.output()
+        logged = {line.get("request_id") for line in _json_lines(output) if line.get("logger") == "app.requests"}
+        if request_ids <= logged or time.monotonic() > deadline:
+            return output
+        time.sleep(0.05)
+
+
 def test_json_logs_follow_a_request_by_its_id(database_url: str) -> None:
     server = LiveServer(database_url, LOG_FORMAT="json")
     try:
@@ -25,7 +38,7 @@ def test_json_logs_follow_a_request_by_its_id(database_url: str) -> None:
         assert answered.headers["x-request-id"] == "follow-me-1"
         frame = {"v": 1, "cmds": [{"cmd": "/v1/Rollout.List", "id": 1}, {"cmd": "/v1/Rollout.List", "id": 2}]}
         httpx.post(f"{server.url}/v1", json=frame, headers={**headers, "X-Request-Id": "follow-me-2"})
-        output = server.output()
+        output = _output_with_requests(server, {"follow-me-1", "follow-me-2"})
     finally:
         server.stop()
     lines = _json_lines(output)
