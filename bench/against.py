@@ -40,6 +40,10 @@ from bench.server import ROOT, Service, admin_key, migrate, start, stop, wait_re
 from bench.wrk import Load, wrk_binary
 
 NOW = "now"
+SQLITE_SCENARIOS = (
+    "get_single", "get_batch", "set_device_state_batch", "add_devices", "list_devices_page", "list_devices_all"
+)  # fmt: skip
+POSTGRES_SCENARIOS = ("pg_get_single", "pg_get_batch", "pg_set_device_state_batch")
 
 
 @dataclass
@@ -150,23 +154,29 @@ class Against:
             f"{prefix}set_device_state_batch", f"{title}SetDeviceState, {config.batch} per request", set_device_state
         )
 
-    def add_devices(self, scenario: Scenario) -> None:
-        """AddDevices of add_devices new devices into a new rollout, sides alternating, add_reps times each."""
-        config = self.bench.config
+    def timed_alternately(self, scenario: Scenario, run: Callable[[Side, Api, int], float]) -> None:
+        """add_reps timings of `run` (seconds) per side, the sides alternating which goes first; medians."""
         timings: dict[str, list[float]] = {side.label: [] for side in self.sides}
-        for rep in range(config.add_reps):
+        for rep in range(self.bench.config.add_reps):
             for side in self.sides if rep % 2 == 0 else reversed(self.sides):
                 api = Api(side.services[0].url, side.key)
                 try:
-                    project = f"//bench/add_{rep}"
-                    (rollout,) = api.create_rollouts([project])
-                    timings[side.label].append(
-                        api.add_devices(project, rollout, [f"add-{i:09d}" for i in range(config.add_devices)])
-                    )
+                    timings[side.label].append(run(side, api, rep))
                 finally:
                     api.close()
         for label, seconds in timings.items():
             scenario.measures.append(Measure(label, statistics.median(seconds), "s", detail={"runs_s": seconds}))
+
+    def add_devices(self, scenario: Scenario) -> None:
+        """AddDevices of add_devices new devices into a new rollout."""
+        count = self.bench.config.add_devices
+
+        def add(_side: Side, api: Api, rep: int) -> float:
+            project = f"//bench/add_{rep}"
+            (rollout,) = api.create_rollouts([project])
+            return api.add_devices(project, rollout, [f"add-{i:09d}" for i in range(count)])
+
+        self.timed_alternately(scenario, add)
 
     def list_devices(self) -> None:
         bench, config = self.bench, self.bench.config
@@ -191,24 +201,17 @@ class Against:
             bench.compare(scenario, self.loads(bodies, 1), per_request=1, unit="req/s")
 
         def everything(scenario: Scenario) -> None:
-            timings: dict[str, list[float]] = {side.label: [] for side in self.sides}
-            for rep in range(config.add_reps):
-                for side in self.sides if rep % 2 == 0 else reversed(self.sides):
-                    large = _large(side)
-                    body = _encode(
-                        frame([("ListDevices", {"projectid": large["project"], "rolloutid": large["large"]})])
-                    )
-                    api = Api(side.services[0].url, side.key)
-                    try:
-                        began = time.perf_counter()
-                        (devices,) = api.post_frame(body)
-                        timings[side.label].append(time.perf_counter() - began)
-                    finally:
-                        api.close()
-                    if len(devices) != config.large_devices:
-                        raise RuntimeError(f"{side.label}: ListDevices answered {len(devices)} devices")
-            for label, seconds in timings.items():
-                scenario.measures.append(Measure(label, statistics.median(seconds), "s", detail={"runs_s": seconds}))
+            def read(side: Side, api: Api, _rep: int) -> float:
+                large = _large(side)
+                body = _encode(frame([("ListDevices", {"projectid": large["project"], "rolloutid": large["large"]})]))
+                began = time.perf_counter()
+                (devices,) = api.post_frame(body)
+                seconds = time.perf_counter() - began
+                if len(devices) != config.large_devices:
+                    raise RuntimeError(f"{side.label}: ListDevices answered {len(devices)} devices")
+                return seconds
+
+            self.timed_alternately(scenario, read)
 
         bench.scenario("list_devices_page", f"ListDevices page of {config.page:,} of {config.large_devices:,}", page)
         bench.scenario("list_devices_all", f"ListDevices without limit, {config.large_devices:,} devices", everything)
@@ -280,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per side (default 2)")
     parser.add_argument("--devices", type=int, default=100_000, help="devices in the listed rollout (default 100,000)")
     parser.add_argument("--reps", type=int, default=5, help="timings of AddDevices and ListDevices per side")
-    parser.add_argument("--only", help="comma-separated scenarios to run (default: all)")
+    parser.add_argument(
+        "--only", help=f"comma-separated scenarios to run, of: {', '.join(SQLITE_SCENARIOS + POSTGRES_SCENARIOS)}"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke version (CI): one 1 s round, 10,000 devices, one timing each"
     )
@@ -310,11 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = Bench(config, folder, frozenset(args.only.split(",")) if args.only else None)
         against = Against(bench, [new, Side(ref, ref_root)])
         began = time.monotonic()
-        if bench.wanted(
-            "get_single", "get_batch", "set_device_state_batch", "add_devices", "list_devices_page", "list_devices_all"
-        ):
+        if bench.wanted(*SQLITE_SCENARIOS):
             against.sqlite()
-        if args.postgres and bench.wanted("pg_get_single", "pg_get_batch", "pg_set_device_state_batch"):
+        if args.postgres and bench.wanted(*POSTGRES_SCENARIOS):
             against.postgres(os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES))
     rows = table(bench.scenarios, new.label, ref)
     print(f"\n{'scenario':28s} {'unit':8s} {new.label:>14s} {ref:>14s} {new.label + '/' + ref:>20s}")
