@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rollout_api.envelope import Command, FrameHead
 from rollout_api.errors import RpcError
 from rollout_api.spec import MethodSpec, Settled
@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from app.auth.keys import Caller
 from app.metrics.traffic import UNKNOWN_METHOD, CommandTally, Traffic
 from app.rpc.context import RequestContext
-from app.rpc.frames import BadCommand, describe_kind, read_command
+from app.rpc.frames import BadCommand, describe_kind, read_command, read_commands
 from app.rpc.jsonio import array_chunks, dumps
 from app.storage.db import ConnectionLease, WriteGroupFailed
 
@@ -51,6 +51,8 @@ class CommandResponse:
     message: str = ""
     stream: Iterator[Any] | None = None
     """Instead of result: the items of an array result, to be written as they are read."""
+    result_json: bytes | None = None
+    """Instead of result: the result already as JSON text (MethodSpec.dump_result_json)."""
 
     def entry(self, command_id: int | None, *, has_result: bool) -> dict[str, Any]:
         """The response frame's entry, without the streamed items (they follow as its `resp`)."""
@@ -60,9 +62,16 @@ class CommandResponse:
         entry["status"] = self.status
         if self.status != Status.OK:
             entry["status_msg"] = self.message
-        elif has_result and self.stream is None:
+        elif has_result and self.stream is None and self.result_json is None:
             entry["resp"] = self.result
         return entry
+
+    def entry_json(self, command_id: int | None, *, has_result: bool) -> bytes:
+        """The response frame's entry as JSON text (not for a streamed result)."""
+        text = dumps(self.entry(command_id, has_result=has_result))
+        if self.result_json is None or self.status != Status.OK or not has_result:
+            return text
+        return text[:-1] + b',"resp":' + self.result_json + b"}"
 
 
 class Dispatcher:
@@ -91,6 +100,11 @@ class Dispatcher:
         self._max_frame_items = max_frame_items
         self._handlers = handlers
         self._batches = batches or {}
+        # A run's args are validated in one call (see _admit_run): a list of each batched method's args model.
+        self._args_lists: dict[str, TypeAdapter[list[Any]]] = {
+            name: TypeAdapter(list[methods[name].args_model])  # type: ignore[misc, arg-type]
+            for name in self._batches
+        }
         self._engine = engine
         self._server_address = server_address
         # Quick reads run on the event loop (see RpcApp) with a connection of their own, taken once: the
@@ -137,14 +151,9 @@ class Dispatcher:
                     run = self._batch_run(frame.cmds, index)
                     if run is not None:
                         batched, batch, size = run
-                        commands = [
-                            read_command(raw, index + offset)
-                            for offset, raw in enumerate(frame.cmds[index : index + size])
-                        ]
+                        commands = read_commands(frame.cmds[index : index + size], index)
                         entries = self._run_batch(batched, batch, commands, received, caller, request_id, lease, tally)
-                        for offset, entry in enumerate(entries):
-                            yield b"," if index + offset else b""
-                            yield dumps(entry)
+                        yield (b"," if index else b"") + entries
                         index += size
                         continue
                     grouping = lease.group_limit > 1 and not on_loop
@@ -216,26 +225,16 @@ class Dispatcher:
         request_id: str,
         lease: ConnectionLease,
         tally: CommandTally,
-    ) -> list[dict[str, Any]]:
-        """A run of one method's commands: those refused before they run (malformed, expired, role, args, scope)
-        are answered so; the rest go to the batch handler in one transaction, which commits before any of them
-        is answered; those it leaves run one by one, after it, in order. When the batch fails, each runs alone."""
+    ) -> bytes:
+        """A run of one method's commands, as its response entries (JSON, comma-separated): those refused before
+        they run (malformed, expired, role, args, scope) are answered so; the rest go to the batch handler in one
+        transaction, which commits before any of them is answered; those it leaves run one by one, after it, in
+        order. When the batch fails, each runs alone."""
         started = time.perf_counter()
-        responses: list[CommandResponse | None] = [None] * len(commands)
-        admitted: list[tuple[int, Command, Any]] = []
-        for position, command in enumerate(commands):
-            if isinstance(command, BadCommand):
-                responses[position] = CommandResponse(command.status, message=command.message)
-                continue
-            refused = _expired(command, _deadline(command, received))
-            args = None
-            if refused is None:
-                args, refused = self._admit(spec, command.args, caller)
-            if refused is not None:
-                responses[position] = refused
-            else:
-                admitted.append((position, command, args))
+        responses, admitted = self._admit_run(spec, commands, received, caller)
         took = [0.0] * len(commands)
+        # A result the batch answered for several commands (the same rollout, say) is encoded once.
+        encoded: dict[int, bytes] = {}
         pending = admitted
         while pending:
             batch_started = time.perf_counter()
@@ -245,7 +244,9 @@ class Dispatcher:
             for (position, command, args), outcome in zip(pending, outcomes, strict=False):
                 took[position] += shared
                 if outcome is not None:
-                    responses[position] = CommandResponse(Status.OK, result=spec.dump_result(outcome.result))
+                    if id(outcome) not in encoded:
+                        encoded[id(outcome)] = spec.dump_result_json(outcome.result)
+                    responses[position] = CommandResponse(Status.OK, result_json=encoded[id(outcome)])
                     continue
                 alone = time.perf_counter()
                 deadline = _deadline(command, received)
@@ -255,14 +256,53 @@ class Dispatcher:
                 took[position] += time.perf_counter() - alone
             pending = pending[len(outcomes) :]
         refused_share = (time.perf_counter() - started - sum(took)) / len(commands)
-        took = [seconds + refused_share for seconds in took]
-        entries: list[dict[str, Any]] = []
-        for command, response, seconds in zip(commands, responses, took, strict=True):
+        entries: list[bytes] = []
+        has_result = spec.result is not None
+        for read, response, seconds in zip(commands, responses, took, strict=True):
             assert response is not None
-            ran = not isinstance(command, BadCommand)
-            tally.append((spec.wire_name if ran else UNKNOWN_METHOD, response.status, seconds))
-            entries.append(response.entry(command.id, has_result=ran and spec.result is not None))
-        return entries
+            ran = not isinstance(read, BadCommand)
+            tally.append((spec.wire_name if ran else UNKNOWN_METHOD, response.status, seconds + refused_share))
+            entries.append(response.entry_json(read.id, has_result=ran and has_result))
+        return b",".join(entries)
+
+    def _admit_run(
+        self, spec: MethodSpec[Any, Any], commands: list[Command | BadCommand], received: float, caller: Caller
+    ) -> tuple[list[CommandResponse | None], list[tuple[int, Command, Any]]]:
+        """As _admit for each command of a run, with the args of all validated in one call when all are valid:
+        the answers of those refused (by position), and (position, command, args) of those that may run."""
+        responses: list[CommandResponse | None] = [None] * len(commands)
+        candidates: list[tuple[int, Command]] = []
+        for position, command in enumerate(commands):
+            if isinstance(command, BadCommand):
+                responses[position] = CommandResponse(command.status, message=command.message)
+                continue
+            refused = _expired(command, _deadline(command, received))
+            if refused is not None:
+                responses[position] = refused
+            else:
+                candidates.append((position, command))
+        refused = _role_refusal(spec, caller)
+        if refused is not None:
+            for position, _ in candidates:
+                responses[position] = refused
+            return responses, []
+        try:
+            valid = self._args_lists[spec.wire_name].validate_python(
+                [command.args for _, command in candidates], by_alias=True, by_name=False
+            )
+        except ValidationError:
+            valid = None  # each is validated alone, to say which and why
+        admitted: list[tuple[int, Command, Any]] = []
+        for offset, (position, command) in enumerate(candidates):
+            if valid is None:
+                args, refused = self._admit(spec, command.args, caller)
+            else:
+                args, refused = valid[offset], _scope_refusal(spec, command.args, caller)
+            if refused is not None:
+                responses[position] = refused
+            else:
+                admitted.append((position, command, args))
+        return responses, admitted
 
     def _call_batch(
         self,
@@ -429,19 +469,32 @@ class Dispatcher:
         self, spec: MethodSpec[Any, Any], raw_args: dict[str, Any], caller: Caller
     ) -> tuple[Any, CommandResponse | None]:
         """The validated args, or why the command may not run: its caller's role, its args, or its scope."""
-        if spec.roles and caller.role not in spec.roles:
-            allowed = ", ".join(spec.roles)
-            message = f"role {caller.role!r} may not call {spec.wire_name}; allowed roles: {allowed}"
-            return None, CommandResponse(Status.PERMISSION_DENIED, message=message)
+        refused = _role_refusal(spec, caller)
+        if refused is not None:
+            return None, refused
         try:
             args = spec.args_model.model_validate(raw_args, by_alias=True, by_name=False)
         except ValidationError as exc:
             return None, CommandResponse(Status.INVALID_ARGUMENT, message=describe_validation_error(exc, spec))
-        # Scope is enforced here, once for every method, so a handler cannot forget it: a tenant the caller
-        # may not reach answers exactly as a missing object does.
-        if spec.scope is not None and not caller.may_reach(raw_args[spec.scope.arg]):
-            return None, CommandResponse(Status.NOT_FOUND, message=spec.scope.refusal(raw_args))
-        return args, None
+        refused = _scope_refusal(spec, raw_args, caller)
+        return (None, refused) if refused is not None else (args, None)
+
+
+def _role_refusal(spec: MethodSpec[Any, Any], caller: Caller) -> CommandResponse | None:
+    """403 when the caller's role may not call the method."""
+    if spec.roles and caller.role not in spec.roles:
+        allowed = ", ".join(spec.roles)
+        message = f"role {caller.role!r} may not call {spec.wire_name}; allowed roles: {allowed}"
+        return CommandResponse(Status.PERMISSION_DENIED, message=message)
+    return None
+
+
+def _scope_refusal(spec: MethodSpec[Any, Any], raw_args: dict[str, Any], caller: Caller) -> CommandResponse | None:
+    """Scope is enforced here, once for every method, so a handler cannot forget it: a tenant the caller may not
+    reach answers exactly as a missing object does (404)."""
+    if spec.scope is not None and not caller.may_reach(raw_args[spec.scope.arg]):
+        return CommandResponse(Status.NOT_FOUND, message=spec.scope.refusal(raw_args))
+    return None
 
 
 class _ItemBudget:

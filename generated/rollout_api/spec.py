@@ -119,6 +119,13 @@ class MethodSpec(Generic[ArgsT, ResultT]):
             return None
         return self.result.dump_python(result, mode="json", by_alias=True, exclude_none=True)
 
+    def dump_result_json(self, result: ResultT) -> bytes:
+        """The result as JSON text, as dump_result's value would be written: in one step, without the dict
+        between (for a server that writes many results, that is about half the cost); b"null" without a result."""
+        if self.result is None:
+            return b"null"
+        return self.result.dump_json(result, by_alias=True, exclude_none=True)
+
     def dump_items(self, items: Iterable[Any]) -> Iterator[Any]:
         """An array result's items as they go on the wire, one at a time."""
         if self.result_item is None:
