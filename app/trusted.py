@@ -22,12 +22,13 @@ _set = object.__setattr__
 def build(model: type[Model], values: dict[str, Any]) -> Model:
     """`model` holding `values` (by field name); fields left out take their defaults and count as not set."""
     shape = _shape(model)
-    if not shape.required <= values.keys() <= shape.names:
-        missing, unknown = sorted(shape.required - values.keys()), sorted(values.keys() - shape.names)
+    # The fields in their declared order, as validation gives them: a model is written out in that order.
+    fields = shape.template | values
+    if len(fields) != len(shape.template) or not shape.required <= values.keys():
+        missing, unknown = sorted(shape.required - values.keys()), sorted(values.keys() - shape.template.keys())
         raise TypeError(f"{model.__name__}: missing fields {missing}, unknown fields {unknown}")
     instance = model.__new__(model)
-    # The fields in their declared order, as validation gives them: a model is written out in that order.
-    _set(instance, "__dict__", shape.template | values)
+    _set(instance, "__dict__", fields)
     _set(instance, "__pydantic_fields_set__", set(values))
     # (A new dict each: an extra attribute set on one instance later goes into it.)
     _set(instance, "__pydantic_extra__", {} if shape.allows_extra else None)
@@ -39,7 +40,6 @@ def build(model: type[Model], values: dict[str, Any]) -> Model:
 class _Shape:
     template: dict[str, Any]
     """Every field in order, with its default (None where it has none: those are in `required`)."""
-    names: frozenset[str]
     required: frozenset[str]
     allows_extra: bool
     """model_construct gives __pydantic_extra__ a dict when the model allows extra fields, else None."""
@@ -53,4 +53,4 @@ def _shape(model: type[BaseModel]) -> _Shape:
             raise TypeError(f"{model.__name__}.{name} has a default factory: build() gives every instance one value")
         template[name] = None if field.is_required() else field.default
     required = frozenset(name for name, field in model.model_fields.items() if field.is_required())
-    return _Shape(template, frozenset(template), required, model.model_config.get("extra") == "allow")
+    return _Shape(template, required, model.model_config.get("extra") == "allow")
