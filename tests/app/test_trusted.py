@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
-from rollout_api.rollout.models import Device, DeviceState, Rollout, RolloutState
+from rollout_api.rollout.models import Device, DeviceState, Event, Rollout, RolloutState
 
-from app.rollout.service import _device, as_rollout
+from app.rollout.service import RolloutHandlers, _device, as_rollout
+from app.settings import Settings
 from app.trusted import build
 
 PLAIN = {
@@ -102,3 +103,34 @@ def test_build_refuses_a_model_with_a_default_factory() -> None:
 
     with pytest.raises(TypeError, match="default factory"):
         build(Listed, {})
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {
+            "id": 4,
+            "at": 3.25,
+            "from_state": "init",
+            "to_state": "inProgress",
+            "by": None,
+            "device_id": None,
+            "reason": None,
+        },
+        {
+            "id": 5,
+            "at": 4.0,
+            "from_state": "started",
+            "to_state": "failed",
+            "by": "//p/k",
+            "device_id": "d1",
+            "reason": "x",
+        },
+    ],
+)
+def test_an_event_built_from_its_row_is_the_validated_event(row: dict[str, Any]) -> None:
+    handlers = RolloutHandlers(Settings(database_url="sqlite://", server_address="//api.example.com"))
+    event = handlers._event(SimpleNamespace(**row))
+    _same(event, Event)
+    assert event.model_dump(by_alias=True)["from"] == row["from_state"]
+    assert event.by == (row["by"] or "//api.example.com")
