@@ -294,6 +294,34 @@ def test_user_reaches_project_b_once_granted(
     assert got["resp"]["id"] == rollout_id
 
 
+@pytest.mark.parametrize(("method", "statuses"), [("Get", [0, 404, 0, 404]), ("SetDeviceState", [403] * 4)])
+def test_a_run_of_commands_is_scoped_command_by_command(
+    http: TestClient, actors: dict[str, Actor], project_a: str, method: str, statuses: list[int]
+) -> None:
+    """A user's run of one method's commands (run set-based, their args validated together) reaches the granted
+    project and answers every other as missing, or is refused whole for the role, each as it is alone."""
+    user, project_b = actors["user"], new_project()
+    args = []
+    for project in (project_a, project_b, project_a, project_b):
+        case = prepare(http, method, project)
+        if method == "SetDeviceState":
+            ok(http, "SetState", projectid=project, rolloutid=case.rollout_id, state="inProgress")
+        args.append(case.args)
+    body = {
+        "v": 1,
+        "src": user.principal,
+        "cmds": [{"cmd": f"/v1/Rollout.{method}", "id": n + 1, "args": a} for n, a in enumerate(args)],
+    }
+    response = user.client.post("/v1", json=body)
+    assert response.status_code == 200, response.text
+    entries = response.json()["resp"]
+    assert [entry["status"] for entry in entries] == statuses
+    # Each as alone, word for word.
+    for n, (entry, given) in enumerate(zip(entries, args, strict=True)):
+        assert entry.pop("id") == n + 1
+        assert entry == send(user, method, given)
+
+
 # --- credentials -------------------------------------------------------------------------------------
 
 EDGE_PRINCIPAL = "//api.cesanta.com/auth_edge"
