@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from rollout_api.envelope import Command, FrameHead
 from rollout_api.errors import RpcError
-from rollout_api.spec import MethodSpec, Settled
+from rollout_api.spec import MethodSpec, ResponseEntry, Settled
 from rollout_api.status import Status
 from rollout_api.validation import describe_validation_error
 from sqlalchemy import Engine
@@ -235,24 +235,17 @@ class Dispatcher:
         started = time.perf_counter()
         responses, admitted = self._admit_run(spec, commands, received, caller)
         took = [0.0] * len(commands)
+        settled: dict[int, Any] = {}  # the batch's results, by position (written at the end: see _entries)
         pending = admitted
         while pending:
             batch_started = time.perf_counter()
             outcomes = self._call_batch(spec, batch, pending, received, caller, request_id, lease)
-            # A result the call answered for several commands (the same rollout, say) is encoded once. (By the
-            # outcome's id: `outcomes` keeps each alive meanwhile, so no id is reused.)
-            answers: dict[int, CommandResponse] = {}
             # Each command is timed with an even share of the call; one run alone, with its own time too.
             shared = (time.perf_counter() - batch_started) / len(outcomes)
             for (position, command, args), outcome in zip(pending, outcomes, strict=False):
                 took[position] += shared
                 if outcome is not None:
-                    answer = answers.get(id(outcome))
-                    if answer is None:
-                        answer = answers[id(outcome)] = CommandResponse(
-                            Status.OK, result_json=spec.dump_result_json(outcome.result)
-                        )
-                    responses[position] = answer
+                    settled[position] = outcome.result
                     continue
                 alone = time.perf_counter()
                 deadline = _deadline(command, received)
@@ -262,14 +255,11 @@ class Dispatcher:
                 took[position] += time.perf_counter() - alone
             pending = pending[len(outcomes) :]
         refused_share = (time.perf_counter() - started - sum(took)) / len(commands)
-        entries: list[bytes] = []
-        has_result = spec.result is not None
         for read, response, seconds in zip(commands, responses, took, strict=True):
-            assert response is not None
             ran = not isinstance(read, BadCommand)
-            tally.append((spec.wire_name if ran else UNKNOWN_METHOD, response.status, seconds + refused_share))
-            entries.append(response.entry_json(read.id, has_result=ran and has_result))
-        return b",".join(entries)
+            status = Status.OK if response is None else response.status
+            tally.append((spec.wire_name if ran else UNKNOWN_METHOD, status, seconds + refused_share))
+        return _entries(spec, commands, responses, settled)
 
     def _admit_run(
         self, spec: MethodSpec[Any, Any], commands: list[Command | BadCommand], received: float, caller: Caller
@@ -501,6 +491,38 @@ def _scope_refusal(spec: MethodSpec[Any, Any], raw_args: dict[str, Any], caller:
     if spec.scope is not None and not caller.may_reach(raw_args[spec.scope.arg]):
         return CommandResponse(Status.NOT_FOUND, message=spec.scope.refusal(raw_args))
     return None
+
+
+def _entries(
+    spec: MethodSpec[Any, Any],
+    commands: list[Command | BadCommand],
+    responses: list[CommandResponse | None],
+    settled: dict[int, Any],
+) -> bytes:
+    """A run's response entries as JSON, comma-separated: `settled` holds the results its batch answered (by
+    position), `responses` the other commands' answers."""
+    if spec.entries is not None and len(settled) == len(commands):
+        # Every command answered by the batch (the usual run): all written in one call, each result by its type.
+        written: list[ResponseEntry[Any]] = []
+        for position, command in enumerate(commands):
+            entry: ResponseEntry[Any] = {"status": Status.OK, "resp": settled[position]}
+            if command.id is not None:
+                entry = {"id": command.id, **entry}
+            written.append(entry)
+        return spec.dump_entries_json(written)
+    has_result = spec.result is not None
+    # A result the batch answered for several commands (the same rollout, say) is encoded once. (By the result's
+    # id: `settled` keeps each alive meanwhile, so no id is reused.)
+    answers: dict[int, CommandResponse] = {}
+    texts: list[bytes] = []
+    for position, (read, response) in enumerate(zip(commands, responses, strict=True)):
+        if response is None:
+            result = settled[position]
+            response = answers.get(id(result))
+            if response is None:
+                response = answers[id(result)] = CommandResponse(Status.OK, result_json=spec.dump_result_json(result))
+        texts.append(response.entry_json(read.id, has_result=has_result and not isinstance(read, BadCommand)))
+    return b",".join(texts)
 
 
 class _ItemBudget:

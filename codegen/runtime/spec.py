@@ -7,12 +7,23 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NotRequired, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
+from typing_extensions import TypedDict
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
+
+
+class ResponseEntry(TypedDict, Generic[ResultT]):
+    """One entry of a response frame as a server writes it, its result typed (envelope.Response is what a client
+    reads). typing_extensions' TypedDict: pydantic needs it before Python 3.12."""
+
+    id: NotRequired[int]
+    status: int
+    status_msg: NotRequired[str]
+    resp: NotRequired[ResultT]
 
 
 class Idempotency(StrEnum):
@@ -83,6 +94,8 @@ class MethodSpec(Generic[ArgsT, ResultT]):
     batch: bool = False
     """The service contract has a batch implementation of the method (`<attr>_batch`): a server may run a run of
     its commands at once, answering each as if it ran alone."""
+    entries: TypeAdapter[list[ResponseEntry[ResultT]]] | None = None
+    """For a method with a batch implementation and a result: writes a run's response entries in one step."""
 
     @property
     def readonly(self) -> bool:
@@ -124,6 +137,13 @@ class MethodSpec(Generic[ArgsT, ResultT]):
         if self.result is None:
             return b"null"
         return self.result.dump_json(result, by_alias=True, exclude_none=True)
+
+    def dump_entries_json(self, entries: list[ResponseEntry[ResultT]]) -> bytes:
+        """Response entries as the items of a JSON array, comma-separated, without its brackets: each result
+        written as dump_result writes it, all in one call (a third of the cost of one call per entry)."""
+        if self.entries is None:
+            raise TypeError(f"{self.wire_name} has no batch implementation with a result")
+        return self.entries.dump_json(entries, by_alias=True, exclude_none=True)[1:-1]
 
     def dump_items(self, items: Iterable[Any]) -> Iterator[Any]:
         """An array result's items as they go on the wire, one at a time."""

@@ -16,7 +16,7 @@ RUNTIME = REPO / "codegen" / "runtime"
 TEMPLATES = REPO / "codegen" / "templates" / "runtime"
 SOURCES = sorted(path.name for path in RUNTIME.iterdir() if path.is_file())
 # What a generated package may import besides itself: the standard library and its own dependencies.
-_DEPENDENCIES = frozenset({"httpx", "pydantic", "pydantic_core"})
+_DEPENDENCIES = frozenset({"httpx", "pydantic", "pydantic_core", "typing_extensions"})
 
 
 def test_the_runtime_folder_holds_the_modules() -> None:

@@ -31,7 +31,7 @@ from rollout_api.rollout.models import (
     SetDeviceStateArgs,
     SetStateArgs,
 )
-from rollout_api.spec import Idempotency, MethodSpec, Scope, Settled
+from rollout_api.spec import Idempotency, MethodSpec, ResponseEntry, Scope, Settled
 
 ContextT_contra = TypeVar("ContextT_contra", contravariant=True)
 """The request context a server passes to every method (its transaction, caller, deadline...)."""
@@ -585,6 +585,7 @@ GET: MethodSpec[GetArgs, GetResult] = MethodSpec(
         },
     ),
     batch=True,
+    entries=TypeAdapter(list[ResponseEntry[GetResult]]),
     scope=Scope(arg="projectid", not_found="rollout {rolloutid} not found in project {projectid}"),
 )
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
+from rollout_api import METHODS
+from rollout_api.envelope import Command
 from rollout_api.status import Status
 
-from app.rpc.dispatch import CommandResponse
+from app.rollout.service import as_rollout
+from app.rpc.dispatch import CommandResponse, _entries
+from app.rpc.frames import BadCommand
 from app.rpc.jsonio import dumps
+from tests.app.test_trusted import PLAIN
 
 RESULT = {"id": "7", "name": "caf\u00e9 \u2603", "counts": {"init": 1}}
 
@@ -28,3 +35,18 @@ def test_an_error_or_a_result_not_yet_written_goes_through_the_encoder(command_i
     assert failed.entry_json(command_id, has_result=True) == dumps(failed.entry(command_id, has_result=True))
     alone = CommandResponse(Status.OK, result=RESULT)
     assert alone.entry_json(command_id, has_result=True) == dumps(alone.entry(command_id, has_result=True))
+
+
+def test_a_run_answered_by_its_batch_is_written_in_one_call_as_entry_by_entry() -> None:
+    """The typed one-call path (MethodSpec.dump_entries_json) writes what one result at a time writes."""
+    get = METHODS["/v1/Rollout.Get"]
+    rows = [PLAIN, PLAIN | {"name": "r1", "reason": "paused"}, PLAIN | {"failure_percent": 12.5, "max_failures": 3}]
+    results = [as_rollout(SimpleNamespace(**row)) for row in rows]
+    commands: list[Command | BadCommand] = [
+        Command(cmd=get.wire_name, id=command_id, args={}) for command_id in (1, None, 2**53 - 1)
+    ]
+    settled = dict(enumerate(results))
+    one_call = _entries(get, commands, [None] * 3, settled)
+    one_by_one = _entries(replace(get, entries=None), commands, [None] * 3, settled)
+    assert one_call == one_by_one
+    assert json.loads(b"[" + one_call + b"]")[1] == {"status": 0, "resp": get.dump_result(results[1])}
