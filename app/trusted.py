@@ -10,47 +10,44 @@ strings, aware datetimes), which tests/app/test_trusted.py checks against valida
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 Model = TypeVar("Model", bound=BaseModel)
-_set = object.__setattr__
+# The instance's slots, set through their descriptors: a third less than object.__setattr__ by name each time.
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (
+    BaseModel.__dict__[slot].__set__
+    for slot in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+)
+_new = object.__new__
 
 
 def build(model: type[Model], values: dict[str, Any]) -> Model:
     """`model` holding `values` (by field name); fields left out take their defaults and count as not set."""
-    shape = _shape(model)
+    template, required, allows_extra = _shape(model)
     # The fields in their declared order, as validation gives them: a model is written out in that order.
-    fields = shape.template | values
-    if len(fields) != len(shape.template) or not shape.required <= values.keys():
-        missing, unknown = sorted(shape.required - values.keys()), sorted(values.keys() - shape.template.keys())
+    fields = template | values
+    if len(fields) != len(template) or not required <= values.keys():
+        missing, unknown = sorted(required - values.keys()), sorted(values.keys() - template.keys())
         raise TypeError(f"{model.__name__}: missing fields {missing}, unknown fields {unknown}")
-    instance = model.__new__(model)
-    _set(instance, "__dict__", fields)
-    _set(instance, "__pydantic_fields_set__", set(values))
+    instance = _new(model)
+    _SET_DICT(instance, fields)
+    _SET_FIELDS_SET(instance, set(values))
     # (A new dict each: an extra attribute set on one instance later goes into it.)
-    _set(instance, "__pydantic_extra__", {} if shape.allows_extra else None)
-    _set(instance, "__pydantic_private__", None)
+    _SET_EXTRA(instance, {} if allows_extra else None)
+    _SET_PRIVATE(instance, None)
     return instance
 
 
-@dataclass(frozen=True)
-class _Shape:
-    template: dict[str, Any]
-    """Every field in order, with its default (None where it has none: those are in `required`)."""
-    required: frozenset[str]
-    allows_extra: bool
-    """model_construct gives __pydantic_extra__ a dict when the model allows extra fields, else None."""
-
-
 @functools.cache
-def _shape(model: type[BaseModel]) -> _Shape:
+def _shape(model: type[BaseModel]) -> tuple[dict[str, Any], frozenset[str], bool]:
+    """Every field in order with its default (None where it has none: those are the second, the required ones),
+    and whether the model allows extra fields (model_construct then gives __pydantic_extra__ a dict, else None)."""
     template: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         if field.default_factory is not None:
             raise TypeError(f"{model.__name__}.{name} has a default factory: build() gives every instance one value")
         template[name] = None if field.is_required() else field.default
     required = frozenset(name for name, field in model.model_fields.items() if field.is_required())
-    return _Shape(template, required, model.model_config.get("extra") == "allow")
+    return template, required, model.model_config.get("extra") == "allow"
