@@ -141,7 +141,7 @@ class MethodSpec(Generic[ArgsT, ResultT]):
 
     def dump_entries_json(self, entries: list[ResponseEntry[ResultT]]) -> bytes:
         """Response entries as the items of a JSON array, comma-separated, without its brackets: each result
-        written as dump_result writes it, all in one call (a third of the cost of one call per entry)."""
+        written as dump_result writes it, all in one call (about 40 % less than one call per entry)."""
         if self.entries is None:
             raise TypeError(f"{self.wire_name} has no batch implementation with a result")
         return self.entries.dump_json(entries, by_alias=True, exclude_none=True)[1:-1]
