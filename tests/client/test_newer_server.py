@@ -44,9 +44,8 @@ def _newer_definitions(copy: Path) -> None:
     path.write_text(json.dumps(types, indent=2), encoding="utf-8")
     service = copy / "app" / "rollout" / "service.py"
     text = service.read_text(encoding="utf-8")
-    implemented = text.replace(
-        '"total": sum(counts.values()),', '"total": sum(counts.values()),\n        "progress": 40,', 1
-    )
+    anchor = '"auto_finish": bool(row.auto_finish),'
+    implemented = text.replace(anchor, f'{anchor}\n        "progress": 40,', 1)
     assert implemented != text, "the newer server's implementation could not be patched in"
     service.write_text(implemented, encoding="utf-8")
 
