@@ -45,9 +45,11 @@ def _shape(model: type[BaseModel]) -> tuple[dict[str, Any], frozenset[str], bool
     """Every field in order with its default (None where it has none: those are the second, the required ones),
     and whether the model allows extra fields (model_construct then gives __pydantic_extra__ a dict, else None)."""
     template: dict[str, Any] = {}
+    required: set[str] = set()
     for name, field in model.model_fields.items():
         if field.default_factory is not None:
             raise TypeError(f"{model.__name__}.{name} has a default factory: build() gives every instance one value")
+        if field.is_required():
+            required.add(name)
         template[name] = None if field.is_required() else field.default
-    required = frozenset(name for name, field in model.model_fields.items() if field.is_required())
-    return template, required, model.model_config.get("extra") == "allow"
+    return template, frozenset(required), model.model_config.get("extra") == "allow"
