@@ -54,10 +54,12 @@ class Latencies:
         return buckets
 
 
-CommandTally = list[tuple[str, int, float]]
-"""One frame's (or one request's) commands as they ran: (method, status, seconds) each, `method` the wire name
-(or UNKNOWN_METHOD), `status` the status answered. A plain list, appended to by the thread running the frame:
-per command that is the whole cost until the frame ends and Traffic.add_commands counts them."""
+CommandTally = list[tuple[str, int, float, int]]
+"""One frame's (or one request's) commands as they ran: (method, status, seconds, how many) each, `method` the
+wire name (or UNKNOWN_METHOD), `status` the status answered, `seconds` each one's time. One entry stands for
+several commands that ran alike (a batched run answered whole, in even shares of its time). A plain list,
+appended to by the thread running the frame: per command that is the whole cost until the frame ends and
+Traffic.add_commands counts them."""
 
 
 class Traffic:
@@ -79,15 +81,15 @@ class Traffic:
         with self._lock:
             self._frames += frames
             counts, all_latencies = self._commands, self._command_latencies
-            for method, status, seconds in tally:
+            for method, status, seconds, times in tally:
                 key = (method, status)
-                counts[key] = counts.get(key, 0) + 1
+                counts[key] = counts.get(key, 0) + times
                 latencies = all_latencies.get(method)
                 if latencies is None:
                     latencies = all_latencies[method] = Latencies()
-                # Latencies.add written out: this runs once per command, and a call costs as much as the rest.
-                latencies.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-                latencies.total += seconds
+                # Latencies.add written out: this runs once per entry, and a call costs as much as the rest.
+                latencies.counts[bisect_left(LATENCY_BUCKETS, seconds)] += times
+                latencies.total += seconds * times
 
     def add_request(self, route: str, seconds: float, bytes_in: int, bytes_out: int) -> None:
         """One answered HTTP request to an RPC route (`/v1` or a method's own): its time and its bodies' sizes."""

@@ -175,13 +175,13 @@ class Dispatcher:
                     command = read_command(raw, index - 1)
                     if isinstance(command, BadCommand):
                         refused = CommandResponse(command.status, message=command.message)
-                        tally.append((UNKNOWN_METHOD, command.status, time.perf_counter() - started))
+                        tally.append((UNKNOWN_METHOD, command.status, time.perf_counter() - started, 1))
                         yield dumps(refused.entry(command.id, has_result=False))
                         continue
                     spec = self.methods.get(command.cmd)
                     if spec is None:
                         response = CommandResponse(Status.NOT_FOUND, message=no_handler(command.cmd, self.methods))
-                        tally.append((UNKNOWN_METHOD, response.status, time.perf_counter() - started))
+                        tally.append((UNKNOWN_METHOD, response.status, time.perf_counter() - started, 1))
                     else:
                         deadline = _deadline(command, received)
                         response = _expired(command, deadline) or self._run(
@@ -189,7 +189,7 @@ class Dispatcher:
                         )
                         # (A streamed list is timed until its handler hands its items over; reading them out
                         # is counted in the request's time.)
-                        tally.append((spec.wire_name, response.status, time.perf_counter() - started))
+                        tally.append((spec.wire_name, response.status, time.perf_counter() - started, 1))
                     entry = response.entry(command.id, has_result=spec is not None and spec.result is not None)
                     if response.stream is None:
                         if isinstance(response.result, list):
@@ -255,10 +255,14 @@ class Dispatcher:
                 took[position] += time.perf_counter() - alone
             pending = pending[len(outcomes) :]
         refused_share = (time.perf_counter() - started - sum(took)) / len(commands)
-        for read, response, seconds in zip(commands, responses, took, strict=True):
-            ran = not isinstance(read, BadCommand)
-            status = Status.OK if response is None else response.status
-            tally.append((spec.wire_name if ran else UNKNOWN_METHOD, status, seconds + refused_share))
+        if len(settled) == len(commands) and took.count(took[0]) == len(took):
+            # Answered whole by one call: every command took the same share, one tally entry for all.
+            tally.append((spec.wire_name, Status.OK, took[0] + refused_share, len(commands)))
+        else:
+            for read, response, seconds in zip(commands, responses, took, strict=True):
+                ran = not isinstance(read, BadCommand)
+                status = Status.OK if response is None else response.status
+                tally.append((spec.wire_name if ran else UNKNOWN_METHOD, status, seconds + refused_share, 1))
         return _entries(spec, commands, responses, settled)
 
     def _admit_run(
@@ -392,7 +396,7 @@ class Dispatcher:
         shared = (time.perf_counter() - group_started - sum(took)) / max(1, len(responses))
         took += [0.0] * (len(responses) - len(took))
         for (_command, spec), response, seconds in zip(group, responses, took, strict=True):
-            tally.append((spec.wire_name, response.status, seconds + shared))
+            tally.append((spec.wire_name, response.status, seconds + shared, 1))
         return [
             response.entry(command.id, has_result=spec.result is not None)
             for (command, spec), response in zip(group, responses, strict=True)
@@ -407,12 +411,12 @@ class Dispatcher:
             refused = CommandResponse(
                 Status.INVALID_ARGUMENT, message=f"args: must be an object, got {describe_kind(args)}"
             )
-            self.traffic.add_commands([(spec.wire_name, refused.status, time.perf_counter() - started)])
+            self.traffic.add_commands([(spec.wire_name, refused.status, time.perf_counter() - started, 1)])
             return refused
         lease = self._loop_lease if on_loop else ConnectionLease(self._engine)
         lease.acquire()
         response = self._run(spec, args, caller, None, request_id, lease)
-        self.traffic.add_commands([(spec.wire_name, response.status, time.perf_counter() - started)])
+        self.traffic.add_commands([(spec.wire_name, response.status, time.perf_counter() - started, 1)])
         if response.stream is None:
             lease.close()
             return response

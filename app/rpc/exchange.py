@@ -47,6 +47,10 @@ class Exchange:
         self._max_commands = max_commands
         self._quick_reads = quick_reads
         self.streams = streams
+        methods = dispatcher.methods.items()
+        # By name, for the checks that look at every command of a frame before it runs.
+        self._writes = frozenset(name for name, spec in methods if not spec.readonly)
+        self._listings = frozenset(name for name, spec in methods if spec.result_item is not None)
 
     @property
     def authenticator(self) -> Authenticator:
@@ -67,7 +71,13 @@ class Exchange:
 
     def frame_is_quick(self, frame: FrameHead) -> bool:
         """True when every command is a bounded read (see method_is_quick)."""
-        return all(self._bounded_read(command) for command in frame.cmds)
+        # (_bounded_read over sets of names, written out: this runs once per command of a frame.)
+        writes, listings = self._writes, self._listings
+        for command in frame.cmds:
+            cmd = command.get("cmd") if isinstance(command, dict) else None
+            if isinstance(cmd, str) and (cmd in writes or (cmd in listings and not _paged(command.get("args")))):
+                return False
+        return True
 
     def method_is_quick(self, spec: MethodSpec[Any, Any], args: Any) -> bool:
         return self._bounded_read({"cmd": spec.wire_name, "args": args})
@@ -84,10 +94,10 @@ class Exchange:
 
     def _may_stream(self, commands: list[Any]) -> bool:
         """Some command lists without a limit: its answer may stream, holding a connection while it is read."""
+        listings = self._listings
         for command in commands:
             cmd = command.get("cmd") if isinstance(command, dict) else None
-            spec = self._dispatcher.methods.get(cmd) if isinstance(cmd, str) else None
-            if spec is not None and spec.result_item is not None and not _paged(command.get("args")):
+            if isinstance(cmd, str) and cmd in listings and not _paged(command.get("args")):
                 return True
         return False
 

@@ -91,6 +91,23 @@ def test_commands_are_counted_by_method_and_the_status_answered(http: TestClient
     assert timed == {GET: 4, "/v1/Rollout.SetState": 2, "/v1/Rollout.AddDevices": 2, "unknown": 2}
 
 
+def test_a_run_answered_whole_counts_each_of_its_commands(http: TestClient, project: str) -> None:
+    """A run of Gets that its batch answers whole is noted as one entry for all: each command still counts once,
+    in the counter, the histogram's count and its +Inf bucket."""
+    rollout_id = create_rollout(http, project)
+    before = scrape(http)
+    answer = send(http, *(cmd("Get", n, projectid=project, rolloutid=rollout_id) for n in range(1, 6)))
+    assert [entry["status"] for entry in answer["resp"]] == [0] * 5
+    after = scrape(http)
+
+    assert deltas(before, after, "rollout_commands_total", "method") == {GET: 5}
+    assert deltas(before, after, "rollout_command_duration_seconds_count", "method") == {GET: 5}
+    infinite = frozenset({("method", GET), ("le", "+Inf")})
+    grown = after["rollout_command_duration_seconds_bucket", infinite]
+    assert grown - before.get(("rollout_command_duration_seconds_bucket", infinite), 0.0) == 5
+    assert deltas(before, after, "rollout_command_duration_seconds_sum", "method")[GET] > 0
+
+
 def test_requests_frames_and_bytes_are_counted_exactly(http: TestClient, project: str) -> None:
     rollout_id = create_rollout(http, project)
     get_args = {"projectid": project, "rolloutid": rollout_id}
