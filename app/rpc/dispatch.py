@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from rollout_api.envelope import Command, FrameHead
 from rollout_api.errors import RpcError
-from rollout_api.spec import MethodSpec, ResponseEntry, Settled
+from rollout_api.spec import Fields, MethodSpec, ResponseEntry, Settled
 from rollout_api.status import Status
 from rollout_api.validation import describe_validation_error
 from sqlalchemy import Engine
@@ -506,14 +506,17 @@ def _entries(
     """A run's response entries as JSON, comma-separated: `settled` holds the results its batch answered (by
     position), `responses` the other commands' answers."""
     if spec.entries is not None and len(settled) == len(commands):
-        # Every command answered by the batch (the usual run): all written in one call, each result by its type.
+        # Every command answered by the batch (the usual run): all written in one call, each result by its type,
+        # from its fields when the batch gave them all so (Fields: no model built).
+        fields = all(type(result) is Fields for result in settled.values())
         written: list[ResponseEntry[Any]] = []
         for position, command in enumerate(commands):
-            entry: ResponseEntry[Any] = {"status": Status.OK, "resp": settled[position]}
+            result = settled[position]
+            entry: ResponseEntry[Any] = {"status": Status.OK, "resp": result.values if fields else result}
             if command.id is not None:
                 entry = {"id": command.id, **entry}
             written.append(entry)
-        return spec.dump_entries_json(written)
+        return spec.dump_field_entries_json(written) if fields else spec.dump_entries_json(written)
     has_result = spec.result is not None
     # A result the batch answered for several commands (the same rollout, say) is encoded once. (By the result's
     # id: `settled` keeps each alive meanwhile, so no id is reused.)

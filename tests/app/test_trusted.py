@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
+from rollout_api import METHODS
 from rollout_api.rollout.models import Device, DeviceState, Event, Rollout, RolloutState
+from rollout_api.spec import Fields
 
-from app.rollout.service import RolloutHandlers, _device, as_rollout
+from app.rollout.service import RolloutHandlers, _device, as_rollout, rollout_fields
 from app.settings import Settings
 from app.trusted import build
 
@@ -67,6 +69,14 @@ def test_a_rollout_built_from_its_row_is_the_validated_rollout(row: dict[str, An
         )
     assert rollout.state == row["state"]
     assert isinstance(rollout.state, RolloutState) == (row["state"] != "rolledBack")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: f"{row['state']}-{row['failure_percent']}-{row['name']}")
+def test_a_rollout_written_from_its_fields_is_the_validated_rollout_written(row: dict[str, Any]) -> None:
+    """Get's batch answers Fields (no model built): written, they are byte for byte the validated model."""
+    get = METHODS["/v1/Rollout.Get"]
+    validated = Rollout.model_validate(as_rollout(SimpleNamespace(**row)).model_dump(by_alias=True))
+    assert get.dump_result_json(Fields(rollout_fields(SimpleNamespace(**row)))) == get.dump_result_json(validated)
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from rollout_api import METHODS
 from rollout_api.envelope import Command
+from rollout_api.spec import Fields
 from rollout_api.status import Status
 
-from app.rollout.service import as_rollout
+from app.rollout.service import as_rollout, rollout_fields
 from app.rpc.dispatch import CommandResponse, _entries
 from app.rpc.frames import BadCommand
 from app.rpc.jsonio import dumps
@@ -50,3 +52,16 @@ def test_a_run_answered_by_its_batch_is_written_in_one_call_as_entry_by_entry() 
     one_by_one = _entries(replace(get, entries=None), commands, [None] * 3, settled)
     assert one_call == one_by_one
     assert json.loads(b"[" + one_call + b"]")[1] == {"status": 0, "resp": get.dump_result(results[1])}
+
+
+def test_a_run_answered_with_fields_is_written_as_the_same_run_answered_with_models() -> None:
+    """Fields (Get's batch: no model built) in both paths: all in one call, and entry by entry beside a refusal."""
+    get = METHODS["/v1/Rollout.Get"]
+    rows = [SimpleNamespace(**row) for row in (PLAIN, PLAIN | {"name": "r1", "failure_percent": 20.0})]
+    models = dict(enumerate(as_rollout(row) for row in rows))
+    fields: dict[int, Any] = dict(enumerate(Fields(rollout_fields(row)) for row in rows))
+    commands: list[Command | BadCommand] = [Command(cmd=get.wire_name, id=n, args={}) for n in (1, 2)]
+    assert _entries(get, commands, [None] * 2, fields) == _entries(get, commands, [None] * 2, models)
+    refused = CommandResponse(Status.NOT_FOUND, message="rollout '9' not found")
+    three = [*commands, Command(cmd=get.wire_name, id=3, args={})]
+    assert _entries(get, three, [None, None, refused], fields) == _entries(get, three, [None, None, refused], models)
