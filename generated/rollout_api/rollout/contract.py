@@ -62,9 +62,10 @@ class RolloutService(Protocol[ContextT_contra]):
 
     def get_batch(self, ctx: ContextT_contra, batch: Sequence[GetArgs]) -> Sequence[Settled[GetResult] | None]:
         """Get for consecutive commands of one frame, in one transaction that commits before any of
-        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result,
-        or None to leave the command to get, which runs it alone right after; the commands
-        past them come back in the next call. Answers and effects must be those of each command run alone."""
+        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result
+        (the model, or its Fields, written without building it), or None to leave the command to
+        get, which runs it alone right after; the commands past them come back in the next
+        call. Answers and effects must be those of each command run alone."""
         ...
 
     def list(self, ctx: ContextT_contra, args: ListArgs) -> Iterable[Rollout]:
@@ -87,9 +88,10 @@ class RolloutService(Protocol[ContextT_contra]):
         self, ctx: ContextT_contra, batch: Sequence[SetDeviceStateArgs]
     ) -> Sequence[Settled[None] | None]:
         """SetDeviceState for consecutive commands of one frame, in one transaction that commits before any of
-        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result,
-        or None to leave the command to set_device_state, which runs it alone right after; the commands
-        past them come back in the next call. Answers and effects must be those of each command run alone."""
+        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result
+        (the model, or its Fields, written without building it), or None to leave the command to
+        set_device_state, which runs it alone right after; the commands past them come back in the next
+        call. Answers and effects must be those of each command run alone."""
         ...
 
     def set_state(self, ctx: ContextT_contra, args: SetStateArgs) -> None:

@@ -47,9 +47,10 @@ class InventoryService(Protocol[ContextT_contra]):
 
     def move_batch(self, ctx: ContextT_contra, batch: Sequence[MoveArgs]) -> Sequence[Settled[None] | None]:
         """Move for consecutive commands of one frame, in one transaction that commits before any of
-        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result,
-        or None to leave the command to move, which runs it alone right after; the commands
-        past them come back in the next call. Answers and effects must be those of each command run alone."""
+        them is answered. Answers the outcomes of the first commands (at least one), in order: a Settled result
+        (the model, or its Fields, written without building it), or None to leave the command to
+        move, which runs it alone right after; the commands past them come back in the next
+        call. Answers and effects must be those of each command run alone."""
         ...
 
     def remove(self, ctx: ContextT_contra, args: RemoveArgs) -> None:
