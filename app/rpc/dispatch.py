@@ -505,10 +505,12 @@ def _entries(
 ) -> bytes:
     """A run's response entries as JSON, comma-separated: `settled` holds the results its batch answered (by
     position), `responses` the other commands' answers."""
-    if spec.entries is not None and len(settled) == len(commands):
+    # (How many results the batch gave as Fields: the one-call path writes them all as models, or all as Fields.)
+    given_as_fields = sum(type(result) is Fields for result in settled.values())
+    if spec.entries is not None and len(settled) == len(commands) and given_as_fields in (0, len(settled)):
         # Every command answered by the batch (the usual run): all written in one call, each result by its type,
-        # from its fields when the batch gave them all so (Fields: no model built).
-        fields = all(type(result) is Fields for result in settled.values())
+        # from its fields when the batch gave them so (Fields: no model built).
+        fields = given_as_fields > 0
         written: list[ResponseEntry[Any]] = []
         for position, command in enumerate(commands):
             result = settled[position]

@@ -71,26 +71,20 @@ class Exchange:
 
     def frame_is_quick(self, frame: FrameHead) -> bool:
         """True when every command is a bounded read (see method_is_quick)."""
-        # (_bounded_read over sets of names, written out: this runs once per command of a frame.)
-        writes, listings = self._writes, self._listings
-        for command in frame.cmds:
-            cmd = command.get("cmd") if isinstance(command, dict) else None
-            if isinstance(cmd, str) and (cmd in writes or (cmd in listings and not _paged(command.get("args")))):
-                return False
-        return True
+        return all(self._bounded_read(command) for command in frame.cmds)
 
     def method_is_quick(self, spec: MethodSpec[Any, Any], args: Any) -> bool:
         return self._bounded_read({"cmd": spec.wire_name, "args": args})
 
     def _bounded_read(self, command: Any) -> bool:
-        """A read-only method whose answer is one object, or a page of at most `limit` items."""
-        if not isinstance(command, dict):
-            return True  # answered with an error at once
-        cmd = command.get("cmd")
-        spec = self._dispatcher.methods.get(cmd) if isinstance(cmd, str) else None
-        if spec is None or not spec.readonly:
-            return spec is None
-        return spec.result_item is None or _paged(command.get("args"))
+        """A read-only method whose answer is one object, or a page of at most `limit` items. (By name, against
+        sets made once: frame_is_quick asks this of every command of a frame.)"""
+        cmd = command.get("cmd") if isinstance(command, dict) else None
+        if not isinstance(cmd, str):
+            return True  # answered with an error at once (as a name no method has is)
+        if cmd in self._writes:
+            return False
+        return cmd not in self._listings or _paged(command.get("args"))
 
     def _may_stream(self, commands: list[Any]) -> bool:
         """Some command lists without a limit: its answer may stream, holding a connection while it is read."""

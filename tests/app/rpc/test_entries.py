@@ -65,3 +65,13 @@ def test_a_run_answered_with_fields_is_written_as_the_same_run_answered_with_mod
     refused = CommandResponse(Status.NOT_FOUND, message="rollout '9' not found")
     three = [*commands, Command(cmd=get.wire_name, id=3, args={})]
     assert _entries(get, three, [None, None, refused], fields) == _entries(get, three, [None, None, refused], models)
+
+
+def test_a_run_answered_partly_with_fields_is_written_as_the_same_run_answered_with_models() -> None:
+    """A batch may give some results as models and others as Fields: each is written as its model would be."""
+    get = METHODS["/v1/Rollout.Get"]
+    rows = [SimpleNamespace(**row) for row in (PLAIN, PLAIN | {"name": "r1", "failure_percent": 20.0})]
+    models = dict(enumerate(as_rollout(row) for row in rows))
+    mixed: dict[int, Any] = {0: models[0], 1: Fields(rollout_fields(rows[1]))}
+    commands: list[Command | BadCommand] = [Command(cmd=get.wire_name, id=n, args={}) for n in (1, 2)]
+    assert _entries(get, commands, [None] * 2, mixed) == _entries(get, commands, [None] * 2, models)
