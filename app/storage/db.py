@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import select
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError
 
 from app.storage.pool import WaitCountingPool
 from app.storage.sqlite_file import open_existing, sqlite_path, watch
+from app.storage.write_lock import WriteLock
 
 log = logging.getLogger("app.storage.db")
 
@@ -26,7 +26,7 @@ POSTGRES_POOL, POSTGRES_OVERFLOW = 10, 20
 # How long a command waits for a pooled connection before it is answered 503 ("try again"): long enough for a
 # burst to pass, short enough that a caller is not left hanging while slow readers hold the pool.
 POOL_TIMEOUT_SECONDS = 5
-_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_WRITE_LOCKS: WeakKeyDictionary[Engine, WriteLock] = WeakKeyDictionary()
 
 
 class _Stop:
@@ -89,7 +89,7 @@ def _make_engine(url: URL) -> Engine:
             watch(engine, path)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-        _WRITE_LOCKS[engine] = threading.Lock()
+        _WRITE_LOCKS[engine] = WriteLock(path)
         return engine
     engine = create_engine(
         url,
@@ -220,8 +220,8 @@ class ConnectionLease:
             raise DeadlineExceeded("the server is stopping and its grace period is over; the command did not run")
         if self._connection is None:
             self.acquire()
-        # SQLite admits one writer at a time; writers of this process queue on a lock instead of in
-        # SQLite's busy handler, which sleeps and retries (most of a write batch's time, in profiles).
+        # SQLite admits one writer at a time; writers of every process of the server queue on a lock instead of
+        # in SQLite's busy handler, which sleeps and retries (most of a write batch's time, in profiles).
         lock = self._write_lock if writes else None
         with lock or nullcontext():
             tx = Transaction(self._connection.driver_connection, dialect=self._engine.dialect, writes=writes)
