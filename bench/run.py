@@ -7,7 +7,8 @@ the scale scenarios (AddDevices of 100,000 devices against a raw `executemany`, 
 vs 1,000 devices, ListDevices without a limit and the server's peak memory, Get of 1,000,000 vs 1,000 devices,
 ClaimDevices of 1,000 from 1,000,000, single Get's p99 at 64 connections). SetDeviceState in frames of 100 is also
 run by a second process of ours with BATCH_COMMANDS=false (each command alone, the path before set-based batches)
-and straight through the driver (bench/throughput.py). With --postgres it repeats the single-Get and SetDeviceState
+and straight through the driver (bench/throughput.py), and again by two processes of each on the one file, as on
+PostgreSQL (the issue's targets are judged there). With --postgres it repeats the single-Get and SetDeviceState
 scenarios on PostgreSQL with two processes of each server, and ingests a fleet's reports (1,000,000 devices report
 started, then succeeded, in frames of 100 from 16 clients).
 
@@ -75,6 +76,7 @@ SQLITE_SCENARIOS = (
     "get_single",
     "get_batch",
     "set_device_state_batch",
+    "sds_two_processes",
     "add_devices",
     "list_devices_page",
     "list_devices_all",
@@ -500,6 +502,9 @@ class Bench:
             (OURS, "ours", {"DATABASE_URL": url}),
             (ONE_BY_ONE, "ours", {"DATABASE_URL": url, "BATCH_COMMANDS": "false"}),
             (TWO_WORKERS, "ours", {"DATABASE_URL": url, "WORKERS": "2"}),
+            # Second processes for SetDeviceState with two processes of each (sds_two_processes).
+            (f"{OURS} #2", "ours", {"DATABASE_URL": url}),
+            (f"{ONE_BY_ONE} #2", "ours", {"DATABASE_URL": url, "BATCH_COMMANDS": "false"}),
             (SQLMODEL, PEER_MODULES[SQLMODEL], {"DATABASE_URL": url}),
             (JSONRPC, PEER_MODULES[JSONRPC], {"DATABASE_URL": url}),
             (RAW, PEER_MODULES[RAW], {"DATABASE": str(path)}),
@@ -508,7 +513,7 @@ class Bench:
             self.services = services
             api = Api(services[OURS].url, key)
             try:
-                seed = self.seed(api, url, processes=1)
+                seed = self.seed(api, url, processes=2)
                 self.check_peers_agree(seed, key)
                 self.sqlite_rates(seed, key, url, path)
                 self.scenario(
@@ -551,13 +556,14 @@ class Bench:
         answers: dict[str, Any] = {}
         with httpx.Client(timeout=30) as http:
             for name, service in self.services.items():
-                ours = name in OUR_SERVERS
+                kind = name.split(" #")[0]  # ("ours #2": a second process of ours)
+                ours = kind in OUR_SERVERS
                 headers = {"Authorization": f"Bearer {key}"} if ours else {}
-                body = frame([("Get", args)]) if ours else jsonrpc_call("Get", args) if name == JSONRPC else args
-                response = http.post(service.url + PATHS[name], json=body, headers=headers)
+                body = frame([("Get", args)]) if ours else jsonrpc_call("Get", args) if kind == JSONRPC else args
+                response = http.post(service.url + PATHS[kind], json=body, headers=headers)
                 response.raise_for_status()
                 data = response.json()
-                answers[name] = data["resp"][0]["resp"] if ours else data["result"] if name == JSONRPC else data
+                answers[name] = data["resp"][0]["resp"] if ours else data["result"] if kind == JSONRPC else data
         answers = {name: {k: v for k, v in answer.items() if v is not None} for name, answer in answers.items()}
         # The peers answer the seed's fields; ours adds the progress (counts, times, settings) on top.
         ours = answers[OURS]
@@ -624,16 +630,51 @@ class Bench:
                 unit="cmds/s",
                 before=lambda _: self.reset_devices(url, [target[1]]),
             )
+            raw_driver(scenario, target)
+            # The targets for these frames are judged with two processes (sds_two_processes), as on
+            # PostgreSQL; one process's ratios are printed beside them.
+            self.ratio_targets(scenario, {ONE_BY_ONE: None, RAW_DRIVER: None, JSONRPC: 5})
+            scenario.note = (
+                f"one process of each; {ONE_BY_ONE}: our server with BATCH_COMMANDS=false; {RAW_DRIVER}: the same "
+                "updates, one executemany and commit per 100, straight through sqlite3 (no HTTP), triggers included"
+            )
+
+        def set_device_state_two_processes(scenario: Scenario) -> None:
+            loads = {
+                name: [
+                    self.load(
+                        name,
+                        services[name if index == 0 else f"{name} #2"].url + PATHS[name],
+                        self.sds_bodies(name, seed.sds[index], f"sds2-{index}"),
+                        key,
+                        connections=config.batch_connections // 2,
+                    )
+                    for index in range(2)
+                ]
+                for name in (OURS, ONE_BY_ONE)
+            }
+            rollouts = [rollout for _, rollout, _ in seed.sds]
+            self.compare(
+                scenario,
+                loads,
+                per_request=config.batch,
+                unit="cmds/s",
+                before=lambda _: self.reset_devices(url, rollouts),
+            )
+            raw_driver(scenario, seed.sds[0])
+            self.ratio_targets(scenario, {ONE_BY_ONE: 4, RAW_DRIVER: 0.5})
+            scenario.note = (
+                "two processes of each server on the one SQLite file, one wrk per process at the same time, rates "
+                f"summed; {RAW_DRIVER}: one connection, as above (SQLite takes one writer at a time: more connections "
+                "would only wait in its busy handler)"
+            )
+
+        def raw_driver(scenario: Scenario, target: tuple[str, str, list[str]]) -> None:
             rates = []
             for _ in range(config.rounds):
                 self.reset_devices(url, [target[1]])
                 rates.append(throughput.raw_sqlite_rate(path, target[1], target[2], config.batch, config.seconds))
             scenario.measures.append(Measure(RAW_DRIVER, statistics.median(rates), "cmds/s", detail={"rounds": rates}))
-            self.ratio_targets(scenario, {ONE_BY_ONE: 4, RAW_DRIVER: 0.5, JSONRPC: 5})
-            scenario.note = (
-                f"{ONE_BY_ONE}: our server with BATCH_COMMANDS=false; {RAW_DRIVER}: the same updates, one executemany "
-                "and commit per 100, straight through sqlite3 (no HTTP), triggers included"
-            )
 
         def workers(scenario: Scenario) -> None:
             loads = {
@@ -663,6 +704,11 @@ class Bench:
         self.scenario("get_single", "Rollout.Get, one per request", single)
         self.scenario("get_batch", f"Rollout.Get, {config.batch} per request", batch)
         self.scenario("set_device_state_batch", f"SetDeviceState, {config.batch} per request", set_device_state)
+        self.scenario(
+            "sds_two_processes",
+            f"SQLite, 2 processes: SetDeviceState, {config.batch} per request",
+            set_device_state_two_processes,
+        )
         self.scenario("get_workers", "Rollout.Get, one per request: WORKERS=2 vs 1", workers)
         self.scenario("get_p99_64", f"Rollout.Get, one per request, {config.p99_connections} connections", p99)
 
