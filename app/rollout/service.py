@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -277,32 +278,31 @@ class RolloutHandlers:
         rollouts = store.find_rollouts(tx, rollout_ids=sorted({k for k in keys if k is not None}), alone=True)
         seen: set[tuple[int, str]] = set()
         moves: list[tuple[int, store.BatchedMove]] = []
-        covered = len(batch)
+        run_length = covered = len(batch)
         for position, (args, key) in enumerate(zip(batch, keys, strict=True)):
             row = None if key is None else rollouts.get(key)
             if key is None or row is None or row.project_id != args.projectid or row.state == "finished":
                 continue
             device = (key, args.deviceid)
+            # (A state's _value_, not .value: .value is a descriptor call, and this loop runs once per command.)
+            target = args.state._value_
             if (
                 device in seen
-                or (args.state == DeviceState.STARTED and row.max_in_progress is not None)
-                or (row.auto_finish and row.count_init + row.count_started <= len(batch))
+                or (target == "started" and row.max_in_progress is not None)
+                or (row.auto_finish and row.count_init + row.count_started <= run_length)
             ):
                 covered = max(position, 1)
                 break
             seen.add(device)
-            if args.state != DeviceState.INIT:
+            if target != "init":
                 moves.append(
-                    (
-                        position,
-                        store.BatchedMove(key, args.deviceid, args.state.value, args.update_command_id, args.reason),
-                    )
+                    (position, store.BatchedMove(key, args.deviceid, target, args.update_command_id, args.reason))
                 )
         moved = store.move_devices(
             tx,
             moves=[move for _, move in moves],
             legal=_LEGAL_MOVES,
-            run_length=len(batch),
+            run_length=run_length,
             now=self._clock(),
             by=ctx.caller.principal,
         )
@@ -430,9 +430,11 @@ def _check_filter(expression: str, max_length: int) -> None:
         )
 
 
+@functools.lru_cache(maxsize=1024)
 def _rollout_key(rollout_id: str) -> int | None:
     """Rollout ids are decimal integers as Create answered them; anything else names no rollout. One rollout has
-    one id: "01" is not rollout 1 (callers that compare ids as strings would otherwise see two rollouts)."""
+    one id: "01" is not rollout 1 (callers that compare ids as strings would otherwise see two rollouts). Cached:
+    a frame's batch asks it once per command, mostly of one rollout."""
     if not rollout_id.isascii() or not rollout_id.isdigit() or len(rollout_id) > _MAX_ROLLOUT_KEY_DIGITS:
         return None
     if rollout_id.startswith("0") and rollout_id != "0":

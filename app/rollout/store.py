@@ -7,10 +7,11 @@ The tables are declared in app/storage/tables.py and created by the migrations.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from app.storage.db import Transaction
 from app.storage.sql import AnyRow, Statement
@@ -271,9 +272,9 @@ def move_device_if_allowed(
     return statement.rowcount(tx, params | move.params(), alone=True) == 1
 
 
-@dataclass(frozen=True, slots=True)
-class BatchedMove:
-    """One device's move in a set-based batch of moves (move_devices)."""
+class BatchedMove(NamedTuple):
+    """One device's move in a set-based batch of moves (move_devices); a named tuple, made once per command of a
+    run (a frozen dataclass took more than twice as long to make)."""
 
     rollout_id: int
     device_id: str
@@ -326,22 +327,32 @@ def _move_devices_one_by_one(
     may_move = set(_ROLLOUTS_THAT_MAY_MOVE.scalars(tx, {"ids": ids, "run_length": run_length}))
     statements = {target: _move_device_statement(froms) for target, froms in legal}
     moved: set[tuple[int, str]] = set()
-    for move in moves:
-        statement = statements.get(move.target)
-        if statement is None or move.rollout_id not in may_move:
+    # Consecutive moves to the same target run on one cursor; every move is still its own statement, in order.
+    for target, group in itertools.groupby((m for m in moves if m.rollout_id in may_move), key=_target):
+        statement = statements.get(target)
+        if statement is None:
             continue
-        params = {
-            "rollout_id": move.rollout_id,
-            "device_id": move.device_id,
-            "target": move.target,
-            "update_command_id": move.update_command_id,
-            "reason": move.reason,
-            "now": now,
-            "by": by,
-        }
-        if statement.rowcount(tx, params) == 1:
-            moved.add((move.rollout_id, move.device_id))
+        runs = list(group)
+        params = (
+            {
+                "rollout_id": move.rollout_id,
+                "device_id": move.device_id,
+                "target": target,
+                "update_command_id": move.update_command_id,
+                "reason": move.reason,
+                "now": now,
+                "by": by,
+            }
+            for move in runs
+        )
+        for move, count in zip(runs, statement.rowcounts(tx, params), strict=True):
+            if count == 1:
+                moved.add((move.rollout_id, move.device_id))
     return moved
+
+
+def _target(move: BatchedMove) -> str:
+    return move.target
 
 
 def claim_devices(tx: Transaction, *, rollout_id: int, limit: int, move: DeviceMove) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -68,6 +68,20 @@ class Statement:
     def rowcount(self, tx: Transaction, params: Mapping[str, Any], *, alone: bool = False) -> int:
         count: int = self._run(tx, params, "count", alone)
         return count
+
+    def rowcounts(self, tx: Transaction, params: Iterable[Mapping[str, Any]]) -> list[int]:
+        """rowcount() of each of several runs, in order, on one cursor (a statement per run, not executemany,
+        whose rowcount is their sum)."""
+        sql, arrange = self._compiled.get(tx.dialect) or self._compile_for(tx.dialect)
+        cursor = tx.cursor()
+        try:
+            counts = []
+            for each in params:
+                cursor.execute(sql, each if arrange is None else arrange(each))
+                counts.append(cursor.rowcount)
+            return counts
+        finally:
+            cursor.close()
 
     def _run(self, tx: Transaction, params: Mapping[str, Any], fetch: str, alone: bool) -> Any:
         sql, arrange = self._compiled.get(tx.dialect) or self._compile_for(tx.dialect)
