@@ -52,3 +52,12 @@ def test_a_statement_is_compiled_once_per_dialect(engine: Engine, monkeypatch: p
             with lease.transaction(writes=False) as session:
                 assert statement.scalars(session, {"a": value}) == [value]
     assert compiled == [engine.dialect.name]
+
+
+def test_rowcounts_are_each_runs_own_in_order(engine: Engine) -> None:
+    with ConnectionLease(engine) as lease, lease.transaction(writes=True) as session:
+        session.cursor().execute("CREATE TEMPORARY TABLE counted (n INTEGER)")
+        session.cursor().execute("INSERT INTO counted VALUES (1), (2), (2), (3), (3), (3)")
+        statement = Statement("UPDATE counted SET n = n WHERE n = :n")
+        params = ({"n": n} for n in (3, 0, 1, 2))  # (any iterable: the service passes a generator)
+        assert statement.rowcounts(session, params) == [3, 0, 1, 2]
