@@ -354,6 +354,23 @@ class Bench:
             )
         return errors
 
+    def compare_sweeps(
+        self,
+        scenario: Scenario,
+        loads: Mapping[str, Sequence[Load]],
+        url: str,
+        sds: Sequence[tuple[str, str, list[str]]],
+    ) -> None:
+        """compare() for SetDeviceState sweeps: every round starts with the sweeps' devices back in started."""
+        rollouts = [rollout for _, rollout, _ in sds]
+        self.compare(
+            scenario,
+            loads,
+            per_request=self.config.batch,
+            unit="cmds/s",
+            before=lambda _: self.reset_devices(url, rollouts),
+        )
+
     def ratio_targets(self, scenario: Scenario, bounds: Mapping[str, float | None]) -> None:
         ours = scenario.measure(OURS).value
         for peer, bound in bounds.items():
@@ -623,13 +640,7 @@ class Bench:
                 ]
                 for name in (OURS, ONE_BY_ONE, JSONRPC)
             }
-            self.compare(
-                scenario,
-                loads,
-                per_request=config.batch,
-                unit="cmds/s",
-                before=lambda _: self.reset_devices(url, [target[1]]),
-            )
+            self.compare_sweeps(scenario, loads, url, [target])
             raw_driver(scenario, target)
             # The issue's targets for these frames are judged with two processes (sds_two_processes), as on
             # PostgreSQL; one process's ratios are printed beside them.
@@ -653,14 +664,7 @@ class Bench:
                 ]
                 for name in (OURS, ONE_BY_ONE)
             }
-            rollouts = [rollout for _, rollout, _ in seed.sds]
-            self.compare(
-                scenario,
-                loads,
-                per_request=config.batch,
-                unit="cmds/s",
-                before=lambda _: self.reset_devices(url, rollouts),
-            )
+            self.compare_sweeps(scenario, loads, url, seed.sds)
             raw_driver(scenario, seed.sds[0])
             self.ratio_targets(scenario, {ONE_BY_ONE: 4, RAW_DRIVER: 0.5})
             scenario.note = (
@@ -948,14 +952,8 @@ class Bench:
                         lambda name, i: self.sds_bodies(name, seed.sds[i], f"pg-sds-{i}"),
                         config.batch_connections,
                     )
+                    self.compare_sweeps(scenario, loads, url, seed.sds)
                     rollouts = [rollout for _, rollout, _ in seed.sds]
-                    self.compare(
-                        scenario,
-                        loads,
-                        per_request=config.batch,
-                        unit="cmds/s",
-                        before=lambda _: self.reset_devices(url, rollouts),
-                    )
                     rates = []
                     for _ in range(config.rounds):
                         self.reset_devices(url, rollouts)
