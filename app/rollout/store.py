@@ -11,6 +11,7 @@ import itertools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Literal, NamedTuple
 
 from app.storage.db import Transaction
@@ -328,7 +329,7 @@ def _move_devices_one_by_one(
     statements = {target: _move_device_statement(froms) for target, froms in legal}
     moved: set[tuple[int, str]] = set()
     # Consecutive moves to the same target run on one cursor; every move is still its own statement, in order.
-    for target, group in itertools.groupby((m for m in moves if m.rollout_id in may_move), key=_target):
+    for target, group in itertools.groupby((m for m in moves if m.rollout_id in may_move), key=attrgetter("target")):
         statement = statements.get(target)
         if statement is None:
             continue
@@ -349,10 +350,6 @@ def _move_devices_one_by_one(
             if count == 1:
                 moved.add((move.rollout_id, move.device_id))
     return moved
-
-
-def _target(move: BatchedMove) -> str:
-    return move.target
 
 
 def claim_devices(tx: Transaction, *, rollout_id: int, limit: int, move: DeviceMove) -> list[str]:
