@@ -20,7 +20,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from sqlalchemy import text
 from app.storage.db import make_engine, normalise_url
 from bench.report import Measure, Scenario
 from bench.run import DEFAULT_POSTGRES, Api, Bench, Config, Seed, _encode, frame, write_bodies
-from bench.server import ROOT, Service, admin_key, migrate, start, stop, wait_ready
+from bench.server import ROOT, Service, admin_key, migrate, short, start, stop, wait_ready, worktree
 from bench.wrk import Load, wrk_binary
 
 NOW = "now"
@@ -57,17 +56,6 @@ class Side:
     services: Sequence[Service] = ()
     seed: Seed | None = None
     large: dict[str, Any] | None = None
-
-
-@contextmanager
-def worktree(ref: str, folder: Path) -> Iterator[Path]:
-    """REF checked out (detached) into a worktree under `folder`, removed afterwards."""
-    path = folder / f"tree-{short(ref)}"
-    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True, capture_output=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False, capture_output=True)
 
 
 class Against:
@@ -246,11 +234,6 @@ class Against:
                 for schema in schemas:
                     connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
-
-
-def short(ref: str) -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True)
-    return done.stdout.strip()
 
 
 def _seed(side: Side) -> Seed:

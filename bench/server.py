@@ -38,6 +38,23 @@ def migrate(database_url: str, root: Path = ROOT) -> None:
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=root, env=env, capture_output=True, check=True)
 
 
+def short(ref: str) -> str:
+    """The commit's abbreviated hash (anything git rev-parse takes)."""
+    done = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+@contextmanager
+def worktree(ref: str, folder: Path) -> Iterator[Path]:
+    """REF checked out (detached) into a worktree under `folder`, removed afterwards."""
+    path = folder / f"tree-{short(ref)}"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True, capture_output=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False, capture_output=True)
+
+
 def tree_env(root: Path) -> dict[str, str]:
     """What runs our server from the tree at `root` (this one, or another commit's worktree): its `app` and its
     generated package come first on the path, before whatever is installed in the environment."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine, text
 
 from app.storage.db import make_engine
 
@@ -64,6 +65,30 @@ def raw_sqlite_rate(path: Path, rollout: str, devices: Sequence[str], batch: int
         connection.close()
 
 
+# Client sessions of this database other than the caller's that are in a statement or a transaction.
+_BUSY_SESSIONS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend' AND state <> 'idle'"
+)
+
+
+def wait_idle(engine: Engine, *, quiet_polls: int = 3, every: float = 0.05, timeout: float = 30) -> None:
+    """Until no other client session of the database is in a statement or a transaction, `quiet_polls` polls in a
+    row. A server keeps running a frame's commands after wrk has closed its connection at the end of a round; its
+    last commands, still running, would otherwise contend with the statements timed next (and may deadlock with
+    them: a command holds its rollout FOR SHARE while it waits for a device that a raw statement has moved)."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    with engine.connect() as connection:
+        while quiet < quiet_polls:
+            busy = connection.execute(_BUSY_SESSIONS).scalar_one()
+            connection.rollback()  # no snapshot held between polls
+            quiet = quiet + 1 if busy == 0 else 0
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{busy} other database sessions still busy after {timeout:g} s")
+            time.sleep(every)
+
+
 def raw_postgres_rate(
     url: str, targets: Sequence[tuple[str, Sequence[str]]], batch: int, seconds: float, *, connections: int
 ) -> float:
@@ -71,6 +96,7 @@ def raw_postgres_rate(
     once, as many as the service is loaded with, each taking every `connections`-th block of its rollout's sweep:
     one UPDATE ... FROM unnest(...) per block, in autocommit. The rates of the threads, summed."""
     engine = make_engine(url)
+    wait_idle(engine)
     # The rows to move joined on the whole key, in the order given, as the service's statement does: joined on the
     # device id alone with the rollout id a constant, PostgreSQL hashed every device of the rollout for each block
     # of 100 (EXPLAIN ANALYZE: 6-17 ms a statement, against 2 ms through the key's index), and the "limit" came
