@@ -23,19 +23,26 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
-from app.storage.db import make_engine, normalise_url
 from bench.report import Measure, Scenario
 from bench.run import DEFAULT_POSTGRES, Api, Bench, Config, Seed, _encode, frame, write_bodies
-from bench.server import ROOT, Service, admin_key, migrate, short, start, stop, wait_ready, worktree
+from bench.server import (
+    ROOT,
+    Service,
+    admin_key,
+    migrate,
+    postgres_schemas,
+    short,
+    start,
+    stop,
+    wait_ready,
+    worktree,
+)
 from bench.wrk import Load, wrk_binary
 
 NOW = "now"
@@ -215,25 +222,8 @@ class Against:
                 self.list_devices()
 
     def postgres(self, base_url: str) -> None:
-        admin = make_engine(base_url)
-        schemas: list[str] = []
-
-        def schema_url(_side: Side) -> str:
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            schemas.append(schema)
-            url = normalise_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-            return url.render_as_string(hide_password=False)
-
-        try:
-            with self.serving(schema_url, 2, 2):
-                self.rates("pg_", "PostgreSQL, 2 processes: ")
-        finally:
-            with admin.begin() as connection:
-                for schema in schemas:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with postgres_schemas(base_url) as new_schema, self.serving(lambda _side: new_schema(), 2, 2):
+            self.rates("pg_", "PostgreSQL, 2 processes: ")
 
 
 def _seed(side: Side) -> Seed:

@@ -35,7 +35,6 @@ import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
@@ -46,10 +45,10 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app.storage.db import make_engine, normalise_url
+from app.storage.db import make_engine
 from bench import server, throughput
 from bench.report import Measure, Scenario, Target, table, write_json
-from bench.server import ROOT, Service, admin_key, migrate, running, worktree
+from bench.server import ROOT, Service, admin_key, migrate, postgres_schemas, running, worktree
 from bench.wrk import Load, WrkResult, run_concurrently, wrk_binary
 
 OURS = "ours"
@@ -958,19 +957,7 @@ class Bench:
         if not self.wanted(*POSTGRES_SCENARIOS):
             return
         config = self.config
-        admin = make_engine(base_url)
-        schemas: list[str] = []
-
-        def new_schema() -> str:
-            """The URL of a new, empty schema (dropped at the end)."""
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            schemas.append(schema)
-            search_path = normalise_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-            return search_path.render_as_string(hide_password=False)
-
-        try:
+        with postgres_schemas(base_url) as new_schema:
             url = new_schema()
             migrate(url)
             key = admin_key(url)
@@ -1080,11 +1067,6 @@ class Bench:
                     fleet,
                 )
                 self.services = {}
-        finally:
-            with admin.begin() as connection:
-                for schema in schemas:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def today(release: OwnDatabase | None) -> dict[str, float | None]:

@@ -7,12 +7,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+
+from app.storage.db import make_engine, normalise_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,6 +131,30 @@ def stop(services: Sequence[Service]) -> None:
         except subprocess.TimeoutExpired:
             service.process.kill()
             service.process.wait()
+
+
+@contextmanager
+def postgres_schemas(base_url: str) -> Iterator[Callable[[], str]]:
+    """A maker of new, empty schemas in the PostgreSQL database at `base_url`, each as a URL whose connections
+    use it; every schema made is dropped at the end."""
+    admin = make_engine(base_url)
+    schemas: list[str] = []
+
+    def new_schema() -> str:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        url = normalise_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False)
+
+    try:
+        yield new_schema
+    finally:
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @contextmanager
