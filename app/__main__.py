@@ -34,16 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         return _refuse(str(exc))
     logs.configure(settings.log_format)
-    sockets: list[socket.socket] = []
+    sockets: list[list[socket.socket]] = []  # a set per worker
     if args.command == "serve":
         try:
-            sockets = serving.bind(settings.host, settings.port)
+            sockets = serving.bind(settings.host, settings.port, copies=settings.workers)
         except OSError as exc:
             return _refuse(explain_bind(exc, settings.host, settings.port))
     try:
         status = _prepare(args, settings)
     except Exception as exc:
-        for sock in sockets:
+        for sock in (sock for each in sockets for sock in each):
             sock.close()
         message = explain_database(exc, settings.database_url)
         if message is None:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         if settings.workers > 1:
             return workers.serve(settings, sockets)
-        serving.run(create_app(settings), sockets, grace_seconds=settings.shutdown_grace_seconds)
+        serving.run(create_app(settings), sockets[0], grace_seconds=settings.shutdown_grace_seconds)
     return status
 
 

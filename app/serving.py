@@ -17,21 +17,46 @@ from app.storage.db import stop_commands
 _BACKLOG = 2048  # uvicorn's default
 
 
-def bind(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for the addresses `host` stands for (OSError when one cannot be had: a port in use).
+def bind(host: str, port: int, *, copies: int = 1) -> list[list[socket.socket]]:
+    """`copies` sets of listening sockets for the addresses `host` stands for, one set per worker process (OSError
+    when one cannot be had: a port in use).
 
     Bound before anything else happens, so that a port in use is an error at once, not after migrations and after
-    the server has printed where it serves; connections made before serving begins wait in the backlog."""
+    the server has printed where it serves; connections made before serving begins wait in the backlog.
+
+    With more than one copy every socket has SO_REUSEPORT, and the kernel gives each new connection to one copy by
+    a hash of its addresses. Workers that shared one socket took connections as each happened to accept first: a
+    client that opened 32 connections at once sometimes had all 32 on one worker (and one worker's rate). The port
+    is first bound once without SO_REUSEPORT, so that a port another server listens on is still refused."""
+    if copies > 1:
+        for sock in _bind_once(host, port, reuse_port=False, ports=None):
+            sock.close()
+    sets: list[list[socket.socket]] = []
+    try:
+        for _ in range(copies):
+            # With port 0 the first copy's ports (one per address) are the ones every other copy shares.
+            ports = [sock.getsockname()[1] for sock in sets[0]] if sets else None
+            sets.append(_bind_once(host, port, reuse_port=copies > 1, ports=ports))
+    except OSError:
+        for sock in (sock for each in sets for sock in each):
+            sock.close()
+        raise
+    return sets
+
+
+def _bind_once(host: str, port: int, *, reuse_port: bool, ports: list[int] | None) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        for family, kind, protocol, _name, address in dict.fromkeys(addresses):
+        for index, (family, kind, protocol, _name, address) in enumerate(dict.fromkeys(addresses)):
             sock = socket.socket(family, kind, protocol)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio does: IPv4 gets its own
-            sock.bind(address)
+            sock.bind(address if ports is None else (address[0], ports[index], *address[2:]))
             sock.listen(_BACKLOG)
     except OSError:
         for sock in sockets:

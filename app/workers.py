@@ -1,6 +1,6 @@
-"""Several worker processes on one port (WORKERS=N): the parent binds the port, migrates and makes the first key
-(app/__main__.py), then forks N workers that each run the whole app on the inherited sockets; the kernel spreads
-the connections among them. The parent only supervises: it replaces a worker that dies while serving, and on
+"""Several worker processes on one port (WORKERS=N): the parent binds the port, a set of sockets per worker
+(app/serving.py: SO_REUSEPORT, the kernel spreads the connections among them), migrates and makes the first key
+(app/__main__.py), then forks N workers that each run the whole app on their own set of sockets. The parent only supervises: it replaces a worker that dies while serving, and on
 SIGTERM or SIGINT passes SIGTERM to every worker (each stops gracefully) and exits 0 once all have.
 """
 
@@ -29,10 +29,10 @@ _DEATHS_ALLOWED = 5
 _DEATH_WINDOW_SECONDS = 60.0
 
 
-def serve(settings: Settings, sockets: list[socket.socket]) -> int:
-    """Run settings.workers workers until SIGTERM or SIGINT (exit status 0), or until they keep dying (1)."""
+def serve(settings: Settings, sockets: list[list[socket.socket]]) -> int:
+    """Run one worker per set of sockets until SIGTERM or SIGINT (exit status 0), or until they keep dying (1)."""
     folder = Path(tempfile.mkdtemp(prefix="rollout-metrics-"))
-    workers: set[int] = set()
+    workers: dict[int, int] = {}  # pid -> its set of sockets (a worker put in its place takes the same set)
     deaths: list[float] = []
     stopping = False
 
@@ -47,8 +47,8 @@ def serve(settings: Settings, sockets: list[socket.socket]) -> int:
         signal.signal(handled, stop)
     status = 0
     try:
-        for _ in range(settings.workers):
-            workers.add(_fork_worker(settings, sockets, folder))
+        for index, own in enumerate(sockets):
+            workers[_fork_worker(settings, own, folder)] = index
         while workers:
             try:
                 pid, wait_status = os.wait()
@@ -56,7 +56,7 @@ def serve(settings: Settings, sockets: list[socket.socket]) -> int:
                 break
             if pid not in workers:
                 continue
-            workers.discard(pid)
+            index = workers.pop(pid)
             if stopping:
                 continue
             code = os.waitstatus_to_exitcode(wait_status)
@@ -70,7 +70,7 @@ def serve(settings: Settings, sockets: list[socket.socket]) -> int:
                 stop(signal.SIGTERM, None)
                 continue
             log.error("worker %d exited with status %d; starting another in its place", pid, code)
-            workers.add(_fork_worker(settings, sockets, folder))
+            workers[_fork_worker(settings, sockets[index], folder)] = index
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return status
