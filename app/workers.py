@@ -1,7 +1,8 @@
 """Several worker processes on one port (WORKERS=N): the parent binds the port, a set of sockets per worker
 (app/serving.py: SO_REUSEPORT, the kernel spreads the connections among them), migrates and makes the first key
-(app/__main__.py), then forks N workers that each run the whole app on their own set of sockets. The parent only supervises: it replaces a worker that dies while serving, and on
-SIGTERM or SIGINT passes SIGTERM to every worker (each stops gracefully) and exits 0 once all have.
+(app/__main__.py), then forks N workers that each run the whole app on their own set of sockets. The parent only
+supervises: it replaces a worker that dies while serving (on the same sockets), and on SIGTERM or SIGINT passes
+SIGTERM to every worker (each stops gracefully) and exits 0 once all have.
 """
 
 from __future__ import annotations

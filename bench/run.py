@@ -60,6 +60,7 @@ TWO_WORKERS = "ours, WORKERS=2"  # the same server with two worker processes
 # path: later work made it faster too (write groups share one transaction per frame, cheaper statements).
 FIRST_RELEASE = "first release"
 FIRST_RELEASE_COMMIT = "8d83bf9fb028f2699bbcfa92f430bd1b929beda5"
+TODAYS_PATH = 4.0  # the issue's bound for SetDeviceState frames against FIRST_RELEASE
 OUR_SERVERS = (OURS, ONE_BY_ONE, TWO_WORKERS, FIRST_RELEASE)
 SQLMODEL = "fastapi-sqlmodel"
 JSONRPC = "fastapi-jsonrpc"
@@ -554,16 +555,16 @@ class Bench:
 
     def start_first_release(
         self, stack: ExitStack, url: str, names: Sequence[str], env: Mapping[str, str] | None = None
-    ) -> OwnDatabase | None:
-        """first_release() entered on `stack`; None (and an error recorded) when it cannot be started, so that the
-        scenarios still measure the other servers."""
+    ) -> dict[str, OwnDatabase]:
+        """first_release() entered on `stack`, as {FIRST_RELEASE: its database} for compare_sweeps' `elsewhere`;
+        empty (and an error recorded) when it cannot be started, so that the scenarios still measure the others."""
         try:
-            return stack.enter_context(self.first_release(url, names, env or {}))
+            return {FIRST_RELEASE: stack.enter_context(self.first_release(url, names, env or {}))}
         except Exception as exc:
             detail = exc.stderr if isinstance(exc, subprocess.CalledProcessError) else ""
             self.errors.append(f"{FIRST_RELEASE} ({FIRST_RELEASE_COMMIT[:7]}) could not be started: {exc} {detail}")
             print(f"  FAILED: {self.errors[-1]}", file=sys.stderr)
-            return None
+            return {}
 
     # -- SQLite: the service and all three peers on one file --
 
@@ -691,7 +692,7 @@ class Bench:
             release's."""
             loads = {}
             for name in names:
-                own = release if name == FIRST_RELEASE else None
+                own = elsewhere.get(name)
                 loads[name] = [
                     self.load(
                         name,
@@ -704,16 +705,13 @@ class Bench:
                 ]
             return loads
 
-        def with_release(*names: str) -> tuple[str, ...]:
-            return (*names, FIRST_RELEASE) if release is not None else names
-
         def set_device_state(scenario: Scenario) -> None:
-            loads = sds_loads(with_release(OURS, ONE_BY_ONE, JSONRPC), 1, "sds")
-            self.compare_sweeps(scenario, loads, url, seed.sds[:1], elsewhere=elsewhere())
+            loads = sds_loads((OURS, ONE_BY_ONE, JSONRPC, *elsewhere), 1, "sds")
+            self.compare_sweeps(scenario, loads, url, seed.sds[:1], elsewhere=elsewhere)
             raw_driver(scenario, seed.sds[0])
             # The issue's targets for these frames are judged with two processes (sds_two_processes), as on
             # PostgreSQL; one process's ratios are printed beside them.
-            self.ratio_targets(scenario, dict.fromkeys(with_release(ONE_BY_ONE, RAW_DRIVER), None) | {JSONRPC: 5})
+            self.ratio_targets(scenario, dict.fromkeys((ONE_BY_ONE, RAW_DRIVER, *elsewhere)) | {JSONRPC: 5})
             scenario.note = (
                 f"one process of each; {ONE_BY_ONE}: our server with BATCH_COMMANDS=false; {FIRST_RELEASE}: our "
                 f"server at {FIRST_RELEASE_COMMIT[:7]}, on its own file; {RAW_DRIVER}: the same updates, one "
@@ -721,18 +719,15 @@ class Bench:
             )
 
         def set_device_state_two_processes(scenario: Scenario) -> None:
-            loads = sds_loads(with_release(OURS, ONE_BY_ONE), 2, "sds2")
-            self.compare_sweeps(scenario, loads, url, seed.sds, elsewhere=elsewhere())
+            loads = sds_loads((OURS, ONE_BY_ONE, *elsewhere), 2, "sds2")
+            self.compare_sweeps(scenario, loads, url, seed.sds, elsewhere=elsewhere)
             raw_driver(scenario, seed.sds[0])
-            self.ratio_targets(scenario, {ONE_BY_ONE: None, RAW_DRIVER: 0.5} | today(release))
+            self.ratio_targets(scenario, {ONE_BY_ONE: None, RAW_DRIVER: 0.5} | dict.fromkeys(elsewhere, TODAYS_PATH))
             scenario.note = (
                 "two processes of each server on the one SQLite file (the first release's on a file of its own), one "
                 f"wrk per process at the same time, rates summed; {RAW_DRIVER}: one connection, as above (SQLite "
                 "takes one writer at a time: more connections would only wait in its busy handler)"
             )
-
-        def elsewhere() -> dict[str, OwnDatabase]:
-            return {FIRST_RELEASE: release} if release is not None else {}
 
         def raw_driver(scenario: Scenario, target: tuple[str, str, list[str]]) -> None:
             rates = []
@@ -769,9 +764,9 @@ class Bench:
         self.scenario("get_single", "Rollout.Get, one per request", single)
         self.scenario("get_batch", f"Rollout.Get, {config.batch} per request", batch)
         with ExitStack() as first_release:
-            release: OwnDatabase | None = None
+            elsewhere: dict[str, OwnDatabase] = {}
             if self.wanted("set_device_state_batch", "sds_two_processes"):
-                release = self.start_first_release(
+                elsewhere = self.start_first_release(
                     first_release,
                     f"sqlite:///{self.folder / 'first-release.db'}",
                     [FIRST_RELEASE, f"{FIRST_RELEASE} #2"],
@@ -1016,11 +1011,10 @@ class Bench:
                 def set_device_state(scenario: Scenario) -> None:
                     with ExitStack() as first_release:
                         names = [f"{FIRST_RELEASE} #{i + 1}" for i in range(2)]
-                        release = self.start_first_release(first_release, new_schema(), names, peer_env)
-                        measure_set_device_state(scenario, release)
+                        elsewhere = self.start_first_release(first_release, new_schema(), names, peer_env)
+                        measure_set_device_state(scenario, elsewhere)
 
-                def measure_set_device_state(scenario: Scenario, release: OwnDatabase | None) -> None:
-                    elsewhere = {FIRST_RELEASE: release} if release is not None else {}
+                def measure_set_device_state(scenario: Scenario, elsewhere: dict[str, OwnDatabase]) -> None:
                     loads = loads_for(
                         (OURS, ONE_BY_ONE, JSONRPC, *elsewhere),
                         lambda name, i: self.sds_bodies(
@@ -1045,7 +1039,8 @@ class Bench:
                     scenario.measures.append(
                         Measure(RAW_DRIVER, statistics.median(rates), "cmds/s", detail={"rounds": rates})
                     )
-                    self.ratio_targets(scenario, {ONE_BY_ONE: None, RAW_DRIVER: 0.5, JSONRPC: 5} | today(release))
+                    bounds = {ONE_BY_ONE: None, RAW_DRIVER: 0.5, JSONRPC: 5} | dict.fromkeys(elsewhere, TODAYS_PATH)
+                    self.ratio_targets(scenario, bounds)
                     scenario.note = (
                         f"{ONE_BY_ONE}: our server with BATCH_COMMANDS=false; {FIRST_RELEASE}: our server at "
                         f"{FIRST_RELEASE_COMMIT[:7]}, on a schema of its own; {RAW_DRIVER}: the same updates, one "
@@ -1067,11 +1062,6 @@ class Bench:
                     fleet,
                 )
                 self.services = {}
-
-
-def today(release: OwnDatabase | None) -> dict[str, float | None]:
-    """The throughput issue's "4x today's path", judged against the first release (when it could be started)."""
-    return {FIRST_RELEASE: 4} if release is not None else {}
 
 
 def _meta(config: Config, args: argparse.Namespace) -> dict[str, Any]:
